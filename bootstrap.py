@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Install the project into ./.venv and run its main job or its tests (the README's quick start).
+
+Usage:
+    python3 bootstrap.py run [SYNAPSE ARGS...]   install runtime, then run the main job
+    python3 bootstrap.py test [PYTEST ARGS...]   install runtime + dev tools, then lint, type-check and test
+    python3 bootstrap.py install [EXTRAS]        install only (e.g. "llm,dev,export")
+
+Standard library only: it runs before anything is installed, on Linux, macOS and Windows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".triz-agent-install"
+LLAMA_REQ = "llama-cpp-python>=0.3.16"
+# The main job until the whole stack exists: the offline TRIZ core on a sample problem.
+DEFAULT_RUN = [
+    ["triz", "analyze", "We want the delivery van to carry more cargo, but the heavier van accelerates slowly."],
+    ["triz", "matrix", "14", "1"],
+]
+
+
+def venv_bin(name: str) -> Path:
+    folder = "Scripts" if os.name == "nt" else "bin"
+    suffix = ".exe" if os.name == "nt" else ""
+    return VENV / folder / f"{name}{suffix}"
+
+
+def say(msg: str) -> None:
+    print(f"[bootstrap] {msg}", flush=True)
+
+
+def fail(msg: str, code: int = 1) -> None:
+    print(f"[bootstrap] error: {msg}", file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+def check(cmd: list[str], what: str) -> None:
+    if subprocess.call(cmd, cwd=ROOT) != 0:
+        fail(f"{what} failed (command: {' '.join(cmd)})")
+
+
+def ensure_venv() -> Path:
+    python = venv_bin("python")
+    if not python.exists():
+        if sys.version_info < (3, 10):
+            fail(f"Python 3.10 or newer is needed, this is {sys.version.split()[0]}")
+        say(f"creating virtual environment in {VENV}")
+        check([sys.executable, "-m", "venv", str(VENV)], "creating .venv")
+    return python
+
+
+def has_module(python: Path, module: str) -> bool:
+    probe = f"import importlib.util,sys; sys.exit(0 if importlib.util.find_spec({module!r}) else 1)"
+    return subprocess.call([str(python), "-c", probe], cwd=ROOT) == 0
+
+
+def install_llama_cpp(python: Path) -> None:
+    """Build llama-cpp-python from source (PyPI ships no wheels) and show the compile progress."""
+    if has_module(python, "llama_cpp"):
+        return
+    say("building llama-cpp-python: llama.cpp compiles from source, this takes 5-15 minutes once")
+    env = dict(os.environ)
+    env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
+    cmd = [str(python), "-m", "pip", "install", "-v", "--progress-bar", "off", LLAMA_REQ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    )
+    step = re.compile(r"\[\s*(\d+)\s*/\s*(\d+)\]")
+    start = time.monotonic()
+    tail: list[str] = []
+    last_print = 0.0
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        tail = [*tail[-40:], line.rstrip()]
+        now = time.monotonic()
+        m = step.search(line)
+        if m and now - last_print > 2:
+            done, total = int(m.group(1)), int(m.group(2))
+            pct = 100 * done / max(total, 1)
+            say(f"  compiling llama.cpp {done}/{total} ({pct:3.0f}%), {now - start:4.0f} s")
+            last_print = now
+        elif now - last_print > 30:
+            say(f"  still working ({now - start:4.0f} s): {line.strip()[:90]}")
+            last_print = now
+    if proc.wait() != 0:
+        print("\n".join(tail), file=sys.stderr)
+        fail(
+            "llama-cpp-python did not build. It needs a C/C++ compiler and CMake "
+            "(Linux: build-essential cmake; Windows: Visual Studio Build Tools with C++)."
+        )
+    say(f"llama-cpp-python built in {time.monotonic() - start:.0f} s")
+
+
+def install(extras: list[str]) -> Path:
+    python = ensure_venv()
+    key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + ",".join(sorted(extras)).encode()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == key and has_module(python, "synapse"):
+        return python
+    if "llm" in extras or "export" in extras:
+        install_llama_cpp(python)
+    spec = f".[{','.join(extras)}]" if extras else "."
+    say(f"installing {spec} into .venv")
+    check([str(python), "-m", "pip", "install", "-q", "--progress-bar", "off", "-e", spec], "pip install")
+    STAMP.write_text(key)
+    return python
+
+
+def main(argv: list[str]) -> None:
+    if not argv or argv[0] not in {"run", "test", "install"}:
+        print(__doc__)
+        sys.exit(2)
+    verb, rest = argv[0], argv[1:]
+    if verb == "install":
+        install([e for e in (rest[0].split(",") if rest else ["llm"]) if e])
+        return
+    if verb == "run":
+        install(["llm"])
+        synapse = str(venv_bin("synapse"))
+        jobs = [rest] if rest else DEFAULT_RUN
+        for job in jobs:
+            code = subprocess.call([synapse, *job], cwd=ROOT)
+            if code != 0:
+                sys.exit(code)
+        return
+    python = str(install(["llm", "dev"]))
+    check([python, "-m", "ruff", "check", "."], "ruff")
+    check([python, "-m", "mypy"], "mypy")
+    sys.exit(subprocess.call([python, "-m", "pytest", *rest], cwd=ROOT))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,1 @@
+"""CORTEX: the LightRAG retrieval service (built in a later issue)."""

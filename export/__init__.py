@@ -1,0 +1,1 @@
+"""Export: LoRA merge to GGUF, quantization and Ollama registration (built in a later issue)."""

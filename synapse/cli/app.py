@@ -1,0 +1,45 @@
+"""The `synapse` command line: a typer app whose subcommands call library functions."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from synapse import __version__
+from synapse.cli import triz_cmd
+from synapse.cli.config_cmd import config
+
+app = typer.Typer(
+    name="synapse",
+    help="TRIZ agent service: TRIZ core now; export, cortex, serve, terminal and up follow.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(triz_cmd.app, name="triz")
+app.command(name="config")(config)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"synapse {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """TRIZ agent service."""
+
+
+def main() -> None:
+    """Console entry point; makes Russian output safe on consoles that are not UTF-8 (Windows)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (stream.encoding or "").lower() not in ("utf-8", "utf8"):
+            reconfigure(encoding="utf-8", errors="replace")
+    app()

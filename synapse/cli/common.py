@@ -1,0 +1,48 @@
+"""What every command shares: consoles, error reporting, JSON output."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+from synapse.errors import SynapseError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn a SynapseError into a short message on stderr and its exit code, without a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except SynapseError as exc:
+            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            if exc.hint:
+                err_console.print(f"  {exc.hint}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def print_json(model: BaseModel | dict[str, object]) -> None:
+    """Machine-readable output: plain UTF-8 JSON on stdout, no colours or wrapping."""
+    if isinstance(model, BaseModel):
+        text = model.model_dump_json(indent=2)
+    else:
+        import json
+
+        text = json.dumps(model, ensure_ascii=False, indent=2)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,22 @@
+"""Settings of every service, from the environment and `.env`."""
+
+from synapse.config.base import MASK, ServiceSettings
+from synapse.config.services import (
+    CortexSettings,
+    Lang,
+    OllamaSettings,
+    SynapseSettings,
+    TerminalSettings,
+)
+from synapse.config.view import effective_settings
+
+__all__ = [
+    "MASK",
+    "CortexSettings",
+    "Lang",
+    "OllamaSettings",
+    "ServiceSettings",
+    "SynapseSettings",
+    "TerminalSettings",
+    "effective_settings",
+]

@@ -1,0 +1,281 @@
+"""Find the technical contradiction(s) in a free-text problem statement, offline."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from synapse.embeddings.base import Embedder, Vectors
+from synapse.errors import InvalidProblemError
+from synapse.triz.clauses import Part, split_statement
+from synapse.triz.cues import MOVING_CUES, MOVING_STATIONARY, STATIONARY_CUES, STOPWORDS
+from synapse.triz.knowledge import TrizKnowledge, load_knowledge
+from synapse.triz.lookup import parameter_ref, principle_refs
+from synapse.triz.models import Analysis, Candidate, LangCode
+from synapse.triz.text import normalize, resolve_lang, stem, tokens
+
+log = logging.getLogger(__name__)
+
+MAX_PROBLEM_CHARS = 4000
+MIN_SIDE_SCORE = 0.3  # below this a parameter is not considered present on a side
+EMB_FLOOR, EMB_CEIL = 0.55, 0.9  # cosine range mapped onto 0..1 evidence
+EMB_WEIGHT = 0.8  # embedding evidence alone never counts as much as an exact phrase
+VARIANT_PENALTY = 0.75  # the moving/stationary variant that the cues speak against
+UNSPLIT_FACTOR = 0.85  # a statement without a contrast marker is less certain
+EMPTY_CELL_FACTOR = 0.9  # prefer pairs the matrix can answer
+
+_MESSAGES = {
+    "en": "No technical contradiction recognised: state what should improve and what gets worse "
+    "(e.g. 'X gets better, but Y gets worse').",
+    "ru": "Техническое противоречие не распознано: опишите, что нужно улучшить и что при этом ухудшается "
+    "(например, «X улучшается, но Y ухудшается»).",
+}
+
+
+def _content_stems(text: str) -> list[str]:
+    return [stem(t) for t in tokens(text) if t not in STOPWORDS and len(t) > 1]
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    pid: int
+    stems: tuple[str, ...]
+    quality: float
+
+
+@dataclass
+class _Index:
+    single: dict[str, list[_Phrase]] = field(default_factory=dict)
+    multi: list[_Phrase] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    text_pids: list[int] = field(default_factory=list)
+
+
+def _build_index(kb: TrizKnowledge) -> _Index:
+    index = _Index()
+    seen: set[tuple[int, tuple[str, ...]]] = set()
+    for p in kb.parameters:
+        for lang in ("en", "ru"):
+            lc: LangCode = lang  # type: ignore[assignment]
+            named = [(p.name.get(lc), 1.0)] + [(s, 0.9) for s in p.synonyms.get(lc)]
+            for phrase, base in named:
+                st = tuple(_content_stems(phrase))
+                if not st or (p.id, st) in seen:
+                    continue
+                seen.add((p.id, st))
+                # Longer phrases are more specific evidence than a lone word.
+                entry = _Phrase(p.id, st, min(1.0, base * (0.85 + 0.075 * (len(st) - 1))))
+                if len(st) == 1:
+                    index.single.setdefault(st[0], []).append(entry)
+                else:
+                    index.multi.append(entry)
+                index.texts.append(normalize(phrase))
+                index.text_pids.append(p.id)
+    return index
+
+
+def _contains(seq: list[str], sub: tuple[str, ...]) -> bool:
+    n = len(sub)
+    return any(tuple(seq[i : i + n]) == sub for i in range(len(seq) - n + 1))
+
+
+class ContradictionAnalyzer:
+    """Ranks (improving, worsening) parameter pairs for a problem statement, in Russian or English.
+
+    Evidence per side comes from the parameters' names and synonyms (stemmed phrase matches) and,
+    when an embedder is given, from embedding similarity between the statement's word n-grams and
+    those phrases, which catches wordings the lexicon lacks and crosses languages.
+    """
+
+    def __init__(
+        self,
+        kb: TrizKnowledge | None = None,
+        embedder: Embedder | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.kb = kb or load_knowledge()
+        self.embedder = embedder
+        self._index = _build_index(self.kb)
+        self._pids = np.asarray(self._index.text_pids)
+        self._phrase_vecs: Vectors | None = None
+        self._cache_dir = cache_dir
+        self._moving = {stem(w) for w in MOVING_CUES}
+        self._stationary = {stem(w) for w in STATIONARY_CUES}
+
+    @property
+    def method(self) -> str:
+        return "embedding" if self.embedder is not None else "lexicon"
+
+    # ---- evidence ---------------------------------------------------------------------------
+
+    def _phrase_vectors(self) -> Vectors:
+        if self._phrase_vecs is None:
+            assert self.embedder is not None
+            key = hashlib.sha256(
+                "\n".join([self.embedder.name, *self._index.texts]).encode("utf-8")
+            ).hexdigest()[:16]
+            path = self._cache_dir / f"phrases-{self.embedder.name}-{key}.npy" if self._cache_dir else None
+            if path is not None and path.exists():
+                vecs = np.load(path)
+            else:
+                t0 = time.perf_counter()
+                vecs = self.embedder.embed(self._index.texts)
+                log.info("embedded %d parameter phrases in %.1f s", len(vecs), time.perf_counter() - t0)
+                if path is not None:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = path.with_suffix(".tmp.npy")
+                    np.save(tmp, vecs)
+                    tmp.replace(path)
+            self._phrase_vecs = vecs
+        return self._phrase_vecs
+
+    def warm_up(self) -> None:
+        """Load the embedder and the phrase vectors now rather than on the first question."""
+        if self.embedder is not None:
+            self._phrase_vectors()
+
+    def _lexical(self, part: Part) -> dict[int, float]:
+        seq = _content_stems(part.text)
+        found: dict[int, list[float]] = {}
+        for s in set(seq):
+            for ph in self._index.single.get(s, []):
+                found.setdefault(ph.pid, []).append(ph.quality)
+        for ph in self._index.multi:
+            if _contains(seq, ph.stems):
+                found.setdefault(ph.pid, []).append(ph.quality)
+            elif set(ph.stems) <= set(seq):
+                found.setdefault(ph.pid, []).append(ph.quality * 0.85)
+        # Several independent phrases for one parameter add up, with diminishing returns.
+        return {pid: part.weight * (1 - math.prod(1 - q for q in qs)) for pid, qs in found.items()}
+
+    def _ngrams(self, part: Part) -> list[str]:
+        words = [t for t in tokens(part.text) if t not in STOPWORDS and len(t) > 2]
+        grams = {" ".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
+        return sorted(grams)
+
+    def _semantic(self, parts: list[Part]) -> list[dict[int, float]]:
+        if self.embedder is None:
+            return [{} for _ in parts]
+        grams = [self._ngrams(p) for p in parts]
+        flat = [g for gs in grams for g in gs]
+        if not flat:
+            return [{} for _ in parts]
+        sims = self.embedder.embed(flat) @ self._phrase_vectors().T
+        out: list[dict[int, float]] = []
+        row = 0
+        n_params = len(self.kb.parameters)
+        for part, gs in zip(parts, grams, strict=True):
+            best = np.zeros(n_params + 1, dtype=np.float32)
+            if gs:
+                block = sims[row : row + len(gs)].max(axis=0)
+                np.maximum.at(best, self._pids, block)
+            row += len(gs)
+            scaled = np.clip((best - EMB_FLOOR) / (EMB_CEIL - EMB_FLOOR), 0.0, 1.0)
+            out.append({pid: part.weight * EMB_WEIGHT * float(scaled[pid]) for pid in range(1, n_params + 1)})
+        return out
+
+    def _side_scores(self, parts: list[Part], semantic: list[dict[int, float]]) -> dict[int, float]:
+        scores: dict[int, float] = {}
+        for part, sem in zip(parts, semantic, strict=True):
+            lex = self._lexical(part)
+            for pid in set(lex) | {k for k, v in sem.items() if v > 0}:
+                s = 1 - (1 - lex.get(pid, 0.0)) * (1 - sem.get(pid, 0.0))
+                scores[pid] = max(scores.get(pid, 0.0), s)
+        return scores
+
+    def _apply_variant_cues(self, scores: dict[int, float], seq: set[str]) -> None:
+        moving = len(seq & self._moving)
+        stationary = len(seq & self._stationary)
+        if moving == stationary:
+            return
+        for mov, sta in MOVING_STATIONARY:
+            best = max(scores.get(mov, 0.0), scores.get(sta, 0.0))
+            if best == 0.0:
+                continue
+            keep, drop = (sta, mov) if stationary > moving else (mov, sta)
+            scores[keep] = best
+            scores[drop] = best * VARIANT_PENALTY
+
+    # ---- ranking ----------------------------------------------------------------------------
+
+    def analyze(self, problem: str, lang: str = "auto", top: int = 3) -> Analysis:
+        """The `top` most likely technical contradictions in `problem`."""
+        text = (problem or "").strip()
+        if not text:
+            raise InvalidProblemError("the problem text is empty", "describe what should improve and what gets worse")
+        if len(text) > MAX_PROBLEM_CHARS:
+            raise InvalidProblemError(
+                f"the problem text is {len(text)} characters long",
+                f"keep it under {MAX_PROBLEM_CHARS}: one or two sentences on the contradiction",
+            )
+        if top < 1:
+            raise InvalidProblemError(f"--top must be at least 1, got {top}", "use e.g. --top 3")
+        code = resolve_lang(text, lang)
+        split = split_statement(text)
+        unsplit = not split.worsening
+        if unsplit:
+            parts = [Part(text=normalize(text))]
+            sides = [parts, parts]
+        else:
+            sides = [split.improving, split.worsening]
+        all_parts = [p for side in sides for p in side]
+        semantic = self._semantic(all_parts)
+        improving = self._side_scores(sides[0], semantic[: len(sides[0])])
+        worsening = self._side_scores(sides[1], semantic[len(sides[0]) :])
+        seq = set(_content_stems(text))
+        self._apply_variant_cues(improving, seq)
+        self._apply_variant_cues(worsening, seq)
+        order = {pid: i for i, pid in enumerate(self._mention_order(text))} if unsplit else {}
+
+        ranked: list[tuple[float, int, int]] = []
+        for i, si in improving.items():
+            if si < MIN_SIDE_SCORE:
+                continue
+            for j, sj in worsening.items():
+                if i == j or sj < MIN_SIDE_SCORE:
+                    continue
+                score = math.sqrt(si * sj)
+                if unsplit:
+                    # Without a marker, the parameter named first is taken as the one to improve.
+                    if order.get(i, 99) >= order.get(j, 99):
+                        continue
+                    score *= UNSPLIT_FACTOR
+                if self.kb.cell(i, j) is None:
+                    score *= EMPTY_CELL_FACTOR
+                ranked.append((score, i, j))
+        ranked.sort(key=lambda r: (-r[0], r[1], r[2]))
+        candidates = []
+        for score, i, j in ranked[:top]:
+            cell = self.kb.cell(i, j)
+            candidates.append(
+                Candidate(
+                    improving=parameter_ref(self.kb.parameter(i), code),
+                    worsening=parameter_ref(self.kb.parameter(j), code),
+                    score=round(score, 3),
+                    principles=principle_refs(cell.principles if cell else [], code, self.kb),
+                )
+            )
+        return Analysis(
+            candidates=candidates,
+            lang=code,
+            method=self.method,
+            message=None if candidates else _MESSAGES[code],
+        )
+
+    def _mention_order(self, text: str) -> list[int]:
+        """Parameters in the order their first lexical evidence appears in the text."""
+        seq = _content_stems(text)
+        first: dict[int, int] = {}
+        for pos in range(len(seq)):
+            for ph in self._index.single.get(seq[pos], []):
+                first.setdefault(ph.pid, pos)
+            for ph in self._index.multi:
+                if tuple(seq[pos : pos + len(ph.stems)]) == ph.stems:
+                    first.setdefault(ph.pid, pos)
+        return sorted(first, key=lambda pid: first[pid])

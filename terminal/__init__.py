@@ -1,0 +1,1 @@
+"""Neuro-Terminal: the Chainlit chat UI (built in a later issue)."""
