@@ -25,7 +25,11 @@ STAMP = VENV / ".triz-agent-install"
 LLAMA_REQ = "llama-cpp-python>=0.3.16"
 # The main job until the whole stack exists: the offline TRIZ core on a sample problem.
 DEFAULT_RUN = [
-    ["triz", "analyze", "We want the delivery van to carry more cargo, but the heavier van accelerates slowly."],
+    [
+        "triz",
+        "analyze",
+        "We want the delivery van to carry more cargo, but the heavier van accelerates slowly.",
+    ],
     ["triz", "matrix", "14", "1"],
 ]
 
@@ -53,7 +57,7 @@ def check(cmd: list[str], what: str) -> None:
 def ensure_venv() -> Path:
     python = venv_bin("python")
     if not python.exists():
-        if sys.version_info < (3, 10):
+        if sys.version_info < (3, 10):  # noqa: UP036 - this script runs on whatever python the user has
             fail(f"Python 3.10 or newer is needed, this is {sys.version.split()[0]}")
         say(f"creating virtual environment in {VENV}")
         check([sys.executable, "-m", "venv", str(VENV)], "creating .venv")

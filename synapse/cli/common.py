@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import ParamSpec, TypeVar
 
 import typer
@@ -36,13 +37,11 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def print_json(model: BaseModel | dict[str, object]) -> None:
+def print_json(model: BaseModel | Mapping[str, object]) -> None:
     """Machine-readable output: plain UTF-8 JSON on stdout, no colours or wrapping."""
     if isinstance(model, BaseModel):
         text = model.model_dump_json(indent=2)
     else:
-        import json
-
         text = json.dumps(model, ensure_ascii=False, indent=2)
     sys.stdout.write(text + "\n")
     sys.stdout.flush()

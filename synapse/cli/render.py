@@ -7,13 +7,27 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from synapse.triz.models import Analysis, MatrixAnswer, Parameter, PrincipleCard, PrincipleRef
+from synapse.triz.models import Analysis, LangCode, MatrixAnswer, Parameter, PrincipleCard, PrincipleRef
 
 _LABELS = {
-    "en": {"imp": "Improving", "wor": "Worsening", "pr": "Principles", "score": "Score", "ex": "Examples",
-           "sep": "Separation", "none": "no recommendation"},
-    "ru": {"imp": "Улучшается", "wor": "Ухудшается", "pr": "Приемы", "score": "Оценка", "ex": "Примеры",
-           "sep": "Разделение", "none": "нет рекомендации"},
+    "en": {
+        "imp": "Improving",
+        "wor": "Worsening",
+        "pr": "Principles",
+        "score": "Score",
+        "ex": "Examples",
+        "sep": "Separation",
+        "none": "no recommendation",
+    },
+    "ru": {
+        "imp": "Улучшается",
+        "wor": "Ухудшается",
+        "pr": "Приемы",
+        "score": "Оценка",
+        "ex": "Примеры",
+        "sep": "Разделение",
+        "none": "нет рекомендации",
+    },
 }
 
 
@@ -74,7 +88,7 @@ def render_parameters(params: list[Parameter], lang: str) -> Table:
     table = Table(title="TRIZ parameters")
     table.add_column("#", justify="right")
     table.add_column("name")
-    code = "ru" if lang == "ru" else "en"
+    code: LangCode = "ru" if lang == "ru" else "en"
     for p in params:
         table.add_row(str(p.id), p.name.get(code))
     return table

@@ -10,8 +10,10 @@ from synapse.cli.common import console, err_console, print_json, reports_errors
 from synapse.cli.render import render_analysis, render_matrix, render_parameters, render_principle
 from synapse.triz import analyze_problem, default_analyzer, load_knowledge, matrix_lookup, principle_card
 
-app = typer.Typer(help="TRIZ core: contradiction matrix, inventive principles, contradiction analysis.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="TRIZ core: contradiction matrix, inventive principles, contradiction analysis.",
+    no_args_is_help=True,
+)
 
 LangOpt = Annotated[str, typer.Option("--lang", help="Answer language: auto, en or ru.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]

@@ -29,7 +29,8 @@ class Embedder(ABC):
             return np.zeros((0, self.dim), dtype=np.float32)
         vecs = np.asarray(self._encode(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        return np.divide(vecs, norms, out=np.zeros_like(vecs), where=norms > 0)
+        out: Vectors = np.divide(vecs, norms, out=np.zeros_like(vecs), where=norms > 0)
+        return out
 
     async def aembed(self, texts: Sequence[str]) -> Vectors:
         """`embed` off the event loop, for async callers such as LightRAG."""

@@ -42,6 +42,20 @@ def _content_stems(text: str) -> list[str]:
     return [stem(t) for t in tokens(text) if t not in STOPWORDS and len(t) > 1]
 
 
+def _comparative_bases(token: str) -> list[str]:
+    """Positive forms an English comparative may come from: heavier→heavy, bigger→big, wider→wide."""
+    for suffix in ("er", "est"):
+        if token.endswith(suffix) and len(token) > len(suffix) + 2:
+            root = token[: -len(suffix)]
+            out = [root, root + "e"]
+            if root.endswith("i"):
+                out.insert(0, root[:-1] + "y")
+            if len(root) > 2 and root[-1] == root[-2]:
+                out.insert(0, root[:-1])
+            return out
+    return []
+
+
 @dataclass(frozen=True)
 class _Phrase:
     pid: int
@@ -61,8 +75,8 @@ def _build_index(kb: TrizKnowledge) -> _Index:
     index = _Index()
     seen: set[tuple[int, tuple[str, ...]]] = set()
     for p in kb.parameters:
-        for lang in ("en", "ru"):
-            lc: LangCode = lang  # type: ignore[assignment]
+        langs: tuple[LangCode, ...] = ("en", "ru")
+        for lc in langs:
             named = [(p.name.get(lc), 1.0)] + [(s, 0.9) for s in p.synonyms.get(lc)]
             for phrase, base in named:
                 st = tuple(_content_stems(phrase))
@@ -103,6 +117,7 @@ class ContradictionAnalyzer:
         self.embedder = embedder
         self._index = _build_index(self.kb)
         self._pids = np.asarray(self._index.text_pids)
+        self._known = set(self._index.single) | {s for ph in self._index.multi for s in ph.stems}
         self._phrase_vecs: Vectors | None = None
         self._cache_dir = cache_dir
         self._moving = {stem(w) for w in MOVING_CUES}
@@ -117,9 +132,7 @@ class ContradictionAnalyzer:
     def _phrase_vectors(self) -> Vectors:
         if self._phrase_vecs is None:
             assert self.embedder is not None
-            key = hashlib.sha256(
-                "\n".join([self.embedder.name, *self._index.texts]).encode("utf-8")
-            ).hexdigest()[:16]
+            key = hashlib.sha256("\n".join([self.embedder.name, *self._index.texts]).encode("utf-8")).hexdigest()[:16]
             path = self._cache_dir / f"phrases-{self.embedder.name}-{key}.npy" if self._cache_dir else None
             if path is not None and path.exists():
                 vecs = np.load(path)
@@ -139,9 +152,22 @@ class ContradictionAnalyzer:
         """Load the embedder and the phrase vectors now rather than on the first question."""
         if self.embedder is not None:
             self._phrase_vectors()
+            self.embedder.embed(["warm-up"])  # loads the model weights
+
+    def _stems(self, text: str) -> list[str]:
+        """Content stems, with English comparatives mapped to a known base when the form itself is unknown."""
+        out = []
+        for t in tokens(text):
+            if t in STOPWORDS or len(t) < 2:
+                continue
+            s = stem(t)
+            if s not in self._known:
+                s = next((b for b in map(stem, _comparative_bases(t)) if b in self._known), s)
+            out.append(s)
+        return out
 
     def _lexical(self, part: Part) -> dict[int, float]:
-        seq = _content_stems(part.text)
+        seq = self._stems(part.text)
         found: dict[int, list[float]] = {}
         for s in set(seq):
             for ph in self._index.single.get(s, []):
@@ -157,6 +183,7 @@ class ContradictionAnalyzer:
     def _ngrams(self, part: Part) -> list[str]:
         words = [t for t in tokens(part.text) if t not in STOPWORDS and len(t) > 2]
         grams = {" ".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
+        grams.add(" ".join(words))  # the whole clause, for wordings no short n-gram carries
         return sorted(grams)
 
     def _semantic(self, parts: list[Part]) -> list[dict[int, float]]:
@@ -228,7 +255,7 @@ class ContradictionAnalyzer:
         semantic = self._semantic(all_parts)
         improving = self._side_scores(sides[0], semantic[: len(sides[0])])
         worsening = self._side_scores(sides[1], semantic[len(sides[0]) :])
-        seq = set(_content_stems(text))
+        seq = set(self._stems(text))
         self._apply_variant_cues(improving, seq)
         self._apply_variant_cues(worsening, seq)
         order = {pid: i for i, pid in enumerate(self._mention_order(text))} if unsplit else {}
@@ -270,7 +297,7 @@ class ContradictionAnalyzer:
 
     def _mention_order(self, text: str) -> list[int]:
         """Parameters in the order their first lexical evidence appears in the text."""
-        seq = _content_stems(text)
+        seq = self._stems(text)
         first: dict[int, int] = {}
         for pos in range(len(seq)):
             for ph in self._index.single.get(seq[pos], []):

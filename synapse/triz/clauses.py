@@ -8,8 +8,9 @@ from pydantic import BaseModel
 
 from synapse.triz.text import normalize
 
-# A contrast or consequence marker separates the wish (before) from its price (after).
-_FORWARD = [
+# A contrast marker separates the wish (before) from its price (after). Contrast markers win over
+# consequence markers: in "modules make it versatile, but the design is complex" the "but" splits.
+_CONTRAST = [
     r",?\s*\bbut\b",
     r"[,;.]?\s*\bhowever\b,?",
     r",\s*\byet\b",
@@ -17,24 +18,28 @@ _FORWARD = [
     r"[,;.]?\s*\bunfortunately\b,?",
     r",?\s*\bwhereas\b",
     r",?\s*\bon the other hand\b,?",
+    r"[,;]\s*\bwhile\b",
+    r";",
+    r",?\s*\bно\b",
+    r"[,;.]?\s*\bоднако\b,?",
+    r",\s*\bа(?:\s+вот)?\b",
+    r"[,;]?\s*\bпри этом\b",
+    r",?\s*\bхотя\b",
+    r",?\s*\bвпрочем\b",
+]
+_CONSEQUENCE = [
     r",?\s*\b(?:which|this|that|it)\s+(?:leads?|led)\s+to\b",
     r",?\s*\b(?:leads?|led|leading)\s+to\b",
     r",?\s*\b(?:which|this|that|it)?\s*(?:results?|resulting)\s+in\b",
     r",?\s*\b(?:which|this|that)\s+(?:causes?|makes?|means?|increases?|reduces?|lowers?|raises?)\b",
-    r"[,;]\s*\bwhile\b",
-    r"[,;]\s*\band\s+(?:so|then|thus|therefore)\b",
-    r";",
-    r",?\s*\bно\b",
-    r"[,;.]?\s*\bоднако\b,?",
-    r",\s*\bа\b",
-    r"[,;]?\s*\bпри этом\b",
-    r",?\s*\bхотя\b",
+    r",?\s*\b(?:causes?|caused|makes?|made)\b",
+    r"[,;]\s*\band\s+(?:so|then|thus|therefore|now)\b",
     r",?\s*\b(?:что|это|и это|а это)?\s*(?:приводит|привело|приведет|ведет|вело)\s+к\b",
     r",?\s*\bв результате\b",
     r",?\s*\bиз-за (?:этого|чего)\b",
     r",?\s*\b(?:что|это|и это)\s+(?:вызывает|увеличивает|снижает|уменьшает|ухудшает|повышает|делает)\b",
     r",?\s*\bвследствие (?:этого|чего)\b",
-    r",?\s*\bвпрочем\b",
+    r",?\s*\b(?:делает|сделало|делают)\b",
 ]
 # After these markers the benefit comes second: "X gets worse, but instead Y improves".
 _REVERSE = [r",?\s*\bзато\b", r",?\s*\bbut at least\b", r",?\s*\bin return\b"]
@@ -49,7 +54,8 @@ _GOAL = [
     r"\bдля того,? чтобы\b(?P<g>[^,;]+)",
     r"\b(?:in order to|so that|so as to)\b(?P<g>[^,;]+)",
     r"^\s*to\b(?P<g>[^,;]+)",
-    r"\b(?:we|i|they|you|customers?|users?|engineers?)\s+(?:want|need|would like|wish|have|try|aim)\s+(?:to\s+)?(?P<g>[^,;]+)",
+    r"\b(?:we|i|they|you|customers?|users?|engineers?)\s+"
+    r"(?:want|need|would like|wish|have|try|aim)\s+(?:to\s+)?(?P<g>[^,;]+)",
     r"\b(?:хотим|хотят|нужно|необходимо|требуется|надо|стремимся)\b(?P<g>[^,;]+)",
 ]
 MEANS_WEIGHT = 0.6
@@ -88,21 +94,29 @@ def _side(text: str) -> list[Part]:
     return [Part(text=text)] if text else []
 
 
-def split_statement(problem: str) -> Split:
-    """Cut a problem statement at its contrast marker ("but", "но", "leads to", "чем..., тем...")."""
-    text = normalize(problem)
-    for pattern in _CORRELATIVE:
-        m = re.search(pattern, text)
-        if m:
-            return Split(improving=_side(m.group("a")), worsening=_side(m.group("b")), marker="correlative")
+def _first_marker(groups: list[tuple[bool, list[str]]], text: str) -> tuple[int, int, bool, str] | None:
+    """The earliest marker of the given groups: (start, end, reverses the sides, marker text)."""
     best: tuple[int, int, bool, str] | None = None
-    for reverse, patterns in ((False, _FORWARD), (True, _REVERSE)):
+    for reverse, patterns in groups:
         for pattern in patterns:
             for m in re.finditer(pattern, text):
-                # The first marker after some words wins; a marker at the very start is no split.
+                # A marker at the very start of the text splits nothing.
                 if m.start() > 3 and (best is None or m.start() < best[0]):
                     best = (m.start(), m.end(), reverse, m.group(0).strip(" ,;."))
                     break
+    return best
+
+
+def split_statement(problem: str) -> Split:
+    """Cut a problem statement at its contrast marker ("but", "но", "leads to", "чем..., тем...")."""
+    text = normalize(problem)
+    best = _first_marker([(False, _CONTRAST), (True, _REVERSE)], text)
+    if best is None:
+        for pattern in _CORRELATIVE:
+            m = re.search(pattern, text)
+            if m:
+                return Split(improving=_side(m.group("a")), worsening=_side(m.group("b")), marker="correlative")
+        best = _first_marker([(False, _CONSEQUENCE)], text)
     if best is None:
         return Split(improving=_weigh_wish(text), worsening=[], marker=None)
     start, end, reverse, marker = best

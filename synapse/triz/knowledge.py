@@ -65,7 +65,7 @@ class TrizKnowledge(BaseModel):
 
 
 def _read(name: str) -> bytes:
-    return resources.files("synapse.triz").joinpath("data", name).read_bytes()
+    return resources.files("synapse.triz").joinpath("data").joinpath(name).read_bytes()
 
 
 @cache
