@@ -94,11 +94,6 @@ def _build_index(kb: TrizKnowledge) -> _Index:
     return index
 
 
-def _contains(seq: list[str], sub: tuple[str, ...]) -> bool:
-    n = len(sub)
-    return any(tuple(seq[i : i + n]) == sub for i in range(len(seq) - n + 1))
-
-
 class ContradictionAnalyzer:
     """Ranks (improving, worsening) parameter pairs for a problem statement, in Russian or English.
 
@@ -168,17 +163,26 @@ class ContradictionAnalyzer:
 
     def _lexical(self, part: Part) -> dict[int, float]:
         seq = self._stems(part.text)
-        found: dict[int, list[float]] = {}
-        for s in set(seq):
-            for ph in self._index.single.get(s, []):
-                found.setdefault(ph.pid, []).append(ph.quality)
+        found: dict[int, dict[tuple[str, ...], float]] = {}
+        # A word inside a matched phrase means what the phrase means: "takes longer" is time, not length.
+        covered: dict[int, set[int]] = {}
         for ph in self._index.multi:
-            if _contains(seq, ph.stems):
-                found.setdefault(ph.pid, []).append(ph.quality)
+            n = len(ph.stems)
+            starts = [i for i in range(len(seq) - n + 1) if tuple(seq[i : i + n]) == ph.stems]
+            if starts:
+                found.setdefault(ph.pid, {})[ph.stems] = ph.quality
+                for i in starts:
+                    for k in range(i, i + n):
+                        covered.setdefault(k, set()).add(ph.pid)
             elif set(ph.stems) <= set(seq):
-                found.setdefault(ph.pid, []).append(ph.quality * 0.85)
-        # Several independent phrases for one parameter add up, with diminishing returns.
-        return {pid: part.weight * (1 - math.prod(1 - q for q in qs)) for pid, qs in found.items()}
+                found.setdefault(ph.pid, {})[ph.stems] = ph.quality * 0.85
+        for pos, s in enumerate(seq):
+            for ph in self._index.single.get(s, []):
+                owners = covered.get(pos)
+                if owners is None or ph.pid in owners:
+                    found.setdefault(ph.pid, {})[ph.stems] = ph.quality
+        # Several phrases for one parameter add up, with diminishing returns.
+        return {pid: part.weight * (1 - math.prod(1 - q for q in qs.values())) for pid, qs in found.items()}
 
     def _ngrams(self, part: Part) -> list[str]:
         words = [t for t in tokens(part.text) if t not in STOPWORDS and len(t) > 2]
@@ -269,8 +273,8 @@ class ContradictionAnalyzer:
                     continue
                 score = math.sqrt(si * sj)
                 if unsplit:
-                    # Without a marker, the parameter named first is taken as the one to improve.
-                    if order.get(i, 99) >= order.get(j, 99):
+                    # Without a marker both parameters must be named, the first is the one to improve.
+                    if i not in order or j not in order or order[i] >= order[j]:
                         continue
                     score *= UNSPLIT_FACTOR
                 if self.kb.cell(i, j) is None:
