@@ -26,6 +26,8 @@ MAX_PROBLEM_CHARS = 4000
 MIN_SIDE_SCORE = 0.3  # below this a parameter is not considered present on a side
 EMB_FLOOR, EMB_CEIL = 0.55, 0.9  # cosine range mapped onto 0..1 evidence
 EMB_WEIGHT = 0.8  # embedding evidence alone never counts as much as an exact phrase
+DESC_WEIGHT = 0.3  # how much the best-fitting parameter description adds
+DESC_SHARPNESS = 2.0  # favours the top descriptions over the merely related
 VARIANT_PENALTY = 0.75  # the moving/stationary variant that the cues speak against
 UNSPLIT_FACTOR = 0.85  # a statement without a contrast marker is less certain
 EMPTY_CELL_FACTOR = 0.9  # prefer pairs the matrix can answer
@@ -113,7 +115,9 @@ class ContradictionAnalyzer:
         self._index = _build_index(self.kb)
         self._pids = np.asarray(self._index.text_pids)
         self._known = set(self._index.single) | {s for ph in self._index.multi for s in ph.stems}
+        self._desc_texts = [p.description.get(lc) for lc in ("en", "ru") for p in self.kb.parameters]  # type: ignore[arg-type]
         self._phrase_vecs: Vectors | None = None
+        self._desc_vecs: Vectors | None = None
         self._cache_dir = cache_dir
         self._moving = {stem(w) for w in MOVING_CUES}
         self._stationary = {stem(w) for w in STATIONARY_CUES}
@@ -125,22 +129,25 @@ class ContradictionAnalyzer:
     # ---- evidence ---------------------------------------------------------------------------
 
     def _phrase_vectors(self) -> Vectors:
+        """Vectors of the synonym phrases, then of the descriptions (one cached array)."""
         if self._phrase_vecs is None:
             assert self.embedder is not None
-            key = hashlib.sha256("\n".join([self.embedder.name, *self._index.texts]).encode("utf-8")).hexdigest()[:16]
+            texts = [*self._index.texts, *self._desc_texts]
+            key = hashlib.sha256("\n".join([self.embedder.name, *texts]).encode("utf-8")).hexdigest()[:16]
             path = self._cache_dir / f"phrases-{self.embedder.name}-{key}.npy" if self._cache_dir else None
             if path is not None and path.exists():
                 vecs = np.load(path)
             else:
                 t0 = time.perf_counter()
-                vecs = self.embedder.embed(self._index.texts)
+                vecs = self.embedder.embed(texts)
                 log.info("embedded %d parameter phrases in %.1f s", len(vecs), time.perf_counter() - t0)
                 if path is not None:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     tmp = path.with_suffix(".tmp.npy")
                     np.save(tmp, vecs)
                     tmp.replace(path)
-            self._phrase_vecs = vecs
+            n = len(self._index.texts)
+            self._phrase_vecs, self._desc_vecs = vecs[:n], vecs[n:]
         return self._phrase_vecs
 
     def warm_up(self) -> None:
@@ -187,28 +194,33 @@ class ContradictionAnalyzer:
     def _ngrams(self, part: Part) -> list[str]:
         words = [t for t in tokens(part.text) if t not in STOPWORDS and len(t) > 2]
         grams = {" ".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
-        grams.add(" ".join(words))  # the whole clause, for wordings no short n-gram carries
         return sorted(grams)
 
     def _semantic(self, parts: list[Part]) -> list[dict[int, float]]:
+        """Embedding evidence per part: its n-grams against the synonym phrases, the whole part against
+        the parameters' descriptions (relative to the best-fitting description)."""
         if self.embedder is None:
             return [{} for _ in parts]
         grams = [self._ngrams(p) for p in parts]
         flat = [g for gs in grams for g in gs]
-        if not flat:
-            return [{} for _ in parts]
-        sims = self.embedder.embed(flat) @ self._phrase_vectors().T
+        vecs = self.embedder.embed(flat + [p.text for p in parts])
+        phrase_sims = vecs[: len(flat)] @ self._phrase_vectors().T
+        assert self._desc_vecs is not None
+        n_params = len(self.kb.parameters)
+        desc_sims = (vecs[len(flat) :] @ self._desc_vecs.T).reshape(len(parts), 2, n_params).max(axis=1)
         out: list[dict[int, float]] = []
         row = 0
-        n_params = len(self.kb.parameters)
-        for part, gs in zip(parts, grams, strict=True):
+        for k, (part, gs) in enumerate(zip(parts, grams, strict=True)):
             best = np.zeros(n_params + 1, dtype=np.float32)
             if gs:
-                block = sims[row : row + len(gs)].max(axis=0)
-                np.maximum.at(best, self._pids, block)
+                np.maximum.at(best, self._pids, phrase_sims[row : row + len(gs)].max(axis=0))
             row += len(gs)
-            scaled = np.clip((best - EMB_FLOOR) / (EMB_CEIL - EMB_FLOOR), 0.0, 1.0)
-            out.append({pid: part.weight * EMB_WEIGHT * float(scaled[pid]) for pid in range(1, n_params + 1)})
+            phrase_ev = np.clip((best[1:] - EMB_FLOOR) / (EMB_CEIL - EMB_FLOOR), 0.0, 1.0) * EMB_WEIGHT
+            d = desc_sims[k]
+            rel = np.clip((d - d.mean()) / max(float(d.max() - d.mean()), 1e-6), 0.0, 1.0)
+            desc_ev = DESC_WEIGHT * rel**DESC_SHARPNESS
+            combined = 1 - (1 - phrase_ev) * (1 - desc_ev)
+            out.append({pid: part.weight * float(combined[pid - 1]) for pid in range(1, n_params + 1)})
         return out
 
     def _side_scores(self, parts: list[Part], semantic: list[dict[int, float]]) -> dict[int, float]:
