@@ -115,7 +115,7 @@ class ContradictionAnalyzer:
         self._index = _build_index(self.kb)
         self._pids = np.asarray(self._index.text_pids)
         self._known = set(self._index.single) | {s for ph in self._index.multi for s in ph.stems}
-        self._desc_texts = [p.description.get(lc) for lc in ("en", "ru") for p in self.kb.parameters]  # type: ignore[arg-type]
+        self._desc_texts = [p.description.get(lc) for lc in ("en", "ru") for p in self.kb.parameters]
         self._phrase_vecs: Vectors | None = None
         self._desc_vecs: Vectors | None = None
         self._cache_dir = cache_dir
