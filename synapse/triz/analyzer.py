@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,14 @@ import numpy as np
 from synapse.embeddings.base import Embedder, Vectors
 from synapse.errors import InvalidProblemError
 from synapse.triz.clauses import Part, split_statement
-from synapse.triz.cues import MOVING_CUES, MOVING_STATIONARY, STATIONARY_CUES, STOPWORDS
+from synapse.triz.cues import (
+    DIFFICULTY_PATTERNS,
+    EASE_OF_OPERATION,
+    MOVING_CUES,
+    MOVING_STATIONARY,
+    STATIONARY_CUES,
+    STOPWORDS,
+)
 from synapse.triz.knowledge import TrizKnowledge, load_knowledge
 from synapse.triz.lookup import parameter_ref, principle_refs
 from synapse.triz.models import Analysis, Candidate, LangCode
@@ -28,6 +36,7 @@ EMB_FLOOR, EMB_CEIL = 0.55, 0.9  # cosine range mapped onto 0..1 evidence
 EMB_WEIGHT = 0.8  # embedding evidence alone never counts as much as an exact phrase
 DESC_WEIGHT = 0.3  # how much the best-fitting parameter description adds
 DESC_SHARPNESS = 2.0  # favours the top descriptions over the merely related
+DIFFICULTY_SCORE = 0.77  # a bare "hard to ..." counts like one synonym of ease of operation
 VARIANT_PENALTY = 0.75  # the moving/stationary variant that the cues speak against
 UNSPLIT_FACTOR = 0.85  # a statement without a contrast marker is less certain
 EMPTY_CELL_FACTOR = 0.9  # prefer pairs the matrix can answer
@@ -61,7 +70,8 @@ def _comparative_bases(token: str) -> list[str]:
 @dataclass(frozen=True)
 class _Phrase:
     pid: int
-    stems: tuple[str, ...]
+    stems: tuple[str, ...]  # every word stemmed, matched as a contiguous run ("hard to make")
+    content: frozenset[str]  # the content words, matched in any order when there are two or more
     quality: float
 
 
@@ -81,12 +91,14 @@ def _build_index(kb: TrizKnowledge) -> _Index:
         for lc in langs:
             named = [(p.name.get(lc), 1.0)] + [(s, 0.9) for s in p.synonyms.get(lc)]
             for phrase, base in named:
-                st = tuple(_content_stems(phrase))
-                if not st or (p.id, st) in seen:
+                st = tuple(stem(t) for t in tokens(phrase))
+                content = _content_stems(phrase)
+                if not content or (p.id, st) in seen:
                     continue
                 seen.add((p.id, st))
                 # Longer phrases are more specific evidence than a lone word.
-                entry = _Phrase(p.id, st, min(1.0, base * (0.85 + 0.075 * (len(st) - 1))))
+                quality = min(1.0, base * (0.85 + 0.075 * (len(content) - 1)))
+                entry = _Phrase(p.id, st, frozenset(content), quality)
                 if len(st) == 1:
                     index.single.setdefault(st[0], []).append(entry)
                 else:
@@ -114,7 +126,7 @@ class ContradictionAnalyzer:
         self.embedder = embedder
         self._index = _build_index(self.kb)
         self._pids = np.asarray(self._index.text_pids)
-        self._known = set(self._index.single) | {s for ph in self._index.multi for s in ph.stems}
+        self._known = set(self._index.single) | {s for ph in self._index.multi for s in ph.content}
         self._desc_texts = [p.description.get(lc) for lc in ("en", "ru") for p in self.kb.parameters]
         self._phrase_vecs: Vectors | None = None
         self._desc_vecs: Vectors | None = None
@@ -156,20 +168,26 @@ class ContradictionAnalyzer:
             self._phrase_vectors()
             self.embedder.embed(["warm-up"])  # loads the model weights
 
-    def _stems(self, text: str) -> list[str]:
-        """Content stems, with English comparatives mapped to a known base when the form itself is unknown."""
-        out = []
+    def _sequence(self, text: str) -> tuple[list[str], list[bool]]:
+        """Stems of every word, and which are content words; an English comparative whose own stem is
+        unknown is mapped to a known base (heavier -> heavy)."""
+        seq: list[str] = []
+        content: list[bool] = []
         for t in tokens(text):
-            if t in STOPWORDS or len(t) < 2:
-                continue
             s = stem(t)
             if s not in self._known:
                 s = next((b for b in map(stem, _comparative_bases(t)) if b in self._known), s)
-            out.append(s)
-        return out
+            seq.append(s)
+            content.append(t not in STOPWORDS and len(t) > 1)
+        return seq, content
+
+    def _stems(self, text: str) -> list[str]:
+        seq, content = self._sequence(text)
+        return [s for s, c in zip(seq, content, strict=True) if c]
 
     def _lexical(self, part: Part) -> dict[int, float]:
-        seq = self._stems(part.text)
+        seq, is_content = self._sequence(part.text)
+        content_set = {s for s, c in zip(seq, is_content, strict=True) if c}
         found: dict[int, dict[tuple[str, ...], float]] = {}
         # A word inside a matched phrase means what the phrase means: "takes longer" is time, not length.
         covered: dict[int, set[int]] = {}
@@ -181,15 +199,20 @@ class ContradictionAnalyzer:
                 for i in starts:
                     for k in range(i, i + n):
                         covered.setdefault(k, set()).add(ph.pid)
-            elif set(ph.stems) <= set(seq):
+            elif len(ph.content) > 1 and ph.content <= content_set:
                 found.setdefault(ph.pid, {})[ph.stems] = ph.quality * 0.85
         for pos, s in enumerate(seq):
+            if not is_content[pos]:
+                continue
             for ph in self._index.single.get(s, []):
                 owners = covered.get(pos)
                 if owners is None or ph.pid in owners:
                     found.setdefault(ph.pid, {})[ph.stems] = ph.quality
         # Several phrases for one parameter add up, with diminishing returns.
-        return {pid: part.weight * (1 - math.prod(1 - q for q in qs.values())) for pid, qs in found.items()}
+        scores = {pid: 1 - math.prod(1 - q for q in qs.values()) for pid, qs in found.items()}
+        if any(re.search(p, normalize(part.text)) for p in DIFFICULTY_PATTERNS):
+            scores[EASE_OF_OPERATION] = max(scores.get(EASE_OF_OPERATION, 0.0), DIFFICULTY_SCORE)
+        return {pid: part.weight * s for pid, s in scores.items()}
 
     def _ngrams(self, part: Part) -> list[str]:
         words = [t for t in tokens(part.text) if t not in STOPWORDS and len(t) > 2]
@@ -313,10 +336,10 @@ class ContradictionAnalyzer:
 
     def _mention_order(self, text: str) -> list[int]:
         """Parameters in the order their first lexical evidence appears in the text."""
-        seq = self._stems(text)
+        seq, is_content = self._sequence(text)
         first: dict[int, int] = {}
         for pos in range(len(seq)):
-            for ph in self._index.single.get(seq[pos], []):
+            for ph in self._index.single.get(seq[pos], []) if is_content[pos] else []:
                 first.setdefault(ph.pid, pos)
             for ph in self._index.multi:
                 if tuple(seq[pos : pos + len(ph.stems)]) == ph.stems:

@@ -414,3 +414,12 @@ STATIONARY_CUES = [
     "верстак",
     "завод",
 ]
+
+# "Hard to fold", "трудно настроить": a difficulty that names no other parameter is ease of operation.
+EASE_OF_OPERATION = 33
+DIFFICULTY_PATTERNS = (
+    r"\b(?:hard|harder|difficult|more difficult|awkward|inconvenient|tricky|tiresome|cumbersome)\s+(?:to|for)\b",
+    r"\b(?:struggle|struggles|struggling)\s+to\b",
+    r"\b(?:трудно|труднее|тяжело|неудобно|непросто|затруднительно|затруднен\w*|затрудняет\w*|с трудом)\b",
+    r"\bсложн(?:о|ее)\s+\w+(?:ть|ться|чь)\b",
+)
