@@ -158,6 +158,10 @@ class ContradictionAnalyzer:
                     tmp = path.with_suffix(".tmp.npy")
                     np.save(tmp, vecs)
                     tmp.replace(path)
+                    # Vectors of earlier versions of the lexicon are never read again.
+                    for stale in path.parent.glob(f"phrases-{self.embedder.name}-*.npy"):
+                        if stale != path:
+                            stale.unlink(missing_ok=True)
             n = len(self._index.texts)
             self._phrase_vecs, self._desc_vecs = vecs[:n], vecs[n:]
         return self._phrase_vecs

@@ -85,12 +85,15 @@ def test_top_limits_candidates(lexical: ContradictionAnalyzer) -> None:
 
 
 def test_embedder_adds_evidence_and_caches_phrase_vectors(tmp_path: Path, kb: TrizKnowledge) -> None:
+    stale = tmp_path / "phrases-test-hashing-0000000000000000.npy"
+    stale.write_bytes(b"from an older lexicon")
     emb = HashingEmbedder()
     analyzer = ContradictionAnalyzer(kb, embedder=emb, cache_dir=tmp_path)
     result = analyzer.analyze("We want the van to carry more cargo, but the van accelerates slowly.")
     assert result.method == "embedding"
     assert (26, 9) in [(c.improving.id, c.worsening.id) for c in result.candidates]
     assert len(list(tmp_path.glob("phrases-test-hashing-*.npy"))) == 1
+    assert not stale.exists()
     assert emb.encoded > 1000
     # A second analyzer reads the cached phrase vectors instead of embedding them again.
     emb2 = HashingEmbedder()
