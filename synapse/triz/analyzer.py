@@ -36,6 +36,7 @@ EMB_FLOOR, EMB_CEIL = 0.55, 0.9  # cosine range mapped onto 0..1 evidence
 EMB_WEIGHT = 0.8  # embedding evidence alone never counts as much as an exact phrase
 DESC_WEIGHT = 0.3  # how much the best-fitting parameter description adds
 DESC_SHARPNESS = 2.0  # favours the top descriptions over the merely related
+KEY_WORD_QUALITY = 0.5  # a word taken out of a phrase of one parameter
 DIFFICULTY_SCORE = 0.77  # a bare "hard to ..." counts like one synonym of ease of operation
 VARIANT_PENALTY = 0.75  # the moving/stationary variant that the cues speak against
 UNSPLIT_FACTOR = 0.85  # a statement without a contrast marker is less certain
@@ -105,7 +106,38 @@ def _build_index(kb: TrizKnowledge) -> _Index:
                     index.multi.append(entry)
                 index.texts.append(normalize(phrase))
                 index.text_pids.append(p.id)
+    _add_key_words(index)
     return index
+
+
+_CYRILLIC_WORD = re.compile(r"^[а-я]")
+
+
+def _variant_group(pid: int) -> int:
+    for moving, stationary in MOVING_STATIONARY:
+        if pid == stationary:
+            return moving
+    return pid
+
+
+def _add_key_words(index: _Index) -> None:
+    """Let a Russian word of a longer phrase count alone when no other parameter uses it.
+
+    Russian word order and inflection break phrase matches ("трудно обнаружить" vs "обнаружить ...
+    невозможно"); a word that belongs to one parameter (or its moving/stationary twin) still points there.
+    English phrases are rigid enough that their words alone mislead more than they help (measured with
+    bench/triz_eval.py).
+    """
+    owners: dict[str, set[int]] = {}
+    for ph in [*index.multi, *(p for ps in index.single.values() for p in ps)]:
+        for word in ph.content:
+            owners.setdefault(word, set()).add(ph.pid)
+    for word, pids in owners.items():
+        if not _CYRILLIC_WORD.match(word) or word in index.single or len(word) < 4:
+            continue
+        if len({_variant_group(p) for p in pids}) != 1:
+            continue
+        index.single[word] = [_Phrase(pid, (word,), frozenset([word]), KEY_WORD_QUALITY) for pid in sorted(pids)]
 
 
 class ContradictionAnalyzer:
