@@ -376,7 +376,8 @@ class ContradictionAnalyzer:
         first: dict[int, int] = {}
         for pos in range(len(seq)):
             for ph in self._index.single.get(seq[pos], []) if is_content[pos] else []:
-                first.setdefault(ph.pid, pos)
+                if ph.quality > KEY_WORD_QUALITY:  # a bare key word is too weak to name a parameter here
+                    first.setdefault(ph.pid, pos)
             for ph in self._index.multi:
                 if tuple(seq[pos : pos + len(ph.stems)]) == ph.stems:
                     first.setdefault(ph.pid, pos)
