@@ -18,6 +18,8 @@ from synapse.triz.clauses import Part, split_statement
 from synapse.triz.cues import (
     DIFFICULTY_PATTERNS,
     EASE_OF_OPERATION,
+    MEASURED_QUANTITIES,
+    MEASUREMENT,
     MOVING_CUES,
     MOVING_STATIONARY,
     STATIONARY_CUES,
@@ -38,6 +40,7 @@ DESC_WEIGHT = 0.3  # how much the best-fitting parameter description adds
 DESC_SHARPNESS = 2.0  # favours the top descriptions over the merely related
 KEY_WORD_QUALITY = 0.5  # a word taken out of a phrase of one parameter
 DIFFICULTY_SCORE = 0.77  # a bare "hard to ..." counts like one synonym of ease of operation
+MEASURED_PENALTY = 0.8  # a physical quantity named next to its measurement
 VARIANT_PENALTY = 0.75  # the moving/stationary variant that the cues speak against
 UNSPLIT_FACTOR = 0.85  # a statement without a contrast marker is less certain
 EMPTY_CELL_FACTOR = 0.9  # prefer pairs the matrix can answer
@@ -284,11 +287,17 @@ class ContradictionAnalyzer:
 
     def _side_scores(self, parts: list[Part], semantic: list[dict[int, float]]) -> dict[int, float]:
         scores: dict[int, float] = {}
+        measuring = False
         for part, sem in zip(parts, semantic, strict=True):
             lex = self._lexical(part)
+            measuring = measuring or any(lex.get(pid, 0.0) >= 0.5 for pid in MEASUREMENT)
             for pid in set(lex) | {k for k, v in sem.items() if v > 0}:
                 s = 1 - (1 - lex.get(pid, 0.0)) * (1 - sem.get(pid, 0.0))
                 scores[pid] = max(scores.get(pid, 0.0), s)
+        if measuring:
+            # "Measuring the temperature": the quantity is what is measured, not what should change.
+            for pid in MEASURED_QUANTITIES & scores.keys():
+                scores[pid] *= MEASURED_PENALTY
         return scores
 
     def _apply_variant_cues(self, scores: dict[int, float], seq: set[str]) -> None:

@@ -423,3 +423,7 @@ DIFFICULTY_PATTERNS = (
     r"\b(?:трудно|труднее|тяжело|неудобно|непросто|затруднительно|затруднен\w*|затрудняет\w*|с трудом)\b",
     r"\bсложн(?:о|ее)\s+\w+(?:ть|ться|чь)\b",
 )
+
+# Measurement accuracy and difficulty of measuring: next to them, a named quantity is what is measured.
+MEASUREMENT = (28, 37)
+MEASURED_QUANTITIES = frozenset({9, 10, 11, 17, 18, 21})

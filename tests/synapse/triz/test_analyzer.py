@@ -120,3 +120,14 @@ def test_dev_set_hit_at_3(dev_cases: list[dict[str, object]]) -> None:
         hits.setdefault(str(case["lang"]), []).append(bool(got & accept))
     for lang, values in hits.items():
         assert sum(values) / len(values) >= 0.8, (lang, values)
+
+
+def test_measured_quantity_yields_to_measurement(lexical: ContradictionAnalyzer) -> None:
+    text = "Measuring the temperature of each bearing gives accurate readings, but it takes a lot of time."
+    pairs = _pairs(lexical, text)
+    assert pairs[0] == (28, 25)
+    # The mechanism itself: the same mention of temperature weighs less beside a measurement.
+    measured = lexical.analyze("Accurate measurement of the temperature, but it is costly to repair.", top=9)
+    plain = lexical.analyze("A higher temperature, but it is costly to repair.", top=9)
+    score = {c.improving.id: c.score for c in measured.candidates}
+    assert score[17] < next(c.score for c in plain.candidates if c.improving.id == 17)
