@@ -43,10 +43,12 @@ _CONSEQUENCE = [
 ]
 # After these markers the benefit comes second: "X gets worse, but instead Y improves".
 _REVERSE = [r",?\s*\bзато\b", r",?\s*\bbut at least\b", r",?\s*\bin return\b"]
-# "The higher X, the more Y" / "Чем выше X, тем больше Y".
+# "The higher X, the more Y" / "Чем выше X, тем больше Y"; "If we do X, Y" / "Если X, то Y".
 _CORRELATIVE = [
     r"^\s*(?P<a>the\s+\w+(?:er|more|less)\b.*?),\s*(?P<b>the\b.*)$",
     r"^\s*(?P<a>чем\b.*?),\s*(?P<b>тем\b.*)$",
+    r"^\s*(?:if|when|whenever|once)\b(?P<a>[^,;]+)[,;]\s*(?:then\s+)?(?P<b>.+)$",
+    r"^\s*(?:если|когда|стоит)\b(?P<a>[^,;]+)[,;]\s*(?:то\s+|как\s+)?(?P<b>.+)$",
 ]
 # A goal clause names what the engineer wants; the rest of the wish is the means.
 _GOAL = [

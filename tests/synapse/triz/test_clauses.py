@@ -20,6 +20,8 @@ from synapse.triz import split_statement
         ("Чем выше давление, тем больше риск разрушения.", "давление", "разрушения"),
         ("The thicker the wall, the heavier the tank.", "thicker the wall", "heavier"),
         ("Двигатель шумит сильнее, зато мощность выросла.", "мощность", "шумит"),
+        ("Если увеличить мощность двигателя, растет расход топлива.", "мощность", "расход"),
+        ("If we make the blade thinner, it cracks sooner.", "thinner", "cracks"),
         ("Raising the voltage speeds up charging at the cost of battery life.", "voltage", "battery life"),
     ],
 )
