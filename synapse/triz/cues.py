@@ -424,6 +424,7 @@ DIFFICULTY_PATTERNS = (
     r"\bсложн(?:о|ее)\s+\w+(?:ть|ться|чь)\b",
 )
 
-# Measurement accuracy and difficulty of measuring: next to them, a named quantity is what is measured.
+# Measurement accuracy and difficulty of detection: next to them, a named quantity (temperature, pressure)
+# or defect (corrosion, cracks, leaks) is what is measured or detected.
 MEASUREMENT = (28, 37)
-MEASURED_QUANTITIES = frozenset({9, 10, 11, 17, 18, 21})
+MEASURED_QUANTITIES = frozenset({9, 10, 11, 13, 14, 17, 18, 21, 23})
