@@ -7,7 +7,6 @@ import logging
 import math
 import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +25,9 @@ from synapse.triz.cues import (
     STOPWORDS,
 )
 from synapse.triz.knowledge import TrizKnowledge, load_knowledge
+from synapse.triz.lexicon import KEY_WORD_QUALITY, build_phrase_index, comparative_bases
 from synapse.triz.lookup import parameter_ref, principle_refs
-from synapse.triz.models import Analysis, Candidate, LangCode
+from synapse.triz.models import Analysis, Candidate
 from synapse.triz.text import normalize, resolve_lang, stem, tokens
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ EMB_FLOOR, EMB_CEIL = 0.55, 0.9  # cosine range mapped onto 0..1 evidence
 EMB_WEIGHT = 0.8  # embedding evidence alone never counts as much as an exact phrase
 DESC_WEIGHT = 0.3  # how much the best-fitting parameter description adds
 DESC_SHARPNESS = 2.0  # favours the top descriptions over the merely related
-KEY_WORD_QUALITY = 0.5  # a word taken out of a phrase of one parameter
 DIFFICULTY_SCORE = 0.77  # a bare "hard to ..." counts like one synonym of ease of operation
 MEASURED_PENALTY = 0.8  # a physical quantity named next to its measurement
 VARIANT_PENALTY = 0.75  # the moving/stationary variant that the cues speak against
@@ -51,96 +50,6 @@ _MESSAGES = {
     "ru": "Техническое противоречие не распознано: опишите, что нужно улучшить и что при этом ухудшается "
     "(например, «X улучшается, но Y ухудшается»).",
 }
-
-
-def _content_stems(text: str) -> list[str]:
-    return [stem(t) for t in tokens(text) if t not in STOPWORDS and len(t) > 1]
-
-
-def _comparative_bases(token: str) -> list[str]:
-    """Positive forms an English comparative may come from: heavier→heavy, bigger→big, wider→wide."""
-    for suffix in ("er", "est"):
-        if token.endswith(suffix) and len(token) > len(suffix) + 2:
-            root = token[: -len(suffix)]
-            out = [root, root + "e"]
-            if root.endswith("i"):
-                out.insert(0, root[:-1] + "y")
-            if len(root) > 2 and root[-1] == root[-2]:
-                out.insert(0, root[:-1])
-            return out
-    return []
-
-
-@dataclass(frozen=True)
-class _Phrase:
-    pid: int
-    stems: tuple[str, ...]  # every word stemmed, matched as a contiguous run ("hard to make")
-    content: frozenset[str]  # the content words, matched in any order when there are two or more
-    quality: float
-
-
-@dataclass
-class _Index:
-    single: dict[str, list[_Phrase]] = field(default_factory=dict)
-    multi: list[_Phrase] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
-    text_pids: list[int] = field(default_factory=list)
-
-
-def _build_index(kb: TrizKnowledge) -> _Index:
-    index = _Index()
-    seen: set[tuple[int, tuple[str, ...]]] = set()
-    for p in kb.parameters:
-        langs: tuple[LangCode, ...] = ("en", "ru")
-        for lc in langs:
-            named = [(p.name.get(lc), 1.0)] + [(s, 0.9) for s in p.synonyms.get(lc)]
-            for phrase, base in named:
-                st = tuple(stem(t) for t in tokens(phrase))
-                content = _content_stems(phrase)
-                if not content or (p.id, st) in seen:
-                    continue
-                seen.add((p.id, st))
-                # Longer phrases are more specific evidence than a lone word.
-                quality = min(1.0, base * (0.85 + 0.075 * (len(content) - 1)))
-                entry = _Phrase(p.id, st, frozenset(content), quality)
-                if len(st) == 1:
-                    index.single.setdefault(st[0], []).append(entry)
-                else:
-                    index.multi.append(entry)
-                index.texts.append(normalize(phrase))
-                index.text_pids.append(p.id)
-    _add_key_words(index)
-    return index
-
-
-_CYRILLIC_WORD = re.compile(r"^[а-я]")
-
-
-def _variant_group(pid: int) -> int:
-    for moving, stationary in MOVING_STATIONARY:
-        if pid == stationary:
-            return moving
-    return pid
-
-
-def _add_key_words(index: _Index) -> None:
-    """Let a Russian word of a longer phrase count alone when no other parameter uses it.
-
-    Russian word order and inflection break phrase matches ("трудно обнаружить" vs "обнаружить ...
-    невозможно"); a word that belongs to one parameter (or its moving/stationary twin) still points there.
-    English phrases are rigid enough that their words alone mislead more than they help (measured with
-    bench/triz_eval.py).
-    """
-    owners: dict[str, set[int]] = {}
-    for ph in [*index.multi, *(p for ps in index.single.values() for p in ps)]:
-        for word in ph.content:
-            owners.setdefault(word, set()).add(ph.pid)
-    for word, pids in owners.items():
-        if not _CYRILLIC_WORD.match(word) or word in index.single or len(word) < 4:
-            continue
-        if len({_variant_group(p) for p in pids}) != 1:
-            continue
-        index.single[word] = [_Phrase(pid, (word,), frozenset([word]), KEY_WORD_QUALITY) for pid in sorted(pids)]
 
 
 class ContradictionAnalyzer:
@@ -159,7 +68,7 @@ class ContradictionAnalyzer:
     ) -> None:
         self.kb = kb or load_knowledge()
         self.embedder = embedder
-        self._index = _build_index(self.kb)
+        self._index = build_phrase_index(self.kb)
         self._pids = np.asarray(self._index.text_pids)
         self._known = set(self._index.single) | {s for ph in self._index.multi for s in ph.content}
         self._desc_texts = [p.description.get(lc) for lc in ("en", "ru") for p in self.kb.parameters]
@@ -215,7 +124,7 @@ class ContradictionAnalyzer:
         for t in tokens(text):
             s = stem(t)
             if s not in self._known:
-                s = next((b for b in map(stem, _comparative_bases(t)) if b in self._known), s)
+                s = next((b for b in map(stem, comparative_bases(t)) if b in self._known), s)
             seq.append(s)
             content.append(t not in STOPWORDS and len(t) > 1)
         return seq, content
