@@ -3,7 +3,7 @@
 
 Usage:
     python3 bootstrap.py run [SYNAPSE ARGS...]   install runtime, then run the main job
-    python3 bootstrap.py test [PYTEST ARGS...]   install runtime + dev tools, then lint, type-check and test
+    python3 bootstrap.py test [PYTEST ARGS...]   install runtime + export + dev tools, then lint, type-check and test
     python3 bootstrap.py install [EXTRAS]        install only (e.g. "llm,dev,export")
 
 Standard library only: it runs before anything is installed, on Linux, macOS and Windows.
@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".triz-agent-install"
 LLAMA_REQ = "llama-cpp-python>=0.3.16"
+# A torch release known to work with the export; one already installed (e.g. a CUDA build) is kept.
+TORCH_REQ = "torch==2.13.0"
 # The main job until the whole stack exists: the offline TRIZ core on a sample problem.
 DEFAULT_RUN = [
     [
@@ -113,6 +115,9 @@ def install(extras: list[str]) -> Path:
         return python
     if "llm" in extras or "export" in extras:
         install_llama_cpp(python)
+    if "export" in extras and not has_module(python, "torch"):
+        say(f"installing {TORCH_REQ} (for the LoRA export)")
+        check([str(python), "-m", "pip", "install", "-q", "--progress-bar", "off", TORCH_REQ], "pip install torch")
     spec = f".[{','.join(extras)}]" if extras else "."
     say(f"installing {spec} into .venv")
     check([str(python), "-m", "pip", "install", "-q", "--progress-bar", "off", "-e", spec], "pip install")
@@ -137,7 +142,7 @@ def main(argv: list[str]) -> None:
             if code != 0:
                 sys.exit(code)
         return
-    python = str(install(["llm", "dev"]))
+    python = str(install(["llm", "export", "dev"]))
     check([python, "-m", "ruff", "check", "."], "ruff")
     check([python, "-m", "mypy"], "mypy")
     sys.exit(subprocess.call([python, "-m", "pytest", *rest], cwd=ROOT))

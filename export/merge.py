@@ -1,0 +1,152 @@
+"""Merge a LoRA adapter into its base in float32, tensor by tensor, straight into a GGUF file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import gguf
+import numpy as np
+from pydantic import BaseModel
+
+from export.gguf_vocab import add_vocab
+from export.inputs import AdapterInfo, BaseModelInfo, ExportInputError
+
+OutType = Literal["F32", "F16"]
+_ARCH = {"qwen2": gguf.MODEL_ARCH.QWEN2, "llama": gguf.MODEL_ARCH.LLAMA}
+_FILE_TYPE = {"F32": gguf.LlamaFileType.ALL_F32, "F16": gguf.LlamaFileType.MOSTLY_F16}
+
+# Called after each tensor with (bytes written so far, total bytes).
+ProgressFn = Callable[[int, int], None]
+
+
+class MergeReport(BaseModel):
+    """What the streaming merge wrote."""
+
+    path: Path
+    out_type: OutType
+    tensors: int
+    merged_tensors: int
+    bytes: int
+    seconds: float
+
+
+class _Planned(BaseModel):
+    hf_name: str
+    gguf_name: str
+    shape: list[int]
+    f32: bool
+
+
+def partial_path(path: Path) -> Path:
+    """The temporary name a file is written under until it is complete."""
+    return path.with_name(path.name + ".partial")
+
+
+def _plan(base: BaseModelInfo, out_type: OutType) -> list[_Planned]:
+    names = gguf.get_tensor_name_map(_ARCH[base.arch], base.layers)
+    plan = []
+    for hf_name, meta in base.tensors.items():
+        if hf_name == "lm_head.weight" and base.tied_embeddings:
+            continue  # llama.cpp reuses token_embd when output.weight is absent
+        gguf_name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
+        if gguf_name is None:
+            raise ExportInputError(f"the base has a tensor llama.cpp does not know: {hf_name}", "unsupported variant")
+        # Norms and biases stay float32, as llama.cpp's converter keeps them.
+        plan.append(
+            _Planned(
+                hf_name=hf_name, gguf_name=gguf_name, shape=meta.shape, f32=out_type == "F32" or len(meta.shape) == 1
+            )
+        )
+    return plan
+
+
+def _add_metadata(writer: gguf.GGUFWriter, base: BaseModelInfo, name: str, out_type: OutType) -> None:
+    writer.add_name(name)
+    writer.add_context_length(base.context)
+    writer.add_embedding_length(base.hidden)
+    writer.add_block_count(base.layers)
+    writer.add_feed_forward_length(base.intermediate)
+    writer.add_head_count(base.heads)
+    writer.add_head_count_kv(base.kv_heads)
+    writer.add_rope_freq_base(base.rope_theta)
+    writer.add_layer_norm_rms_eps(base.rms_eps)
+    writer.add_file_type(_FILE_TYPE[out_type])
+    add_vocab(writer, base.path, base.vocab, base.arch)
+
+
+@contextlib.contextmanager
+def _open_all(files: set[Path]) -> Iterator[dict[Path, Any]]:
+    from safetensors import safe_open
+
+    with contextlib.ExitStack() as stack:
+        yield {f: stack.enter_context(safe_open(str(f), framework="pt")) for f in files}
+
+
+def write_merged_gguf(
+    base: BaseModelInfo,
+    adapter: AdapterInfo | None,
+    out: Path,
+    out_type: OutType = "F16",
+    name: str = "model",
+    progress: ProgressFn | None = None,
+) -> MergeReport:
+    """Stream base tensors through W + scale * B @ A (float32) into `out`; only one tensor is in memory at a time.
+
+    The file is written as `<out>.partial` and renamed when complete, so an interrupted run leaves
+    nothing under the final name.
+    """
+    import torch
+
+    start = time.perf_counter()
+    plan = _plan(base, out_type)
+    tmp = partial_path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    writer = gguf.GGUFWriter(tmp, base.arch)
+    try:
+        _add_metadata(writer, base, name, out_type)
+        total = 0
+        for item in plan:
+            dtype = np.dtype(np.float32 if item.f32 else np.float16)
+            nbytes = int(np.prod(item.shape)) * dtype.itemsize
+            writer.add_tensor_info(item.gguf_name, item.shape, dtype, nbytes)
+            total += nbytes
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_ti_data_to_file()
+        files = {base.tensors[p.hf_name].file for p in plan} | ({adapter.file} if adapter else set())
+        done = merged = 0
+        with _open_all(files) as handles:
+            for item in plan:
+                weight = handles[base.tensors[item.hf_name].file].get_tensor(item.hf_name).to(torch.float32)
+                pair = adapter.pairs.get(item.hf_name) if adapter else None
+                if pair is not None and adapter is not None:
+                    lora = handles[adapter.file]
+                    a = lora.get_tensor(pair.a_key).to(torch.float32)
+                    b = lora.get_tensor(pair.b_key).to(torch.float32)
+                    weight.addmm_(b, a, alpha=pair.scale)
+                    merged += 1
+                array = weight.numpy().astype(np.float32 if item.f32 else np.float16, copy=False)
+                writer.write_tensor_data(array)
+                done += array.nbytes
+                del weight, array
+                if progress is not None:
+                    progress(done, total)
+        writer.close()
+        os.replace(tmp, out)
+    except BaseException:
+        writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    return MergeReport(
+        path=out,
+        out_type=out_type,
+        tensors=len(plan),
+        merged_tensors=merged,
+        bytes=out.stat().st_size,
+        seconds=time.perf_counter() - start,
+    )
