@@ -17,7 +17,7 @@ from export.gguf_vocab import add_vocab
 from export.inputs import AdapterInfo, BaseModelInfo, ExportInputError
 
 OutType = Literal["F32", "F16"]
-_ARCH = {"qwen2": gguf.MODEL_ARCH.QWEN2, "llama": gguf.MODEL_ARCH.LLAMA}
+ARCHS = {"qwen2": gguf.MODEL_ARCH.QWEN2, "llama": gguf.MODEL_ARCH.LLAMA}
 _FILE_TYPE = {"F32": gguf.LlamaFileType.ALL_F32, "F16": gguf.LlamaFileType.MOSTLY_F16}
 
 # Called after each tensor with (bytes written so far, total bytes).
@@ -48,7 +48,7 @@ def partial_path(path: Path) -> Path:
 
 
 def _plan(base: BaseModelInfo, out_type: OutType) -> list[_Planned]:
-    names = gguf.get_tensor_name_map(_ARCH[base.arch], base.layers)
+    names = gguf.get_tensor_name_map(ARCHS[base.arch], base.layers)
     plan = []
     for hf_name, meta in base.tensors.items():
         if hf_name == "lm_head.weight" and base.tied_embeddings:

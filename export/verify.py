@@ -1,0 +1,226 @@
+"""Check an exported GGUF against the unmerged peft model: logits, tensors and a chat that ends."""
+
+from __future__ import annotations
+
+import gc
+import os
+import resource
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from export.inputs import AdapterInfo, BaseModelInfo
+
+VerifyMode = Literal["full", "quick", "none"]
+
+# English, Russian and a ChatML turn: the three kinds of text the TRIZ model sees.
+PROBES = [
+    "The contradiction matrix suggests segmentation when the weight of a moving object",
+    "Чтобы повысить прочность балки, не увеличивая её вес, инженеры",
+    "<|im_start|>system\nYou solve engineering problems with TRIZ.<|im_end|>\n"
+    "<|im_start|>user\nHow can a bridge be both light and strong?<|im_end|>\n<|im_start|>assistant\n",
+]
+CHAT_PROBE = "Name one inventive principle of TRIZ in one sentence."
+
+
+class VerifyBounds(BaseModel):
+    """Limits beyond which an export counts as broken."""
+
+    max_abs_logit_error_f32: float = 1e-3
+    max_abs_logit_error_f16: float = 0.1
+    min_top1_agreement: float = 0.7
+    max_tensor_rel_error_f16: float = 2e-3  # half-precision rounding of the merged weights
+    max_tensor_abs_error_f32: float = 1e-5
+    require_stop: bool = True  # a real chat model must end its turn on its own
+    chat_max_tokens: int = 96
+
+
+class FileCheck(BaseModel):
+    """The verdict on one GGUF file."""
+
+    file: str
+    kind: str
+    max_abs_logit_error: float | None = None
+    top1_agreement: float | None = None
+    tensor_error: float | None = None
+    tokenizer_agrees: bool | None = None
+    chat_stopped: bool | None = None
+    chat_tokens: int | None = None
+
+
+class VerifyReport(BaseModel):
+    """All verification figures of one export, with its own time and memory."""
+
+    mode: VerifyMode
+    files: list[FileCheck] = Field(default_factory=list)
+    probes: int = 0
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    problems: list[str] = Field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if os.uname().sysname != "Darwin" else peak / 2**20
+
+
+def reference_logits(base: BaseModelInfo, adapter: AdapterInfo | None) -> tuple[list[list[int]], list[np.ndarray]]:
+    """Token ids and float32 logits of every probe from the unmerged peft model (or the plain base)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base.path)
+    model: Any = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter.path)
+    model.eval()
+    ids: list[list[int]] = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in PROBES]
+    logits = []
+    with torch.no_grad():
+        for seq in ids:
+            logits.append(model(torch.tensor([seq])).logits[0].numpy().astype(np.float32))
+    del model
+    gc.collect()
+    return ids, logits
+
+
+def _llama(path: Path, n_ctx: int = 512) -> Any:
+    from llama_cpp import GGML_TYPE_F32, Llama
+
+    # An F32 KV cache keeps llama.cpp's own rounding out of the comparison.
+    return Llama(
+        model_path=str(path),
+        n_ctx=n_ctx,
+        logits_all=True,
+        verbose=False,
+        n_threads=os.cpu_count(),
+        type_k=GGML_TYPE_F32,
+        type_v=GGML_TYPE_F32,
+    )
+
+
+def check_logits(
+    path: Path,
+    kind: str,
+    ids: list[list[int]],
+    ref: list[np.ndarray],
+    bounds: VerifyBounds,
+    tokenizer_texts: bool = True,
+) -> tuple[FileCheck, list[str]]:
+    """Compare llama.cpp's logits for the probe ids with the reference, plus one chat that must end."""
+    llm = _llama(path)
+    errors, agree, total = [], 0, 0
+    for seq, expected in zip(ids, ref, strict=True):
+        llm.reset()
+        llm.eval(seq)
+        got = np.asarray(llm.scores[: len(seq)], dtype=np.float32)
+        errors.append(float(np.abs(got - expected).max()))
+        agree += int((got.argmax(axis=1) == expected.argmax(axis=1)).sum())
+        total += len(seq)
+    same_tokens = all(
+        llm.tokenize(p.encode(), add_bos=False, special=True) == seq for p, seq in zip(PROBES, ids, strict=True)
+    )
+    llm.reset()
+    reply = llm.create_chat_completion(
+        messages=[{"role": "user", "content": CHAT_PROBE}], max_tokens=bounds.chat_max_tokens, temperature=0.0
+    )
+    choice = reply["choices"][0]
+    check = FileCheck(
+        file=path.name,
+        kind=kind,
+        max_abs_logit_error=max(errors),
+        top1_agreement=agree / max(total, 1),
+        tokenizer_agrees=same_tokens,
+        chat_stopped=choice["finish_reason"] == "stop",
+        chat_tokens=int(reply["usage"]["completion_tokens"]),
+    )
+    del llm
+    gc.collect()
+    problems = []
+    if kind in ("F32", "F16"):
+        limit = bounds.max_abs_logit_error_f32 if kind == "F32" else bounds.max_abs_logit_error_f16
+        if check.max_abs_logit_error is not None and check.max_abs_logit_error > limit:
+            problems.append(f"{path.name}: max abs logit error {check.max_abs_logit_error:.3g} > {limit:g}")
+    elif check.top1_agreement is not None and check.top1_agreement < bounds.min_top1_agreement:
+        problems.append(f"{path.name}: top-1 agreement {check.top1_agreement:.2f} < {bounds.min_top1_agreement:.2f}")
+    if bounds.require_stop and not check.chat_stopped:
+        problems.append(f"{path.name}: the chat did not end within {bounds.chat_max_tokens} tokens (stop tokens?)")
+    if not same_tokens and tokenizer_texts:
+        problems.append(f"{path.name}: llama.cpp tokenizes the probes differently from the Hugging Face tokenizer")
+    return check, problems
+
+
+def check_tensors(
+    path: Path, kind: str, base: BaseModelInfo, adapter: AdapterInfo, bounds: VerifyBounds, samples: int = 6
+) -> tuple[FileCheck, list[str]]:
+    """Quick check: a sample of merged tensors in the GGUF against W + scale * B @ A from the sources."""
+    import torch
+    from gguf import GGUFReader, get_tensor_name_map
+    from safetensors import safe_open
+
+    from export.merge import ARCHS
+
+    names = get_tensor_name_map(ARCHS[base.arch], base.layers)
+    gguf_tensors = {t.name: t for t in GGUFReader(path).tensors}
+    chosen = sorted(adapter.pairs)[:: max(1, len(adapter.pairs) // samples)][:samples]
+    worst = 0.0
+    for hf_name in chosen:
+        pair = adapter.pairs[hf_name]
+        with safe_open(str(base.tensors[hf_name].file), framework="pt") as fb:
+            w = fb.get_tensor(hf_name).to(torch.float32)
+        with safe_open(str(adapter.file), framework="pt") as fa:
+            w.addmm_(fa.get_tensor(pair.b_key).float(), fa.get_tensor(pair.a_key).float(), alpha=pair.scale)
+        expected = w.numpy()
+        gguf_name = names.get_name(hf_name, try_suffixes=(".weight",))
+        if gguf_name is None or gguf_name not in gguf_tensors:
+            return FileCheck(file=path.name, kind=kind), [f"{path.name}: tensor for {hf_name} is missing"]
+        stored = np.asarray(gguf_tensors[gguf_name].data, dtype=np.float32)
+        diff = float(np.abs(stored.reshape(expected.shape) - expected).max())
+        worst = max(worst, diff / float(np.abs(expected).max()) if kind == "F16" else diff)
+    limit = bounds.max_tensor_rel_error_f16 if kind == "F16" else bounds.max_tensor_abs_error_f32
+    problems = (
+        [f"{path.name}: merged tensors differ from W + scale*B*A by {worst:.3g} > {limit:g}"] if worst > limit else []
+    )
+    return FileCheck(file=path.name, kind=kind, tensor_error=worst), problems
+
+
+def verify_export(
+    mode: VerifyMode,
+    base: BaseModelInfo,
+    adapter: AdapterInfo | None,
+    files: list[tuple[Path, str]],
+    bounds: VerifyBounds | None = None,
+) -> VerifyReport:
+    """Verify the exported files ((path, kind) with kind F32, F16 or a quant name) in the given mode."""
+    bounds = bounds or VerifyBounds()
+    report = VerifyReport(mode=mode)
+    if mode == "none":
+        return report
+    start = time.perf_counter()
+    if mode == "quick":
+        if adapter is not None:
+            for path, kind in files:
+                if kind in ("F32", "F16"):
+                    check, problems = check_tensors(path, kind, base, adapter, bounds)
+                    report.files.append(check)
+                    report.problems += problems
+    else:
+        ids, ref = reference_logits(base, adapter)
+        report.probes = len(ids)
+        for path, kind in files:
+            check, problems = check_logits(path, kind, ids, ref, bounds)
+            report.files.append(check)
+            report.problems += problems
+    report.seconds = time.perf_counter() - start
+    report.peak_rss_mb = peak_rss_mb()
+    return report
