@@ -26,13 +26,16 @@ class Qwen2Shape(BaseModel):
     layers: int = 2
     heads: int = 4
     kv_heads: int = 2
-    vocab_target: int = 768
+    vocab_target: int = 768  # tokens the tokenizer learns
+    vocab_size: int | None = None  # rows of the embedding, padded past the tokenizer as real models are
     max_positions: int = 512
     tie_embeddings: bool = True
 
 
-# Qwen2.5-1.5B-Instruct's real shapes (with a smaller vocabulary to keep the tokenizer quick to build).
-QWEN25_1_5B = Qwen2Shape(hidden=1536, intermediate=8960, layers=28, heads=12, kv_heads=2, vocab_target=151_936)
+# Qwen2.5-1.5B-Instruct's real shapes; the tokenizer learns fewer tokens and the embedding is padded to 151,936.
+QWEN25_1_5B = Qwen2Shape(
+    hidden=1536, intermediate=8960, layers=28, heads=12, kv_heads=2, vocab_target=4096, vocab_size=151_936
+)
 TINY = Qwen2Shape()
 
 
@@ -84,7 +87,7 @@ def build_random_qwen2(out_dir: Path, shape: Qwen2Shape = TINY, seed: int = 0, d
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    vocab = build_tokenizer(out_dir, shape.vocab_target)
+    vocab = max(build_tokenizer(out_dir, shape.vocab_target), shape.vocab_size or 0)
     config = Qwen2Config(  # type: ignore[call-arg]  # rope_theta moved into rope_parameters in transformers 5
         vocab_size=vocab,
         hidden_size=shape.hidden,
