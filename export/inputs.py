@@ -27,6 +27,8 @@ class TensorMeta(BaseModel):
     file: Path
     shape: list[int]
     dtype: str
+    start: int = 0  # absolute byte offsets of the data in the file
+    end: int = 0
 
 
 class BaseModelInfo(BaseModel):
@@ -99,6 +101,10 @@ def safetensors_header(path: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise ExportInputError(f"not a readable safetensors file: {path} ({exc})", "check the download") from exc
     header.pop("__metadata__", None)
+    for meta in header.values():
+        if isinstance(meta, dict) and "data_offsets" in meta:
+            # Offsets in the file count from the end of the header.
+            meta["start"], meta["end"] = (8 + size + int(o) for o in meta["data_offsets"])
     return header
 
 
@@ -127,7 +133,9 @@ def inspect_base(path: Path) -> BaseModelInfo:
     tensors: dict[str, TensorMeta] = {}
     for f in files:
         for name, meta in safetensors_header(f).items():
-            tensors[name] = TensorMeta(file=f, shape=list(meta["shape"]), dtype=str(meta["dtype"]))
+            tensors[name] = TensorMeta(
+                file=f, shape=list(meta["shape"]), dtype=str(meta["dtype"]), start=meta["start"], end=meta["end"]
+            )
     if any(t.dtype in ("I8", "U8", "F8_E4M3", "F8_E5M2") for t in tensors.values()):
         raise ExportInputError("the base weights are stored as 8-bit integers or floats", "use the unquantized base")
     rope = cfg.get("rope_theta") or (cfg.get("rope_parameters") or {}).get("rope_theta") or 10000.0

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
+import io
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from export.gguf_vocab import add_vocab
-from export.inputs import AdapterInfo, BaseModelInfo, ExportInputError
+from export.inputs import AdapterInfo, BaseModelInfo, ExportInputError, TensorMeta
 
 OutType = Literal["F32", "F16"]
 ARCHS = {"qwen2": gguf.MODEL_ARCH.QWEN2, "llama": gguf.MODEL_ARCH.LLAMA}
@@ -79,12 +79,36 @@ def _add_metadata(writer: gguf.GGUFWriter, base: BaseModelInfo, name: str, out_t
     add_vocab(writer, base.path, base.vocab, base.arch)
 
 
-@contextlib.contextmanager
-def _open_all(files: set[Path]) -> Iterator[dict[Path, Any]]:
-    from safetensors import safe_open
+_BLOCK_BYTES = 64 << 20  # rows are merged and converted in blocks of about this many float32 bytes
 
-    with contextlib.ExitStack() as stack:
-        yield {f: stack.enter_context(safe_open(str(f), framework="pt")) for f in files}
+
+def _read_tensor(fh: io.BufferedReader, meta: TensorMeta) -> Any:
+    """One tensor read with plain file reads: no memory map, so finished tensors leave no resident pages."""
+    import torch
+
+    dtypes = {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32}
+    if meta.dtype not in dtypes:
+        raise ExportInputError(f"unsupported tensor type {meta.dtype} in {meta.file.name}", "use a bf16/fp16/fp32 base")
+    buf = bytearray(meta.end - meta.start)
+    fh.seek(meta.start)
+    fh.readinto(buf)
+    return torch.frombuffer(buf, dtype=dtypes[meta.dtype]).reshape(meta.shape)
+
+
+def _merge_into(out: Any, raw: Any, lora: tuple[Any, Any, float] | None) -> None:
+    """out = raw (+ scale * B @ A), computed in float32 a block of rows at a time."""
+    import torch
+
+    if raw.dim() == 1:
+        out.copy_(raw.to(torch.float32))
+        return
+    step = max(1, _BLOCK_BYTES // (4 * raw.shape[1]))
+    for i in range(0, raw.shape[0], step):
+        block = raw[i : i + step].to(torch.float32)
+        if lora is not None:
+            a, b, scale = lora
+            block.addmm_(b[i : i + step], a, alpha=scale)
+        out[i : i + step].copy_(block)
 
 
 def write_merged_gguf(
@@ -118,24 +142,35 @@ def write_merged_gguf(
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_ti_data_to_file()
-        files = {base.tensors[p.hf_name].file for p in plan} | ({adapter.file} if adapter else set())
+        lora_tensors: dict[str, Any] = {}
+        if adapter is not None:
+            from safetensors.torch import load_file
+
+            lora_tensors = load_file(str(adapter.file))  # a few MiB for a rank-8 adapter
         done = merged = 0
-        with _open_all(files) as handles:
+        handles: dict[Path, io.BufferedReader] = {}
+        try:
             for item in plan:
-                weight = handles[base.tensors[item.hf_name].file].get_tensor(item.hf_name).to(torch.float32)
+                meta = base.tensors[item.hf_name]
+                if meta.file not in handles:
+                    handles[meta.file] = meta.file.open("rb")
+                raw = _read_tensor(handles[meta.file], meta)
                 pair = adapter.pairs.get(item.hf_name) if adapter else None
-                if pair is not None and adapter is not None:
-                    lora = handles[adapter.file]
-                    a = lora.get_tensor(pair.a_key).to(torch.float32)
-                    b = lora.get_tensor(pair.b_key).to(torch.float32)
-                    weight.addmm_(b, a, alpha=pair.scale)
+                lora = None
+                if pair is not None:
+                    a, b = lora_tensors[pair.a_key].float(), lora_tensors[pair.b_key].float()
+                    lora = (a, b, pair.scale)
                     merged += 1
-                array = weight.numpy().astype(np.float32 if item.f32 else np.float16, copy=False)
-                writer.write_tensor_data(array)
-                done += array.nbytes
-                del weight, array
+                merged_tensor = torch.empty(raw.shape, dtype=torch.float32 if item.f32 else torch.float16)
+                _merge_into(merged_tensor, raw, lora)
+                writer.write_tensor_data(merged_tensor.numpy())
+                done += merged_tensor.numel() * merged_tensor.element_size()
+                del raw, merged_tensor
                 if progress is not None:
                     progress(done, total)
+        finally:
+            for fh in handles.values():
+                fh.close()
         writer.close()
         os.replace(tmp, out)
     except BaseException:
