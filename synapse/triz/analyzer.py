@@ -38,6 +38,8 @@ EMB_FLOOR, EMB_CEIL = 0.55, 0.9  # cosine range mapped onto 0..1 evidence
 EMB_WEIGHT = 0.8  # embedding evidence alone never counts as much as an exact phrase
 DESC_WEIGHT = 0.3  # how much the best-fitting parameter description adds
 DESC_SHARPNESS = 2.0  # favours the top descriptions over the merely related
+UNORDERED_FACTOR = 0.85  # a phrase found with its words in another order
+UNORDERED_SLACK = 2  # other content words allowed between them
 DIFFICULTY_SCORE = 0.77  # a bare "hard to ..." counts like one synonym of ease of operation
 MEASURED_PENALTY = 0.8  # a physical quantity named next to its measurement
 VARIANT_PENALTY = 0.75  # the moving/stationary variant that the cues speak against
@@ -50,6 +52,20 @@ _MESSAGES = {
     "ru": "Техническое противоречие не распознано: опишите, что нужно улучшить и что при этом ухудшается "
     "(например, «X улучшается, но Y ухудшается»).",
 }
+
+
+def _near(seq: list[str], is_content: list[bool], words: frozenset[str]) -> list[int] | None:
+    """Positions of `words` in `seq` lying within a short window of content words, if any."""
+    content_pos = [i for i, c in enumerate(is_content) if c]
+    window = len(words) + UNORDERED_SLACK
+    for start in range(len(content_pos)):
+        chosen: dict[str, int] = {}
+        for i in content_pos[start : start + window]:
+            if seq[i] in words:
+                chosen.setdefault(seq[i], i)
+        if len(chosen) == len(words):
+            return sorted(chosen.values())
+    return None
 
 
 class ContradictionAnalyzer:
@@ -148,7 +164,12 @@ class ContradictionAnalyzer:
                     for k in range(i, i + n):
                         covered.setdefault(k, set()).add(ph.pid)
             elif len(ph.content) > 1 and ph.content <= content_set:
-                found.setdefault(ph.pid, {})[ph.stems] = ph.quality * 0.85
+                # The same words in another order ("дольше служили" for "служили дольше"), close together.
+                span = _near(seq, is_content, ph.content)
+                if span is not None:
+                    found.setdefault(ph.pid, {})[ph.stems] = ph.quality * UNORDERED_FACTOR
+                    for k in span:
+                        covered.setdefault(k, set()).add(ph.pid)
         for pos, s in enumerate(seq):
             if not is_content[pos]:
                 continue
