@@ -42,6 +42,28 @@ class _Planned(BaseModel):
     f32: bool
 
 
+class _Writer(gguf.GGUFWriter):
+    """GGUFWriter whose tensor data goes out through file.write: numpy's tofile runs at a quarter of the speed."""
+
+    def write_tensor_data(self, tensor: np.ndarray[Any, Any], tensor_endianess: Any = None) -> None:
+        if self.state not in (gguf.gguf_writer.WriterState.TI_DATA, gguf.gguf_writer.WriterState.WEIGHTS):
+            raise ValueError(f"expected tensor info or weights to be written already, got {self.state}")
+        assert self.fout is not None
+        fout = self.fout[0]
+        info = self.tensors[0].pop(next(iter(self.tensors[0])))
+        if info.nbytes != tensor.nbytes:
+            raise ValueError(f"tensor of {tensor.nbytes} bytes where {info.nbytes} were announced")
+        self.write_padding(fout, fout.tell())
+        fout.write(np.ascontiguousarray(tensor).tobytes() if tensor.nbytes < 1 << 20 else _bytes_view(tensor))
+        self.write_padding(fout, tensor.nbytes)
+        self.state = gguf.gguf_writer.WriterState.WEIGHTS
+
+
+def _bytes_view(tensor: np.ndarray[Any, Any]) -> memoryview:
+    """The array's bytes without a copy."""
+    return memoryview(np.ascontiguousarray(tensor).reshape(-1).view(np.uint8))  # type: ignore[arg-type]
+
+
 def partial_path(path: Path) -> Path:
     """The temporary name a file is written under until it is complete."""
     return path.with_name(path.name + ".partial")
@@ -130,7 +152,7 @@ def write_merged_gguf(
     plan = _plan(base, out_type)
     tmp = partial_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    writer = gguf.GGUFWriter(tmp, base.arch)
+    writer = _Writer(tmp, base.arch)
     try:
         _add_metadata(writer, base, name, out_type)
         total = 0
