@@ -40,6 +40,9 @@ _CONSEQUENCE = [
     r",?\s*\b(?:что|это|и это)\s+(?:вызывает|увеличивает|снижает|уменьшает|ухудшает|повышает|делает)\b",
     r",?\s*\bвследствие (?:этого|чего)\b",
     r",?\s*\b(?:делает|сделало|делают)\b",
+    # ", which complicates ..." / ", что усложняет ...": a relative clause whose verb is the consequence.
+    r",\s*which\s+(?=\w+s\b)",
+    r",\s*что\s+(?=\w+(?:ет|ит|ят|ют)(?:ся)?\b)",
 ]
 # After these markers the benefit comes second: "X gets worse, but instead Y improves".
 _REVERSE = [r",?\s*\bзато\b", r",?\s*\bbut at least\b", r",?\s*\bin return\b"]

@@ -22,6 +22,8 @@ from synapse.triz import split_statement
         ("Двигатель шумит сильнее, зато мощность выросла.", "мощность", "шумит"),
         ("Если увеличить мощность двигателя, растет расход топлива.", "мощность", "расход"),
         ("If we make the blade thinner, it cracks sooner.", "thinner", "cracks"),
+        ("The pump is sealed with epoxy, which complicates repairs.", "sealed", "repairs"),
+        ("Корпус заливают компаундом, что усложняет ремонт.", "компаундом", "ремонт"),
         ("Raising the voltage speeds up charging at the cost of battery life.", "voltage", "battery life"),
     ],
 )
