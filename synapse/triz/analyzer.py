@@ -25,7 +25,7 @@ from synapse.triz.cues import (
     STOPWORDS,
 )
 from synapse.triz.knowledge import TrizKnowledge, load_knowledge
-from synapse.triz.lexicon import KEY_WORD_QUALITY, build_phrase_index, comparative_bases
+from synapse.triz.lexicon import KEY_WORD_QUALITY, Phrase, build_phrase_index, comparative_bases
 from synapse.triz.lookup import parameter_ref, principle_refs
 from synapse.triz.models import Analysis, Candidate
 from synapse.triz.text import normalize, resolve_lang, stem, tokens
@@ -39,7 +39,7 @@ EMB_WEIGHT = 0.8  # embedding evidence alone never counts as much as an exact ph
 DESC_WEIGHT = 0.3  # how much the best-fitting parameter description adds
 DESC_SHARPNESS = 2.0  # favours the top descriptions over the merely related
 UNORDERED_FACTOR = 0.85  # a phrase found with its words in another order
-UNORDERED_SLACK = 2  # other content words allowed between them
+UNORDERED_SLACK = 3  # other content words allowed between them
 DIFFICULTY_SCORE = 0.77  # a bare "hard to ..." counts like one synonym of ease of operation
 MEASURED_PENALTY = 0.8  # a physical quantity named next to its measurement
 VARIANT_PENALTY = 0.75  # the moving/stationary variant that the cues speak against
@@ -149,13 +149,21 @@ class ContradictionAnalyzer:
         seq, content = self._sequence(text)
         return [s for s, c in zip(seq, content, strict=True) if c]
 
+    def _multi_phrases(self, words: set[str]) -> list[Phrase]:
+        """The longer phrases that share a content word with the text: only these can match."""
+        seen: dict[int, Phrase] = {}
+        for word in words:
+            for ph in self._index.multi_by_word.get(word, []):
+                seen.setdefault(id(ph), ph)
+        return list(seen.values())
+
     def _lexical(self, part: Part) -> dict[int, float]:
         seq, is_content = self._sequence(part.text)
         content_set = {s for s, c in zip(seq, is_content, strict=True) if c}
         found: dict[int, dict[tuple[str, ...], float]] = {}
         # A word inside a matched phrase means what the phrase means: "takes longer" is time, not length.
         covered: dict[int, set[int]] = {}
-        for ph in self._index.multi:
+        for ph in self._multi_phrases(content_set):
             n = len(ph.stems)
             starts = [i for i in range(len(seq) - n + 1) if tuple(seq[i : i + n]) == ph.stems]
             if starts:
@@ -317,7 +325,7 @@ class ContradictionAnalyzer:
             for ph in self._index.single.get(seq[pos], []) if is_content[pos] else []:
                 if ph.quality > KEY_WORD_QUALITY:  # a bare key word is too weak to name a parameter here
                     first.setdefault(ph.pid, pos)
-            for ph in self._index.multi:
-                if tuple(seq[pos : pos + len(ph.stems)]) == ph.stems:
+            for ph in self._index.multi_by_word.get(seq[pos], []) if is_content[pos] else []:
+                if ph.stems[0] == seq[pos] and tuple(seq[pos : pos + len(ph.stems)]) == ph.stems:
                     first.setdefault(ph.pid, pos)
         return sorted(first, key=lambda pid: first[pid])

@@ -47,6 +47,7 @@ class PhraseIndex:
 
     single: dict[str, list[Phrase]] = field(default_factory=dict)
     multi: list[Phrase] = field(default_factory=list)
+    multi_by_word: dict[str, list[Phrase]] = field(default_factory=dict)  # each content word -> its phrases
     texts: list[str] = field(default_factory=list)
     text_pids: list[int] = field(default_factory=list)
 
@@ -75,6 +76,9 @@ def build_phrase_index(kb: TrizKnowledge) -> PhraseIndex:
                 index.texts.append(normalize(phrase))
                 index.text_pids.append(p.id)
     _add_key_words(index)
+    for ph in index.multi:
+        for word in ph.content:
+            index.multi_by_word.setdefault(word, []).append(ph)
     return index
 
 
