@@ -10,6 +10,7 @@ import typer
 from synapse import __version__
 from synapse.cli import triz_cmd
 from synapse.cli.config_cmd import config
+from synapse.cli.export_cmd import export
 
 app = typer.Typer(
     name="synapse",
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(triz_cmd.app, name="triz")
 app.command(name="config")(config)
+app.command(name="export")(export)
 
 
 def _version(value: bool) -> None:
