@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from export.inputs import check_free_disk, inspect_adapter, inspect_base
 from export.merge import write_merged_gguf
 from export.quantize import Quant, quantize_gguf
+from export.register import file_digest
 from export.verify import VerifyBounds, VerifyMode, VerifyReport, peak_rss_mb, verify_export
 from synapse.errors import SynapseError
 
@@ -72,13 +73,9 @@ class Manifest(BaseModel):
     versions: dict[str, str]
 
 
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+def sha256_file(path: Path) -> str:
     """The hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path).removeprefix("sha256:")
 
 
 def _versions() -> dict[str, str]:

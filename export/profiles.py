@@ -11,10 +11,10 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from export.quantize import Quant
 from synapse.errors import SynapseError
 from synapse.paths import default_data_dir
 
-Quant = Literal["Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16"]
 SystemLang = Literal["ru", "en"]
 
 PROFILES_ENV = "SYNAPSE_EXPORT_PROFILES"
