@@ -11,6 +11,7 @@ from typing import ParamSpec, TypeVar
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.text import Text
 
 from synapse.errors import SynapseError
 
@@ -29,9 +30,10 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except SynapseError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            # Messages quote paths and pip extras such as '.[export]': never read them as markup.
+            err_console.print(Text("error: ", style="bold red") + Text(exc.message), highlight=False)
             if exc.hint:
-                err_console.print(f"  {exc.hint}", highlight=False)
+                err_console.print(Text(f"  {exc.hint}"), highlight=False)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper

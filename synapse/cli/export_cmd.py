@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from synapse.cli.common import console, err_console, print_json, reports_errors
 from synapse.errors import SynapseError
@@ -133,5 +134,5 @@ def export(
     else:
         _render(outcome)
     if outcome.register_error:
-        err_console.print(f"[bold yellow]not registered:[/] {outcome.register_error}", highlight=False)
+        err_console.print(Text("not registered: ", style="bold yellow") + Text(outcome.register_error))
         raise typer.Exit(1)

@@ -40,6 +40,15 @@ def test_unknown_parameter_exits_2_with_suggestions() -> None:
     assert "14 Strength" in res.stderr
 
 
+def test_error_text_is_not_read_as_markup(monkeypatch: pytest.MonkeyPatch) -> None:
+    import synapse.cli.export_cmd as export_cmd
+
+    monkeypatch.setattr(export_cmd, "_NEEDS", ("surely_not_installed_pkg",))
+    res = runner.invoke(app, ["export", "--list"])
+    assert res.exit_code == 2
+    assert "'.[export]'" in res.stderr
+
+
 def test_bad_lang_exits_2() -> None:
     res = runner.invoke(app, ["triz", "matrix", "14", "1", "--lang", "de"])
     assert res.exit_code == 2
