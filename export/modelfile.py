@@ -71,25 +71,30 @@ def _value(text: str, command: str) -> str:
 
 def _block(text: str, command: str, profile: ExportProfile) -> str:
     """A multi-line argument in triple quotes, refused when Ollama's parser would end it early."""
-    quoted = f'"""{text}"""'
-    if not _reads_back(quoted, text):
-        # The Modelfile format has no escape for this, so the only safe answer is to refuse.
-        raise SynapseError(
-            f"the {command} text of export profile {profile.name!r} contains three double quotes "
-            "followed by a blank, which would end the Modelfile block early",
-            'change the """ in that text (for instance to three single quotes)',
-        )
-    return quoted
+    # The Modelfile format has no escape for this, so the only safe answer is to refuse.
+    return _checked(
+        f'"""{text}"""',
+        text,
+        f"the {command} text of export profile {profile.name!r} contains three double quotes "
+        "followed by a blank, which would end the Modelfile block early",
+        'change the """ in that text (for instance to three single quotes)',
+    )
 
 
 def _quoted(text: str, command: str, profile: ExportProfile) -> str:
     """A short argument in double quotes (a stop string), refused when it cannot be read back."""
-    quoted = f'"{text}"'
+    return _checked(
+        f'"{text}"',
+        text,
+        f"the {command} value {text!r} of export profile {profile.name!r} cannot be written into a Modelfile",
+        "avoid a double quote followed by a blank in stop strings",
+    )
+
+
+def _checked(quoted: str, text: str, message: str, hint: str) -> str:
+    """`quoted` if Ollama's parser reads it back as `text`, else a SynapseError."""
     if not _reads_back(quoted, text):
-        raise SynapseError(
-            f"the {command} value {text!r} of export profile {profile.name!r} cannot be written into a Modelfile",
-            "avoid a double quote followed by a blank in stop strings",
-        )
+        raise SynapseError(message, hint)
     return quoted
 
 
