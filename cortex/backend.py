@@ -1,0 +1,46 @@
+"""The CORTEX interface that SYNAPSE calls: the in-process service and the HTTP client both implement it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from cortex.models import CortexHealth, DocumentInfo, DocumentKind, QueryRequest, QueryResult
+
+
+class CortexBackend(ABC):
+    """Retrieval of TRIZ knowledge and the user's documents, without generation."""
+
+    @abstractmethod
+    async def health(self) -> CortexHealth:
+        """The service's state; raises CortexUnavailableError when it cannot be reached."""
+
+    @abstractmethod
+    async def query(self, request: QueryRequest) -> QueryResult:
+        """Context and sources for a question."""
+
+    @abstractmethod
+    async def add_document(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        kind: DocumentKind = "document",
+        tags: Sequence[str] = (),
+    ) -> DocumentInfo:
+        """Store a file's bytes (.txt, .md, .pdf, .docx); processing continues in the background."""
+
+    @abstractmethod
+    async def list_documents(self) -> list[DocumentInfo]:
+        """Every stored document, newest first."""
+
+    @abstractmethod
+    async def get_document(self, doc_id: str) -> DocumentInfo:
+        """One document; raises DocumentNotFoundError."""
+
+    @abstractmethod
+    async def delete_document(self, doc_id: str) -> None:
+        """Remove a document with its chunks and vectors; raises DocumentNotFoundError."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release files, connections and background tasks."""

@@ -1,0 +1,44 @@
+"""CORTEX errors: each names the problem and the fix, and maps to one HTTP status."""
+
+from __future__ import annotations
+
+from synapse.errors import SynapseError
+
+
+class CortexError(SynapseError):
+    """Base of CORTEX errors; `status` is the HTTP status the API answers with."""
+
+    status = 400
+
+
+class CortexUnavailableError(CortexError):
+    """CORTEX cannot be reached or is not ready."""
+
+    status = 503
+    exit_code = 1
+
+
+class DocumentNotFoundError(CortexError):
+    """No document with that id."""
+
+    status = 404
+
+
+class BadDocumentError(CortexError):
+    """An upload that cannot be stored: empty, wrong type, too large, unreadable."""
+
+    status = 400
+
+
+class DocumentTooLargeError(BadDocumentError):
+    status = 413
+
+
+class UnsupportedDocumentError(BadDocumentError):
+    status = 415
+
+
+class EmbedderMismatchError(CortexError):
+    """The store was built with another embedder (name or dimension)."""
+
+    status = 409

@@ -1,0 +1,82 @@
+"""What crosses the CORTEX boundary: queries, sources, documents, health (shared by in-process and HTTP use)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+QueryMode = Literal["naive", "local", "global", "hybrid", "mix"]
+QueryLang = Literal["auto", "en", "ru"]
+SourceKind = Literal["principle", "parameter", "matrix", "separation", "document", "dialogue"]
+DocumentKind = Literal["document", "dialogue"]
+DocumentState = Literal["pending", "processing", "processed", "failed"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class QueryRequest(_Model):
+    """A retrieval request: no generation, only context and sources."""
+
+    query: str = Field(min_length=3, max_length=8000)
+    mode: QueryMode = "mix"
+    top_k: int = Field(default=10, ge=1, le=200)
+    lang: QueryLang = "auto"
+
+
+class Source(_Model):
+    """One retrieved item that the context was assembled from."""
+
+    id: str
+    kind: SourceKind
+    title: str
+    snippet: str
+    score: float
+    document: str | None = None
+    page: int | None = None
+
+
+class QueryResult(_Model):
+    """The assembled context and its sources; `mode` is the mode that actually ran."""
+
+    query: str
+    mode_requested: QueryMode
+    mode: QueryMode
+    lang: Literal["en", "ru"]
+    context: str
+    sources: list[Source]
+    keywords: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    elapsed_ms: float = 0.0
+
+
+class DocumentInfo(_Model):
+    """One stored document (or dialogue) and its processing state."""
+
+    id: str
+    name: str
+    kind: DocumentKind = "document"
+    content_type: str
+    size: int
+    sha256: str
+    status: DocumentState
+    error: str | None = None
+    chunks: int = 0
+    tags: list[str] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+
+
+class CortexHealth(_Model):
+    """What `/health` reports."""
+
+    status: Literal["ok", "starting", "degraded"]
+    embedder: str
+    dim: int
+    documents: int
+    knowledge_version: str
+    llm: str | None = None
+    storage: str
