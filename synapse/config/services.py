@@ -49,9 +49,55 @@ class SynapseSettings(ServiceSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     api_key: SecretStr = SecretStr("")
+    #: Comma-separated keys accepted on every route but /health (bearer or X-API-Key); empty: no keys.
+    api_keys: SecretStr = SecretStr("")
     cortex_url: str = ""
+    cortex_api_key: SecretStr = SecretStr("")
     embedder: str = "use-multilingual"
     lang: Lang = "auto"
+    # Generation: the primary backend, and those tried (in order) when it is down; empty: answer 503.
+    backend: Literal["llamacpp", "ollama"] = "llamacpp"
+    fallback: str = ""
+    triz_model: str = "triz-td010v2-q4km"
+    base_model: str = "qwen2.5:14b-instruct-q4_k_m"
+    gguf: Path | None = None
+    n_ctx: int = Field(default=4096, ge=512, le=131072)
+    n_threads: int = Field(default=0, ge=0)
+    # The connector: retrieval, routing, memory.
+    rag_mode: Literal["off", "naive", "local", "global", "hybrid", "mix"] = "mix"
+    top_k: int = Field(default=8, ge=1, le=50)
+    retrieval_timeout_s: float = Field(default=15.0, gt=0)
+    routing: bool = False
+    routing_threshold: float = Field(default=0.35, ge=-1.0, le=1.0)
+    memory: bool = False
+    # Protection of the HTTP API.
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_messages: int = Field(default=200, ge=1)
+    max_tokens_limit: int = Field(default=4096, ge=1)
+    default_max_tokens: int = Field(default=1024, ge=1)
+    max_concurrent: int = Field(default=4, ge=1)
+    queue_size: int = Field(default=32, ge=0)
+
+    @field_validator("fallback")
+    @classmethod
+    def _known_backends(cls, value: str) -> str:
+        unknown = [p.strip() for p in value.split(",") if p.strip() and p.strip() not in ("llamacpp", "ollama")]
+        if unknown:
+            raise ValueError(f"unknown backend(s) {', '.join(unknown)}; use llamacpp and/or ollama")
+        return value
+
+    def fallback_order(self) -> list[str]:
+        """The backends to try, primary first, each once."""
+        order: list[str] = [self.backend]
+        for name in (part.strip() for part in self.fallback.split(",")):
+            if name and name not in order:
+                order.append(name)
+        return order
+
+    def accepted_keys(self) -> set[str]:
+        """Every API key that the HTTP API accepts (empty set: no key needed)."""
+        raw = [self.api_key.get_secret_value(), *self.api_keys.get_secret_value().split(",")]
+        return {key.strip() for key in raw if key.strip()}
 
 
 class CortexSettings(ServiceSettings):
@@ -63,7 +109,19 @@ class CortexSettings(ServiceSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8004, ge=1, le=65535)
     api_key: SecretStr = SecretStr("")
+    # "use-multilingual" (offline, default) or "ollama:<model>", e.g. "ollama:nomic-embed-text".
     embedder: str = "use-multilingual"
+    # An Ollama chat model for LightRAG's entity extraction; empty: documents are chunked and embedded only.
+    llm_model: str = ""
+    max_upload_mb: float = Field(default=50.0, gt=0)
+    chunk_tokens: int = Field(default=600, ge=50, le=8000)
+    # Minimum cosine similarity for a vector hit (LightRAG's default 0.2 drops cross-language matches).
+    cosine_threshold: float = Field(default=0.1, ge=-1.0, le=1.0)
+    # LightRAG storage classes by name; our own or any LightRAG ships (PGKVStorage, Neo4JStorage, ...).
+    kv_storage: str = "JsonKVStorage"
+    vector_storage: str = "NanoVectorDBStorage"
+    graph_storage: str = "NetworkXStorage"
+    doc_status_storage: str = "JsonDocStatusStorage"
 
 
 class TerminalSettings(ServiceSettings):

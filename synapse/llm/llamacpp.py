@@ -1,0 +1,283 @@
+"""Embedded generation with llama-cpp-python: one loaded GGUF, requests served one by one from a queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synapse.errors import SynapseError
+from synapse.llm.base import LLMBackend
+from synapse.llm.errors import BackendUnavailableError, LLMError, ModelNotFoundError
+from synapse.llm.models import BackendHealth, ChatMessage, GenerationOptions, ModelInfo, StreamDelta
+from synapse.llm.resolve import DEMO_WARNING, ResolvedModel, resolve_gguf
+
+log = logging.getLogger("synapse.llm")
+
+# Used when a GGUF carries no chat template: ChatML, what Qwen2.5 and SmolLM2 were trained on.
+_CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+@dataclass
+class _Job:
+    """One generation request travelling from the event loop to the worker thread and back."""
+
+    messages: list[dict[str, str]]
+    options: GenerationOptions
+    loop: asyncio.AbstractEventLoop
+    out: asyncio.Queue[StreamDelta | BaseException] = field(default_factory=asyncio.Queue)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def emit(self, item: StreamDelta | BaseException) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.out.put_nowait, item)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            self.cancelled.set()
+
+
+class LlamaCppBackend(LLMBackend):
+    """llama.cpp in process; generation runs in one worker thread so the event loop stays free."""
+
+    kind = "llamacpp"
+
+    def __init__(
+        self,
+        *,
+        gguf: Path | None = None,
+        n_ctx: int = 4096,
+        n_threads: int = 0,
+        data_dir: Path | None = None,
+        resolved: ResolvedModel | None = None,
+    ) -> None:
+        self._gguf = gguf
+        self._n_ctx = n_ctx
+        self._n_threads = n_threads
+        self._data_dir = data_dir
+        self.resolved = resolved
+        self._llama: Any = None
+        self._formatter: Any = None
+        self._error = "the embedded model is not loaded yet"
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._start_lock = asyncio.Lock()
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        async with self._start_lock:
+            if self._llama is not None:
+                return
+            try:
+                if self.resolved is None:
+                    self.resolved = resolve_gguf(self._gguf, self._data_dir)
+                await asyncio.to_thread(self._load, self.resolved)
+            except SynapseError as exc:
+                self._error = str(exc)
+                log.error("embedded backend unavailable: %s", exc)
+                return
+            except Exception as exc:  # a broken GGUF or a missing llama_cpp: report, keep serving the rest
+                self._error = f"cannot load {self.resolved.path if self.resolved else 'the GGUF'}: {exc}"
+                log.error("embedded backend unavailable: %s", self._error)
+                return
+            self._worker = threading.Thread(target=self._work, name="llamacpp-worker", daemon=True)
+            self._worker.start()
+
+    def _load(self, resolved: ResolvedModel) -> None:
+        try:
+            from llama_cpp import Llama
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except ImportError as exc:
+            raise SynapseError(
+                "llama-cpp-python is not installed",
+                "install the llm extra: python3 bootstrap.py install llm (or pip install -e '.[llm]')",
+            ) from exc
+        llama = Llama(
+            model_path=str(resolved.path),
+            n_ctx=self._n_ctx,
+            n_threads=self._n_threads or None,
+            verbose=False,
+        )
+        model = llama._model
+        eos_id, bos_id = llama.token_eos(), llama.token_bos()
+        self._formatter = Jinja2ChatFormatter(
+            template=llama.metadata.get("tokenizer.chat_template") or _CHATML,
+            eos_token=model.token_get_text(eos_id) if eos_id != -1 else "",
+            bos_token=model.token_get_text(bos_id) if bos_id != -1 else "",
+        )
+        self._llama = llama
+        if resolved.demo:
+            log.warning("embedded backend: %s (%s); %s", resolved.name, resolved.path, DEMO_WARNING)
+        else:
+            log.info("embedded backend: %s from %s (%s)", resolved.name, resolved.path, resolved.origin)
+
+    async def aclose(self) -> None:
+        if self._worker is not None:
+            self._jobs.put(None)
+            await asyncio.to_thread(self._worker.join, 30)
+            self._worker = None
+        if self._llama is not None:
+            close: Callable[[], None] | None = getattr(self._llama, "close", None)
+            if close is not None:
+                close()
+            self._llama = None
+            self._error = "the embedded backend is closed"
+
+    # ---- information -----------------------------------------------------------------------------
+
+    @property
+    def model_name(self) -> str | None:
+        """The name the loaded model is served under."""
+        return self.resolved.name if self.resolved is not None and self._llama is not None else None
+
+    async def health(self) -> BackendHealth:
+        if self._llama is None or self.resolved is None:
+            return BackendHealth(backend="llamacpp", status="down", detail=self._error)
+        return BackendHealth(
+            backend="llamacpp",
+            status="ok",
+            detail=f"{self.resolved.path} ({self.resolved.origin})",
+            models=[self.resolved.name],
+            demo=self.resolved.demo,
+        )
+
+    async def list_models(self) -> list[ModelInfo]:
+        resolved = self._require()
+        meta = self._llama.metadata
+        return [
+            ModelInfo(
+                name=resolved.name,
+                backend="llamacpp",
+                context_window=self._llama.n_ctx(),
+                size=resolved.path.stat().st_size,
+                family=meta.get("general.architecture"),
+                quantization=meta.get("general.file_type"),
+                demo=resolved.demo,
+                path=str(resolved.path),
+            )
+        ]
+
+    def count_tokens(self, text: str) -> int:
+        if self._llama is None:
+            return super().count_tokens(text)
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def context_window(self, model: str) -> int:
+        return int(self._llama.n_ctx()) if self._llama is not None else self._n_ctx
+
+    def warnings(self, model: str) -> list[str]:
+        return [DEMO_WARNING] if self.resolved is not None and self.resolved.demo else []
+
+    def _require(self, model: str | None = None) -> ResolvedModel:
+        if self._llama is None or self.resolved is None:
+            raise BackendUnavailableError(
+                f"the embedded llama.cpp backend is down: {self._error}",
+                "set SYNAPSE_GGUF to a .gguf file, or SYNAPSE_BACKEND=ollama with a running Ollama",
+            )
+        if model is not None and model != self.resolved.name:
+            raise ModelNotFoundError(
+                f"the embedded backend serves {self.resolved.name!r}, not {model!r}",
+                "use a name from GET /v1/models",
+            )
+        return self.resolved
+
+    # ---- generation ----------------------------------------------------------------------------
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], model: str, options: GenerationOptions
+    ) -> AsyncIterator[StreamDelta]:
+        self._require(model)
+        job = _Job(
+            messages=[{"role": m.role, "content": m.content} for m in messages],
+            options=options,
+            loop=asyncio.get_running_loop(),
+        )
+        self._jobs.put(job)
+        try:
+            while True:
+                item = await job.out.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.done:
+                    return
+        finally:
+            # Reached on completion, on an error and when the consumer goes away (client disconnect).
+            job.cancelled.set()
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            if job.cancelled.is_set():
+                continue
+            try:
+                self._generate(job)
+            except SynapseError as exc:
+                job.emit(exc)
+            except Exception as exc:  # surfaced to the caller, the worker keeps serving
+                log.exception("embedded generation failed")
+                job.emit(LLMError(f"embedded generation failed: {exc}", "see the server log"))
+
+    def _generate(self, job: _Job) -> None:
+        from llama_cpp import StoppingCriteriaList
+
+        llama = self._llama
+        rendered = self._formatter(messages=job.messages)
+        prompt = llama.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+        n_ctx = int(llama.n_ctx())
+        room = n_ctx - len(prompt)
+        if room < 1:
+            raise LLMError(
+                f"the prompt has {len(prompt)} tokens, the model's context holds {n_ctx}",
+                "shorten the conversation or raise SYNAPSE_N_CTX",
+            )
+        opts = job.options
+        stops = [s for s in [*(rendered.stop or []), *opts.stop] if s]
+
+        def cancelled(_ids: Any, _logits: Any) -> bool:
+            return job.cancelled.is_set()
+
+        pieces: list[str] = []
+        finish: str | None = None
+        chunks = llama.create_completion(
+            prompt=prompt,
+            max_tokens=min(opts.max_tokens, room),
+            temperature=opts.temperature,
+            top_p=opts.top_p,
+            stop=stops,
+            seed=opts.seed,
+            stream=True,
+            stopping_criteria=StoppingCriteriaList([cancelled]),
+        )
+        try:
+            for chunk in chunks:
+                if job.cancelled.is_set():
+                    break
+                choice = chunk["choices"][0]
+                text = choice.get("text") or ""
+                if text:
+                    pieces.append(text)
+                    job.emit(StreamDelta(content=text))
+                finish = choice.get("finish_reason") or finish
+        finally:
+            chunks.close()
+        if job.cancelled.is_set():
+            return
+        completion = self.count_tokens("".join(pieces)) if pieces else 0
+        job.emit(
+            StreamDelta(
+                done=True,
+                finish_reason="length" if finish == "length" else "stop",
+                prompt_tokens=len(prompt),
+                completion_tokens=completion,
+            )
+        )
