@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,59 @@ def build_tokenizer(out_dir: Path, vocab_size: int) -> int:
 
 def build_random_qwen2(out_dir: Path, shape: Qwen2Shape = TINY, seed: int = 0, dtype: str = "float32") -> Path:
     """Write a randomly initialised Qwen2 causal LM (safetensors, config, tokenizer) to `out_dir`."""
+    model = _random_model(out_dir, shape, seed)
+    model.to(_torch_dtype(dtype)).save_pretrained(out_dir, safe_serialization=True)
+    return out_dir
+
+
+# A chat-ending model: the hidden coordinates that carry a token's "steps left" (level 1..4) signal.
+_LEVEL_DIMS = (16, 80, 144, 208)
+_LEVEL_IN = 1.0  # added to a token's embedding on its level's coordinate
+_LEVEL_OUT = 2.0  # added to the output row of the token that follows a given level
+TINY_STOPPING = TINY.model_copy(update={"tie_embeddings": False})
+
+
+def build_stopping_qwen2(out_dir: Path, shape: Qwen2Shape = TINY_STOPPING, seed: int = 0) -> Path:
+    """Write a random Qwen2 that ends every chat turn on its own after at most three tokens.
+
+    Every token gets a level: 4 for tokens with a line break, else 1-3 by id. The embedding adds a
+    fixed amount on one hidden coordinate per level, and the (untied) output matrix maps level L to
+    one chosen token of level L-1, and level 1 to `<|im_end|>`. So after `<|im_start|>assistant\n`
+    the greedy reply is three ordinary tokens and then the end of the turn. Everything else stays
+    random, so logits still show any wrongly mapped tensor, and a merged adapter still moves them.
+    """
+    import torch
+
+    if shape.tie_embeddings:
+        raise ValueError("the chat-ending construction needs an untied output matrix")
+    if shape.hidden <= max(_LEVEL_DIMS):
+        raise ValueError(f"hidden size {shape.hidden} is too small for the level coordinates")
+    model = _random_model(out_dir, shape, seed)
+    vocab = json.loads((out_dir / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+    levels = {int(i): (4 if ("\u010a" in tok or "\u010d" in tok) else 1 + int(i) % 3) for tok, i in vocab.items()}
+    # The reply's tokens: the first whole English word of each level, so the reply reads as text.
+    words = sorted(int(i) for tok, i in vocab.items() if re.fullmatch(r"\u0120?[A-Za-z]{2,}", tok))
+    follow = {lvl: next(i for i in words if levels[i] == lvl) for lvl in (1, 2, 3)}
+    follow[0] = _token_id(out_dir, "<|im_end|>")
+    with torch.no_grad():
+        embed = model.get_input_embeddings().weight
+        out = model.get_output_embeddings().weight
+        for token, level in levels.items():
+            embed[token, _LEVEL_DIMS[level - 1]] += _LEVEL_IN
+        for level in (1, 2, 3, 4):
+            out[follow[level - 1], _LEVEL_DIMS[level - 1]] += _LEVEL_OUT
+    model.save_pretrained(out_dir, safe_serialization=True)
+    return out_dir
+
+
+def _torch_dtype(name: str) -> Any:
+    import torch
+
+    return getattr(torch, name)
+
+
+def _random_model(out_dir: Path, shape: Qwen2Shape, seed: int) -> Any:
+    """A float32 Qwen2ForCausalLM with random weights and its tokenizer saved in `out_dir`."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
@@ -104,7 +158,7 @@ def build_random_qwen2(out_dir: Path, shape: Qwen2Shape = TINY, seed: int = 0, d
         pad_token_id=_token_id(out_dir, "<|endoftext|>"),
     )
     torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(config).to(getattr(torch, dtype))
+    model = Qwen2ForCausalLM(config)
     # Random init leaves norms at exactly 1 and biases at 0; perturb them so a wrong mapping shows.
     with torch.no_grad():
         for name, param in model.named_parameters():
@@ -112,8 +166,7 @@ def build_random_qwen2(out_dir: Path, shape: Qwen2Shape = TINY, seed: int = 0, d
                 param.add_(torch.randn_like(param) * 0.1)
             elif name.endswith(".bias"):
                 param.copy_(torch.randn_like(param) * 0.02)
-    model.save_pretrained(out_dir, safe_serialization=True)
-    return out_dir
+    return model
 
 
 def _token_id(tok_dir: Path, token: str) -> int:

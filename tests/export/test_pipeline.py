@@ -21,9 +21,11 @@ def _request(base: Path, adapter: Path | None, out: Path, **kw: object) -> Expor
     return ExportRequest(model_name="tiny-q4km", base=base, adapter=adapter, out=out, **fields)  # type: ignore[arg-type]
 
 
-def test_export_writes_verified_files_and_manifest(tiny_base: Path, tiny_adapter: Path, tmp_path: Path) -> None:
+def test_export_writes_verified_files_and_manifest(stopping_base: Path, stopping_adapter: Path, tmp_path: Path) -> None:
     phases: list[str] = []
-    manifest = run_export(_request(tiny_base, tiny_adapter, tmp_path), lambda p, d, t: phases.append(p))
+    # Default bounds: the chat through each GGUF must end on its own.
+    request = _request(stopping_base, stopping_adapter, tmp_path, bounds=VerifyBounds())
+    manifest = run_export(request, lambda p, d, t: phases.append(p))
     assert manifest.status == "ok" and not manifest.reused
     assert {a.path for a in manifest.outputs} == {"tiny-q4km-f16.gguf", "tiny-q4km.gguf"}
     for art in manifest.outputs:
@@ -31,11 +33,13 @@ def test_export_writes_verified_files_and_manifest(tiny_base: Path, tiny_adapter
     on_disk = json.loads((tmp_path / "manifest.json").read_text())
     assert on_disk["fingerprint"] == manifest.fingerprint
     assert on_disk["inputs"]["adapter/adapter_model.safetensors"] == sha256_file(
-        tiny_adapter / "adapter_model.safetensors"
+        stopping_adapter / "adapter_model.safetensors"
     )
     assert manifest.trainable_params == 65536
     assert {"validate", "merge", "quantize", "verify"} <= set(manifest.timings_s)
     assert [f.kind for f in manifest.verification.files] == ["F16", "Q4_K_M"]
+    assert all(f.chat_stopped for f in manifest.verification.files)
+    assert manifest.settings["mode"] == "merged"
     assert {"merge", "verify"} <= set(phases)
     assert not list(tmp_path.glob("*.partial"))
 

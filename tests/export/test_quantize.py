@@ -44,3 +44,19 @@ def test_unknown_quant_is_refused(f16: Path, tmp_path: Path) -> None:
     with pytest.raises(QuantizeError, match="unknown quantization"):
         quantize_gguf(f16, tmp_path / "x.gguf", "Q3_K_XS")  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_q4_k_m_of_a_chat_ending_model_stops_by_itself(
+    stopping_base: Path, stopping_adapter: Path, tmp_path: Path
+) -> None:
+    from llama_cpp import Llama
+
+    base = inspect_base(stopping_base)
+    f16 = write_merged_gguf(base, inspect_adapter(stopping_adapter, base), tmp_path / "s16.gguf", "F16").path
+    q4 = quantize_gguf(f16, tmp_path / "s-q4km.gguf", "Q4_K_M").path
+    llm = Llama(model_path=str(q4), n_ctx=128, verbose=False)
+    reply = llm.create_chat_completion(messages=[{"role": "user", "content": "Hello"}], max_tokens=32, temperature=0)
+    choice = reply["choices"][0]
+    assert choice["finish_reason"] == "stop"
+    assert 0 < reply["usage"]["completion_tokens"] < 8
+    assert "<|im_end|>" not in str(choice["message"]["content"])

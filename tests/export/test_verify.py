@@ -12,7 +12,7 @@ from export.inputs import AdapterInfo, BaseModelInfo, inspect_adapter, inspect_b
 from export.merge import write_merged_gguf
 from export.verify import VerifyBounds, verify_export
 
-# A random model never ends its turn by itself; the stop mechanism is tested in test_quantize.
+# A purely random model never ends its turn by itself; the chat-ending model below does.
 RANDOM_MODEL = VerifyBounds(require_stop=False)
 
 
@@ -60,3 +60,26 @@ def test_chat_must_stop_when_required(infos: tuple[BaseModelInfo, AdapterInfo], 
     f16 = write_merged_gguf(base, adapter, tmp_path / "m16.gguf", "F16").path
     report = verify_export("full", base, adapter, [(f16, "F16")], VerifyBounds(chat_max_tokens=8))
     assert any("did not end" in p for p in report.problems)
+
+
+def test_full_verification_with_a_chat_that_must_end(
+    stopping_base: Path, stopping_adapter: Path, tmp_path: Path
+) -> None:
+    from export.quantize import quantize_gguf
+
+    base = inspect_base(stopping_base)
+    adapter = inspect_adapter(stopping_adapter, base)
+    assert not base.tied_embeddings
+    f32 = write_merged_gguf(base, adapter, tmp_path / "s32.gguf", "F32").path
+    f16 = write_merged_gguf(base, adapter, tmp_path / "s16.gguf", "F16").path
+    q4 = quantize_gguf(f16, tmp_path / "s-q4km.gguf", "Q4_K_M").path
+    report = verify_export("full", base, adapter, [(f32, "F32"), (f16, "F16"), (q4, "Q4_K_M")])
+    assert report.passed, report.problems
+    for check in report.files:
+        assert check.chat_stopped and check.chat_tokens is not None and 0 < check.chat_tokens < 8, check
+    by_kind = {f.kind: f for f in report.files}
+    assert by_kind["F32"].max_abs_logit_error is not None and by_kind["F32"].max_abs_logit_error < 1e-4
+    # Without the adapter the logits move well past the bound: the model is still random where it counts.
+    unmerged = write_merged_gguf(base, None, tmp_path / "plain.gguf", "F32").path
+    report = verify_export("full", base, adapter, [(unmerged, "F32")])
+    assert any("max abs logit error" in p for p in report.problems)
