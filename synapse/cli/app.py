@@ -11,6 +11,7 @@ from synapse import __version__
 from synapse.cli import triz_cmd
 from synapse.cli.config_cmd import config
 from synapse.cli.export_cmd import export
+from synapse.cli.serve_cmd import serve
 
 app = typer.Typer(
     name="synapse",
@@ -21,6 +22,7 @@ app = typer.Typer(
 app.add_typer(triz_cmd.app, name="triz")
 app.command(name="config")(config)
 app.command(name="export")(export)
+app.command(name="serve")(serve)
 
 
 def _version(value: bool) -> None:

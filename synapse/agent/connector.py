@@ -1,0 +1,269 @@
+"""The connector: retrieval and TRIZ analysis before generation, a prompt fitted to the model, sources after."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from cortex.backend import CortexBackend
+from cortex.errors import CortexError
+from synapse.agent.budget import fit_prompt
+from synapse.agent.lang import detect_lang
+from synapse.agent.memory import DialogueMemory
+from synapse.agent.models import (
+    AGENT_MODELS,
+    BASE_AGENT,
+    TRIZ_AGENT,
+    AgentLang,
+    RetrievalInfo,
+    TrizInfo,
+    TurnPlan,
+    TurnRequest,
+)
+from synapse.agent.prompts import context_blocks, context_section, system_text, triz_section
+from synapse.agent.retrieval import Retrieved, retrieve
+from synapse.agent.routing import TrizRouter
+from synapse.config import SynapseSettings
+from synapse.errors import SynapseError
+from synapse.llm import Backends, ChatResult, LLMBackend, ModelInfo, StreamDelta
+from synapse.triz import Analysis, analyze_problem
+
+log = logging.getLogger("synapse.agent")
+Analyzer = Callable[[str, str], Analysis]
+
+
+class InvalidTurnError(SynapseError):
+    """A conversation the agent cannot answer (no user message last, empty question)."""
+
+    status = 422
+
+
+def _default_analyzer(problem: str, lang: str) -> Analysis:
+    return analyze_problem(problem, lang=lang, top=2)
+
+
+class Agent:
+    """One chat turn: plan (retrieve, analyse, route, fit) then generate; used by every API dialect and the CLI."""
+
+    def __init__(
+        self,
+        backends: Backends,
+        cortex: CortexBackend,
+        settings: SynapseSettings | None = None,
+        *,
+        analyzer: Analyzer | None = _default_analyzer,
+        router: TrizRouter | None = None,
+        memory: DialogueMemory | None = None,
+    ) -> None:
+        self.backends = backends
+        self.cortex = cortex
+        self.settings = settings or SynapseSettings()
+        self.analyzer = analyzer
+        self.router = router
+        self.memory = memory
+
+    # ---- planning ------------------------------------------------------------------------------
+
+    async def _analyze(self, question: str, lang: AgentLang) -> tuple[TrizInfo | None, list[str]]:
+        if self.analyzer is None:
+            return None, []
+        try:
+            analysis = await asyncio.to_thread(self.analyzer, question, lang)
+        except SynapseError as exc:
+            return None, [f"TRIZ analysis skipped: {exc}"]
+        found = [c for c in analysis.candidates if c.principles]
+        return TrizInfo(contradictions=found, lang=analysis.lang, message=analysis.message), []
+
+    async def plan(self, request: TurnRequest) -> TurnPlan:
+        """Everything before generation; raises BackendUnavailableError (503) or InvalidTurnError (422)."""
+        messages = request.messages
+        if messages[-1].role != "user" or not messages[-1].content.strip():
+            raise InvalidTurnError(
+                "the last message must be a non-empty user message", "end the messages list with the user's question"
+            )
+        question = messages[-1]
+        agent = request.model in AGENT_MODELS
+        if agent:
+            backend = await self.backends.pick()
+        else:
+            backend = await self.backends.backend_for_model(request.model)
+        lang: AgentLang = self.settings.lang if self.settings.lang != "auto" else detect_lang(question.content)
+        rag = request.rag
+        mode = (rag.mode if rag and rag.mode else None) or (self.settings.rag_mode if agent else "off")
+        top_k = (rag.top_k if rag and rag.top_k else None) or self.settings.top_k
+
+        retrieval_task = retrieve(
+            self.cortex,
+            question.content,
+            mode=mode,
+            top_k=top_k,
+            lang=lang,
+            timeout_s=self.settings.retrieval_timeout_s,
+        )
+        if agent:
+            retrieved, (triz, triz_warnings) = await asyncio.gather(
+                retrieval_task, self._analyze(question.content, lang)
+            )
+        else:
+            retrieved, triz, triz_warnings = await retrieval_task, None, []
+
+        route: str = "raw"
+        route_score = None
+        if agent:
+            route = "base" if request.model == BASE_AGENT else "triz"
+            if request.model == TRIZ_AGENT and self.router is not None:
+                has_tc = bool(triz and triz.contradictions)
+                route, route_score = await self.router.decide(question.content, has_contradiction=has_tc)
+            model = self.backends.model_for(backend, "triz" if route == "triz" else "base")
+        else:
+            model = request.model
+        return self._fit(request, backend, model, route, route_score, lang, retrieved, mode, triz, triz_warnings)
+
+    def _fit(
+        self,
+        request: TurnRequest,
+        backend: LLMBackend,
+        model: str,
+        route: str,
+        route_score: float | None,
+        lang: AgentLang,
+        retrieved: Retrieved,
+        mode_requested: str,
+        triz: TrizInfo | None,
+        warnings: list[str],
+    ) -> TurnPlan:
+        messages = request.messages
+        question = messages[-1]
+        agent = route != "raw"
+        result = retrieved.result
+        sources = list(result.sources) if result else []
+        blocks = context_blocks(result.context, sources) if result else []
+        caller_system = "\n\n".join(m.content for m in messages[:-1] if m.role == "system" and m.content.strip())
+        history = [m for m in messages[:-1] if m.role != "system"]
+        if agent:
+            system = system_text(lang, triz=route == "triz")
+            if caller_system:
+                system = f"{system}\n\n{caller_system}"
+            triz_text = triz_section(triz, lang)
+        else:
+            system, triz_text = caller_system, ""
+        fitted = fit_prompt(
+            system=system,
+            triz=triz_text,
+            blocks=blocks,
+            context_head=lambda kept: context_section(kept, lang),
+            history=history,
+            question=question,
+            window=backend.context_window(model),
+            max_tokens=request.options.max_tokens,
+            count=backend.count_tokens,
+        )
+        out_messages = fitted.messages
+        if not agent and not system and not fitted.kept_blocks:
+            out_messages = out_messages[1:]  # a raw call without system text keeps the caller's messages as sent
+        kept_sources = sources[: fitted.kept_blocks]
+        notes = list(retrieved.warnings) + warnings + backend.warnings(model)
+        if fitted.kept_blocks < len(sources):
+            notes.append(f"{len(sources) - fitted.kept_blocks} sources left out to fit the context window")
+        if fitted.dropped_messages:
+            notes.append(f"{fitted.dropped_messages} earlier messages left out to fit the context window")
+        mode_run = retrieved.mode
+        return TurnPlan(
+            request_model=request.model,
+            backend=backend.kind,
+            model=model,
+            route=route,  # type: ignore[arg-type]
+            lang=lang,
+            messages=out_messages,
+            options=request.options.model_copy(update={"max_tokens": fitted.max_tokens}),
+            sources=kept_sources,
+            warnings=notes,
+            triz=triz,
+            retrieval=RetrievalInfo(
+                mode=mode_run,
+                mode_requested=mode_requested,  # type: ignore[arg-type]
+                elapsed_ms=round(retrieved.elapsed_ms, 2),
+                count=len(kept_sources),
+            ),
+            prompt_tokens=fitted.tokens,
+            dropped_messages=fitted.dropped_messages,
+            dropped_sources=len(sources) - fitted.kept_blocks,
+            route_score=route_score,
+            conversation=list(messages),
+            conversation_id=request.conversation_id,
+        )
+
+    # ---- generation ----------------------------------------------------------------------------
+
+    async def stream(self, plan: TurnPlan) -> AsyncIterator[StreamDelta]:
+        """The answer's deltas; a finished answer is remembered when memory is on."""
+        backend = self.backends.backends[plan.backend]
+        parts: list[str] = []
+        stream = backend.stream(plan.messages, plan.model, plan.options)
+        try:
+            async for delta in stream:
+                if delta.content:
+                    parts.append(delta.content)
+                yield delta
+                if delta.done and self.memory is not None and plan.route != "raw":
+                    self.memory.remember(plan.conversation, "".join(parts), plan.conversation_id)
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+
+    async def complete(self, plan: TurnPlan) -> ChatResult:
+        """The whole answer at once."""
+        parts: list[str] = []
+        final = StreamDelta(done=True, finish_reason="stop")
+        async for delta in self.stream(plan):
+            parts.append(delta.content)
+            if delta.done:
+                final = delta
+        return ChatResult(
+            content="".join(parts),
+            model=plan.model,
+            finish_reason=final.finish_reason or "stop",
+            prompt_tokens=final.prompt_tokens,
+            completion_tokens=final.completion_tokens,
+            warnings=plan.warnings,
+        )
+
+    # ---- information -----------------------------------------------------------------------------
+
+    async def raw_models(self) -> list[ModelInfo]:
+        return await self.backends.raw_models()
+
+    async def cortex_health(self) -> dict[str, object]:
+        try:
+            health = await asyncio.wait_for(self.cortex.health(), 5)
+        except (CortexError, asyncio.TimeoutError) as exc:
+            return {"status": "down", "detail": str(exc)}
+        except Exception as exc:
+            return {"status": "down", "detail": f"{type(exc).__name__}: {exc}"}
+        return {"status": health.status, **health.model_dump()}
+
+    async def aclose(self) -> None:
+        if self.memory is not None:
+            await self.memory.drain()
+        await self.backends.aclose()
+        await self.cortex.aclose()
+
+
+async def create_agent(settings: SynapseSettings | None = None) -> Agent:
+    """The agent the settings describe: backends started, CORTEX opened, routing and memory if enabled."""
+    from synapse.agent.cortex_link import open_cortex
+    from synapse.llm import build_backends
+
+    settings = settings or SynapseSettings()
+    backends = build_backends(settings)
+    cortex_task = asyncio.create_task(open_cortex(settings))
+    await backends.start()
+    cortex = await cortex_task
+    router = None
+    if settings.routing:
+        from synapse.embeddings import get_embedder
+        from synapse.triz import load_knowledge
+
+        router = TrizRouter(get_embedder(settings.embedder), load_knowledge(), settings.routing_threshold)
+    memory = DialogueMemory(cortex) if settings.memory else None
+    return Agent(backends, cortex, settings, router=router, memory=memory)

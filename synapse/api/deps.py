@@ -1,0 +1,42 @@
+"""FastAPI dependencies: the agent, the settings, the limiter, and a reserved generation slot."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from synapse.agent import Agent
+from synapse.api.errors import ApiError
+from synapse.api.limits import BusyError, ConcurrencyLimiter, Slot
+from synapse.config import SynapseSettings
+
+
+def get_agent(request: Request) -> Agent:
+    agent: Agent = request.app.state.agent
+    return agent
+
+
+def get_settings(request: Request) -> SynapseSettings:
+    settings: SynapseSettings = request.app.state.settings
+    return settings
+
+
+def get_limiter(request: Request) -> ConcurrencyLimiter:
+    limiter: ConcurrencyLimiter = request.app.state.limiter
+    return limiter
+
+
+def reserve_slot(limiter: ConcurrencyLimiter) -> Slot:
+    """A queued place for one generation, or 429 with Retry-After when the queue is full.
+
+    Called inside the route (not as a dependency) so that a request failing validation never holds a place.
+    """
+    try:
+        return limiter.reserve()
+    except BusyError as exc:
+        raise ApiError(
+            429,
+            f"{exc} ({limiter.active} running, {limiter.queued} waiting; the limits are SYNAPSE_MAX_CONCURRENT "
+            f"and SYNAPSE_QUEUE_SIZE)",
+            "server_busy",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None

@@ -1,0 +1,145 @@
+"""OpenAI-compatible routes: GET /v1/models, POST /v1/chat/completions (plain and SSE streaming)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from synapse.agent import AGENT_MODELS, TRIZ_AGENT, Agent, TurnPlan
+from synapse.api.deps import get_agent, get_limiter, get_settings, reserve_slot
+from synapse.api.errors import error_payload
+from synapse.api.limits import ConcurrencyLimiter
+from synapse.api.schemas_openai import ChatCompletionRequest, ModelCard, ModelList
+from synapse.api.streaming import SSE_DONE, ClientGoneError, GuardedStreamingResponse, sse, unless_disconnected
+from synapse.api.turns import build_turn, extras
+from synapse.config import SynapseSettings
+from synapse.errors import SynapseError
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+_DESCRIPTIONS = {
+    TRIZ_AGENT: "TRIZ model with retrieval from CORTEX and the TRIZ analyzer",
+    "triz-agent-base": "baseline model with the same retrieval and analysis",
+}
+
+
+@router.get("/models", response_model=ModelList)
+async def list_models(agent: Agent = Depends(get_agent)) -> ModelList:  # noqa: B008
+    """The agent models, then every model of every healthy backend."""
+    now = int(time.time())
+    cards = [
+        ModelCard(id=name, created=now, owned_by="synapse", description=_DESCRIPTIONS[name]) for name in AGENT_MODELS
+    ]
+    for m in await agent.raw_models():
+        cards.append(
+            ModelCard(id=m.name, created=now, owned_by=m.backend, extra=m.model_dump(exclude={"name"}, mode="json"))
+        )
+    return ModelList(data=cards)
+
+
+def _chunk(cid: str, created: int, model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+async def _events(agent: Agent, plan: TurnPlan, cid: str, created: int, path: str) -> AsyncIterator[bytes]:
+    model = plan.request_model
+    # The first chunk carries the sources and the analysis, so a UI can show them before the tokens.
+    yield sse({**_chunk(cid, created, model, {"role": "assistant", "content": ""}), **extras(plan)})
+    prompt = completion = 0
+    finish = "stop"
+    try:
+        async for delta in agent.stream(plan):
+            if delta.content:
+                yield sse(_chunk(cid, created, model, {"content": delta.content}))
+            if delta.done:
+                prompt, completion = delta.prompt_tokens, delta.completion_tokens
+                finish = "length" if delta.finish_reason == "length" else "stop"
+    except SynapseError as exc:
+        status = int(getattr(exc, "status", 500))
+        yield sse(error_payload(path, exc.message, type(exc).__name__, status=status, hint=exc.hint))
+        yield SSE_DONE
+        return
+    last = _chunk(cid, created, model, {}, finish)
+    last["usage"] = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    yield sse(last)
+    yield SSE_DONE
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(
+    body: ChatCompletionRequest,
+    request: Request,
+    agent: Agent = Depends(get_agent),  # noqa: B008
+    settings: SynapseSettings = Depends(get_settings),  # noqa: B008
+    limiter: ConcurrencyLimiter = Depends(get_limiter),  # noqa: B008
+) -> Response:
+    """Chat through the agent (`triz-agent`, `triz-agent-base`) or straight to a backend model."""
+    turn = build_turn(
+        settings,
+        model=body.model,
+        messages=[(m.role, m.text()) for m in body.messages],
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        stop=body.stop,
+        seed=body.seed,
+        rag=body.rag,
+        conversation_id=body.user,
+    )
+    slot = reserve_slot(limiter)
+    cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+    try:
+
+        async def prepare() -> TurnPlan:
+            await slot.acquire()
+            return await agent.plan(turn)
+
+        plan = await unless_disconnected(request, prepare())
+        if body.stream:
+            return GuardedStreamingResponse(
+                _events(agent, plan, cid, created, request.url.path),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+                on_close=slot.release,
+            )
+        result = await unless_disconnected(request, agent.complete(plan))
+    except ClientGoneError:
+        slot.release()
+        return Response(status_code=499)
+    except BaseException:
+        slot.release()
+        raise
+    slot.release()
+    usage = {
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "total_tokens": result.prompt_tokens + result.completion_tokens,
+    }
+    return JSONResponse(
+        {
+            "id": cid,
+            "object": "chat.completion",
+            "created": created,
+            "model": plan.request_model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": result.content},
+                    "finish_reason": "length" if result.finish_reason == "length" else "stop",
+                }
+            ],
+            "usage": usage,
+            **extras(plan),
+        }
+    )

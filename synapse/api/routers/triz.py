@@ -1,0 +1,96 @@
+"""POST /v1/triz/analyze: contradictions, principles, a generated explanation and its sources."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from cortex.models import Source
+from synapse.agent import TRIZ_AGENT, Agent, RagOptions, RetrievalInfo, TurnPlan, detect_lang
+from synapse.api.deps import get_agent, get_limiter, get_settings, reserve_slot
+from synapse.api.limits import ConcurrencyLimiter
+from synapse.api.streaming import ClientGoneError, unless_disconnected
+from synapse.api.turns import build_turn
+from synapse.config import SynapseSettings
+from synapse.triz import Candidate, PrincipleCard, analyze_problem, principle_card
+
+router = APIRouter(prefix="/v1/triz", tags=["triz"])
+
+
+class AnalyzeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    problem: str = Field(min_length=1, max_length=8000)
+    lang: Literal["auto", "en", "ru"] = "auto"
+    top: int = Field(default=3, ge=1, le=10)
+    explain: bool = True
+    max_tokens: int | None = Field(default=None, ge=1)
+    rag: RagOptions | None = None
+
+
+class AnalyzeResponse(BaseModel):
+    lang: Literal["en", "ru"]
+    contradictions: list[Candidate]
+    principles: list[PrincipleCard]
+    message: str | None = None
+    explanation: str | None = None
+    model: str | None = None
+    sources: list[Source] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    retrieval: RetrievalInfo | None = None
+
+
+@router.post("/analyze", response_model=AnalyzeResponse)
+async def analyze(
+    body: AnalyzeRequest,
+    request: Request,
+    agent: Agent = Depends(get_agent),  # noqa: B008
+    settings: SynapseSettings = Depends(get_settings),  # noqa: B008
+    limiter: ConcurrencyLimiter = Depends(get_limiter),  # noqa: B008
+) -> AnalyzeResponse:
+    """The analyzer's contradictions and principle cards; with `explain`, the agent's explanation too."""
+    lang = body.lang if body.lang != "auto" else detect_lang(body.problem)
+    run = agent.analyzer or (lambda p, lg: analyze_problem(p, lang=lg, top=body.top))
+    analysis = await asyncio.to_thread(run, body.problem, lang)
+    found = analysis.candidates[: body.top]
+    ids: list[int] = []
+    for cand in found:
+        ids += [p.id for p in cand.principles if p.id not in ids]
+    cards = [principle_card(n, lang) for n in ids[:6]]
+    response = AnalyzeResponse(lang=lang, contradictions=found, principles=cards, message=analysis.message)
+    if not body.explain:
+        return response
+    turn = build_turn(
+        settings,
+        model=TRIZ_AGENT,
+        messages=[("user", body.problem)],
+        max_tokens=body.max_tokens,
+        temperature=None,
+        top_p=None,
+        stop=None,
+        seed=None,
+        rag=body.rag,
+    )
+    slot = reserve_slot(limiter)
+    try:
+
+        async def explain() -> tuple[TurnPlan, str]:
+            await slot.acquire()
+            plan = await agent.plan(turn)
+            result = await agent.complete(plan)
+            return plan, result.content
+
+        plan, text = await unless_disconnected(request, explain())
+    except ClientGoneError:
+        return response
+    finally:
+        slot.release()
+    response.explanation = text
+    response.model = plan.model
+    response.sources = plan.sources
+    response.warnings = plan.warnings
+    response.retrieval = plan.retrieval
+    return response
