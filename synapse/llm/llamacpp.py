@@ -68,6 +68,9 @@ class LlamaCppBackend(LLMBackend):
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._start_lock = asyncio.Lock()
+        #: Generations finished and stopped early (client gone), for the health view and tests.
+        self.completed = 0
+        self.cancelled = 0
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -218,6 +221,7 @@ class LlamaCppBackend(LLMBackend):
             if job is None:
                 return
             if job.cancelled.is_set():
+                self.cancelled += 1
                 continue
             try:
                 self._generate(job)
@@ -271,7 +275,9 @@ class LlamaCppBackend(LLMBackend):
         finally:
             chunks.close()
         if job.cancelled.is_set():
+            self.cancelled += 1
             return
+        self.completed += 1
         completion = self.count_tokens("".join(pieces)) if pieces else 0
         job.emit(
             StreamDelta(
