@@ -242,6 +242,10 @@ class Agent:
             return {"status": "down", "detail": f"{type(exc).__name__}: {exc}"}
         return {"status": health.status, **health.model_dump()}
 
+    async def start(self) -> None:
+        """Start the backends (idempotent: create_agent already did for the agents it builds)."""
+        await self.backends.start()
+
     async def aclose(self) -> None:
         if self.memory is not None:
             await self.memory.drain()

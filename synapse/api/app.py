@@ -27,6 +27,7 @@ def create_app(settings: SynapseSettings | None = None, agent: Agent | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = agent is None
         app.state.agent = agent if agent is not None else await create_agent(settings)
+        await app.state.agent.start()
         try:
             yield
         finally:

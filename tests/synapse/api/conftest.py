@@ -1,0 +1,91 @@
+"""The app on uvicorn in a background thread (a real socket, so streaming and disconnects are real)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from synapse.agent import Agent
+from synapse.api import create_app
+from synapse.config import SynapseSettings
+from synapse.llm import Backends, LLMBackend
+from synapse.triz import Analysis, ContradictionAnalyzer, TrizKnowledge
+from tests.synapse.agent.fakes import FakeCortex, ScriptedBackend
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """Runs an ASGI app with uvicorn on a free port until the context ends."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+def make_agent_for(
+    backend: LLMBackend, cortex: FakeCortex, analyzer: ContradictionAnalyzer, settings: SynapseSettings
+) -> Agent:
+    backends = Backends(
+        {backend.kind: backend}, [backend.kind], triz_model=settings.triz_model, base_model=settings.base_model
+    )
+
+    def analyze(problem: str, lang: str) -> Analysis:
+        return analyzer.analyze(problem, lang=lang, top=2)
+
+    return Agent(backends, cortex, settings, analyzer=analyze)
+
+
+@pytest.fixture(scope="session")
+def lexicon_analyzer(kb: TrizKnowledge) -> ContradictionAnalyzer:
+    return ContradictionAnalyzer(kb, embedder=None)
+
+
+ServeFn = Callable[..., LiveServer]
+
+
+@pytest.fixture
+def serve(lexicon_analyzer: ContradictionAnalyzer) -> Iterator[ServeFn]:
+    """serve(backend=None, cortex=None, **settings) -> a started LiveServer; stopped after the test."""
+    started: list[LiveServer] = []
+
+    def start(backend: LLMBackend | None = None, cortex: FakeCortex | None = None, **settings: Any) -> LiveServer:
+        backend = backend or ScriptedBackend()
+        s = SynapseSettings(backend=backend.kind, **settings)
+        agent = make_agent_for(backend, cortex or FakeCortex(), lexicon_analyzer, s)
+        server = LiveServer(create_app(s, agent=agent)).__enter__()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.__exit__()
