@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from cortex.backend import CortexBackend
 from cortex.errors import CortexUnavailableError
 from cortex.models import CortexHealth, DocumentInfo, DocumentKind, QueryRequest, QueryResult
-from synapse.config import SynapseSettings
+from synapse.config import CortexSettings, SynapseSettings
 
 log = logging.getLogger("synapse.agent")
 
@@ -50,9 +50,9 @@ async def open_cortex(settings: SynapseSettings) -> CortexBackend:
         if settings.cortex_url:
             from cortex import CortexClient  # type: ignore[attr-defined,unused-ignore]
 
-            client: CortexBackend = CortexClient(
-                settings.cortex_url, api_key=settings.cortex_api_key.get_secret_value() or None
-            )
+            # One .env for both services: CORTEX's own key serves when SYNAPSE has none of its own.
+            key = settings.cortex_api_key.get_secret_value() or CortexSettings().api_key.get_secret_value()
+            client: CortexBackend = CortexClient(settings.cortex_url, api_key=key)
             return client
         from cortex import Cortex  # type: ignore[attr-defined,unused-ignore]
 
