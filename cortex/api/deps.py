@@ -1,0 +1,51 @@
+"""FastAPI dependencies: the service instance, the API key check, settings."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from cortex.errors import CortexError
+from cortex.service import Cortex
+from synapse.config import CortexSettings
+
+
+class UnauthorizedError(CortexError):
+    status = 401
+
+
+def get_settings(request: Request) -> CortexSettings:
+    settings: CortexSettings = request.app.state.settings
+    return settings
+
+
+def get_cortex(request: Request) -> Cortex:
+    cortex: Cortex = request.app.state.cortex
+    return cortex
+
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require_api_key(
+    settings: Annotated[CortexSettings, Depends(get_settings)],
+    header_key: Annotated[str | None, Depends(_api_key_header)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """With CORTEX_API_KEY set, every route but /health needs it (X-API-Key or Authorization: Bearer)."""
+    expected = settings.api_key.get_secret_value()
+    if not expected:
+        return
+    given = header_key or (bearer.credentials if bearer else "")
+    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise UnauthorizedError(
+            "missing or wrong API key", "send the key from CORTEX_API_KEY as X-API-Key or Authorization: Bearer"
+        )
+
+
+CortexDep = Annotated[Cortex, Depends(get_cortex)]
+SettingsDep = Annotated[CortexSettings, Depends(get_settings)]

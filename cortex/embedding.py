@@ -1,0 +1,139 @@
+"""Embedders for CORTEX: the project's offline embedder or Ollama, wrapped as LightRAG's EmbeddingFunc."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from lightrag.utils import EmbeddingFunc  # type: ignore[import-untyped]
+
+from cortex.errors import CortexError, CortexUnavailableError
+from synapse.config import OllamaSettings
+from synapse.embeddings import Embedder, Vectors, get_embedder
+from synapse.paths import default_cache_dir
+
+OLLAMA_PREFIX = "ollama:"
+
+
+class OllamaEmbedder(Embedder):
+    """Embeddings from an Ollama server (`nomic-embed-text`, `bge-m3`...) through the `ollama` client."""
+
+    def __init__(self, model: str, host: str | None = None) -> None:
+        import ollama
+
+        self.model = model
+        self.host = host or OllamaSettings().host
+        self.name = f"{OLLAMA_PREFIX}{model}"
+        self._client = ollama.Client(host=self.host)
+        self.dim = len(self._call(["dimension probe"])[0])
+
+    def _call(self, texts: list[str]) -> list[Sequence[float]]:
+        import ollama
+
+        try:
+            response = self._client.embed(model=self.model, input=texts)
+        except ollama.ResponseError as exc:
+            raise CortexError(
+                f"Ollama cannot embed with {self.model!r}: {exc.error}",
+                f"run `ollama pull {self.model}` or set CORTEX_EMBEDDER to another model",
+            ) from exc
+        except (ConnectionError, OSError) as exc:
+            raise CortexUnavailableError(
+                f"Ollama is not reachable at {self.host}",
+                "start Ollama (`ollama serve`) or set OLLAMA_HOST; CORTEX_EMBEDDER=use-multilingual needs no server",
+            ) from exc
+        return list(response.embeddings)
+
+    def _encode(self, texts: list[str]) -> Vectors:
+        return np.asarray(self._call(texts), dtype=np.float32)
+
+
+def resolve_embedder(name: str) -> Embedder:
+    """The embedder a CORTEX_EMBEDDER value names."""
+    if name.startswith(OLLAMA_PREFIX):
+        model = name[len(OLLAMA_PREFIX) :].strip()
+        if not model:
+            raise CortexError("CORTEX_EMBEDDER names no Ollama model", "use e.g. ollama:nomic-embed-text")
+        return OllamaEmbedder(model)
+    return get_embedder(name)
+
+
+class VectorMemo:
+    """Vectors of known texts (the TRIZ graph's), kept in the user cache so a new store is built in seconds.
+
+    While `recording`, every text embedded is remembered; `save` writes them (float16, sha1 keys).
+    """
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.vectors: dict[bytes, Vectors] = {}
+        self.recording = False
+        self.seen: dict[bytes, Vectors] = {}
+
+    @staticmethod
+    def key(text: str) -> bytes:
+        return hashlib.sha1(text.encode("utf-8")).digest()
+
+    def path(self, label: str) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.embedder.name)
+        return default_cache_dir() / "cortex" / f"{label}-{safe}-{self.embedder.dim}.npz"
+
+    def load(self, label: str) -> int:
+        path = self.path(label)
+        try:
+            with np.load(path) as data:
+                keys, vecs = data["keys"], data["vectors"].astype(np.float32)
+        except (OSError, KeyError, ValueError):
+            return 0
+        self.vectors = {bytes(k): v for k, v in zip(keys, vecs, strict=False)}
+        return len(self.vectors)
+
+    def save(self, label: str) -> None:
+        if not self.seen:
+            return
+        path = self.path(label)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        keys = np.array(list(self.seen), dtype="S20")
+        vecs = np.stack(list(self.seen.values())).astype(np.float16)
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("wb") as fh:
+            np.savez(fh, keys=keys, vectors=vecs)
+        tmp.replace(path)
+        # Vectors of earlier knowledge versions are never read again.
+        kind, safe = label.split("-")[0], re.sub(r"[^A-Za-z0-9_.-]+", "_", self.embedder.name)
+        for stale in path.parent.glob(f"{kind}-*-{safe}-{self.embedder.dim}.npz"):
+            if stale != path:
+                stale.unlink(missing_ok=True)
+
+    def clear(self) -> None:
+        self.vectors, self.seen, self.recording = {}, {}, False
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        if not self.vectors and not self.recording:
+            return await self.embedder.aembed(texts)
+        keys = [self.key(t) for t in texts]
+        missing = [i for i, k in enumerate(keys) if k not in self.vectors]
+        out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
+        if missing:
+            fresh = await self.embedder.aembed([texts[i] for i in missing])
+            for row, i in enumerate(missing):
+                out[i] = fresh[row]
+        for i, k in enumerate(keys):
+            if k in self.vectors:
+                out[i] = self.vectors[k]
+            if self.recording:
+                self.seen[k] = out[i]
+        return out
+
+
+def lightrag_embedding(memo: VectorMemo) -> EmbeddingFunc:
+    """LightRAG's view of an embedder: an async function from texts to an (n, dim) array."""
+
+    async def embed(texts: list[str], **_: Any) -> np.ndarray[Any, Any]:
+        return await memo.embed(texts)
+
+    return EmbeddingFunc(embedding_dim=memo.embedder.dim, func=embed, model_name=memo.embedder.name)

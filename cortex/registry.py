@@ -1,0 +1,180 @@
+"""CORTEX's own records next to LightRAG's stores: the manifest and the document list (SQLite)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from cortex.models import DocumentInfo, DocumentKind, DocumentState
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    chunks INTEGER NOT NULL DEFAULT 0,
+    tags TEXT NOT NULL DEFAULT '[]',
+    page_starts TEXT NOT NULL DEFAULT '[]',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_created ON documents (created_at);
+"""
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Manifest(BaseModel):
+    """What the store was built with: its LightRAG workspace, the embedder, the TRIZ graph version."""
+
+    workspace: str
+    embedder: str
+    dim: int
+    knowledge_version: str = ""
+
+
+class DocumentRecord(BaseModel):
+    info: DocumentInfo
+    page_starts: list[int]
+
+
+class Registry:
+    """Thread-safe access to `cortex.sqlite3`; every call is one short transaction."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # ---- manifest ---------------------------------------------------------------------------
+
+    def manifest(self) -> Manifest | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key='manifest'").fetchone()
+        return Manifest.model_validate_json(row[0]) if row else None
+
+    def save_manifest(self, manifest: Manifest) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", (manifest.model_dump_json(),))
+
+    def create_manifest(self, embedder: str, dim: int) -> Manifest:
+        manifest = Manifest(workspace=f"cortex_{uuid.uuid4().hex[:12]}", embedder=embedder, dim=dim)
+        self.save_manifest(manifest)
+        return manifest
+
+    # ---- documents --------------------------------------------------------------------------
+
+    @staticmethod
+    def _record(row: sqlite3.Row | tuple[Any, ...]) -> DocumentRecord:
+        (doc_id, name, kind, ctype, size, sha, status, error, chunks, tags, pages, created, updated) = row
+        info = DocumentInfo(
+            id=doc_id,
+            name=name,
+            kind=kind,
+            content_type=ctype,
+            size=size,
+            sha256=sha,
+            status=status,
+            error=error,
+            chunks=chunks,
+            tags=json.loads(tags),
+            created_at=datetime.fromisoformat(created),
+            updated_at=datetime.fromisoformat(updated),
+        )
+        return DocumentRecord(info=info, page_starts=json.loads(pages))
+
+    def get(self, doc_id: str) -> DocumentRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM documents WHERE id=?", (doc_id,)).fetchone()
+        return self._record(row) if row else None
+
+    def all(self) -> list[DocumentRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM documents ORDER BY created_at DESC, id").fetchall()
+        return [self._record(r) for r in rows]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+
+    def insert(
+        self,
+        doc_id: str,
+        *,
+        name: str,
+        kind: DocumentKind,
+        content_type: str,
+        size: int,
+        sha256: str,
+        tags: list[str],
+        page_starts: list[int],
+    ) -> DocumentInfo:
+        stamp = now().isoformat()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    doc_id,
+                    name,
+                    kind,
+                    content_type,
+                    size,
+                    sha256,
+                    "pending",
+                    None,
+                    0,
+                    json.dumps(tags),
+                    json.dumps(page_starts),
+                    stamp,
+                    stamp,
+                ),
+            )
+        record = self.get(doc_id)
+        assert record is not None
+        return record.info
+
+    def set_status(self, doc_id: str, status: DocumentState, *, error: str | None = None, chunks: int = 0) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE documents SET status=?, error=?, chunks=?, updated_at=? WHERE id=?",
+                (status, error, chunks, now().isoformat(), doc_id),
+            )
+
+    def delete(self, doc_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM documents WHERE id=?", (doc_id,))

@@ -1,0 +1,467 @@
+"""Cortex: the in-process CORTEX service over LightRAG (TRIZ graph, user documents, retrieval)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from cortex.backend import CortexBackend
+from cortex.documents import ParsedDocument, page_of, parse_upload
+from cortex.embedding import VectorMemo, lightrag_embedding, resolve_embedder
+from cortex.errors import (
+    CortexError,
+    CortexUnavailableError,
+    DocumentNotFoundError,
+    EmbedderMismatchError,
+)
+from cortex.keywords import extract_keywords
+from cortex.knowledge_graph import TRIZ_PREFIX, build_triz_graph, graph_version
+from cortex.models import CortexHealth, DocumentInfo, DocumentKind, DocumentState, QueryRequest, QueryResult
+from cortex.registry import Manifest, Registry
+from cortex.sources import DocRef, build_sources
+from cortex.tokenizer import offline_tokenizer
+from cortex.workspace import claim, release
+from synapse.config import CortexSettings, OllamaSettings
+from synapse.embeddings import Embedder
+from synapse.triz import TrizKnowledge, load_knowledge
+from synapse.triz.text import resolve_lang
+
+log = logging.getLogger(__name__)
+
+_STATES: dict[str, DocumentState] = {
+    "pending": "pending",
+    "parsing": "pending",
+    "analyzing": "processing",
+    "preprocessed": "processing",
+    "processing": "processing",
+    "processed": "processed",
+    "failed": "failed",
+}
+REINDEX_HINT = "run `synapse cortex reindex` to rebuild the store with the embedder now configured"
+
+
+async def _no_llm(*_: Any, **__: Any) -> str:
+    raise RuntimeError("CORTEX has no LLM configured (set CORTEX_LLM_MODEL to an Ollama model for graph extraction)")
+
+
+def lightrag_llm(settings: CortexSettings) -> dict[str, Any]:
+    """LightRAG's LLM arguments: Ollama when CORTEX_LLM_MODEL names a model, else a function that refuses."""
+    if not settings.llm_model:
+        return {"llm_model_func": _no_llm, "llm_model_name": "none"}
+    from lightrag.llm.ollama import ollama_model_complete  # type: ignore[import-untyped]
+
+    return {
+        "llm_model_func": ollama_model_complete,
+        "llm_model_name": settings.llm_model,
+        "llm_model_kwargs": {"host": OllamaSettings().host, "options": {"num_ctx": 32768}},
+    }
+
+
+class Cortex(CortexBackend):
+    """Retrieval over the TRIZ knowledge graph and the user's documents, in this process.
+
+    Use `async with Cortex(settings) as cortex:` or `await cortex.start()` ... `await cortex.aclose()`,
+    all on one event loop: LightRAG's storages belong to the loop that initialised them.
+    """
+
+    def __init__(
+        self,
+        settings: CortexSettings | None = None,
+        embedder: Embedder | None = None,
+        knowledge: TrizKnowledge | None = None,
+    ) -> None:
+        self.settings = settings or CortexSettings()
+        self.data_dir = Path(self.settings.data_dir)
+        self._embedder = embedder
+        self.kb = knowledge or load_knowledge()
+        self._rag: Any = None
+        self._registry: Registry | None = None
+        self._manifest: Manifest | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._wakeup = asyncio.Event()
+        self._doc_text_cache: dict[str, str] = {}
+        self._memo: VectorMemo | None = None
+        self.kg_builds = 0
+
+    # ---- life cycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Cortex:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = resolve_embedder(self.settings.embedder)
+        return self._embedder
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            raise CortexUnavailableError("CORTEX is not started", "call `await cortex.start()` first")
+        return self._registry
+
+    @property
+    def rag(self) -> Any:
+        if self._rag is None:
+            raise CortexUnavailableError("CORTEX is not started", "call `await cortex.start()` first")
+        return self._rag
+
+    def check_embedder(self, manifest: Manifest) -> None:
+        emb = self.embedder
+        if manifest.embedder != emb.name or manifest.dim != emb.dim:
+            raise EmbedderMismatchError(
+                f"the CORTEX store in {self.data_dir} was built with embedder {manifest.embedder} "
+                f"({manifest.dim}-d), but {emb.name} ({emb.dim}-d) is configured",
+                f"{REINDEX_HINT}, or set CORTEX_EMBEDDER={manifest.embedder}",
+            )
+
+    async def start(self) -> None:
+        """Open the store (creating it on first use), check the embedder, build the TRIZ graph if needed."""
+        if self._rag is not None:
+            return
+        # LightRAG logs every query step at INFO; CORTEX reports what matters itself.
+        logging.getLogger("lightrag").setLevel(max(logging.WARNING, logging.getLogger("lightrag").level))
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        registry = Registry(self.data_dir / "cortex.sqlite3")
+        try:
+            emb = await asyncio.to_thread(lambda: self.embedder)
+            manifest = registry.manifest()
+            if manifest is None:
+                manifest = registry.create_manifest(emb.name, emb.dim)
+            self.check_embedder(manifest)
+            claim(manifest.workspace, str(self.data_dir))
+        except BaseException:
+            registry.close()
+            raise
+        self._registry, self._manifest = registry, manifest
+        try:
+            self._rag = await self._open_rag(manifest.workspace)
+            await self._ensure_triz_graph()
+        except BaseException:
+            await self.aclose()
+            raise
+        self._worker = asyncio.create_task(self._process_forever(), name="cortex-documents")
+        if any(r.info.status in ("pending", "processing") for r in registry.all()):
+            self._wakeup.set()
+
+    async def _open_rag(self, workspace: str) -> Any:
+        from lightrag import LightRAG  # type: ignore[import-untyped]
+
+        s = self.settings
+        self._memo = VectorMemo(self.embedder)
+        rag = LightRAG(
+            working_dir=str(self.data_dir / "rag"),
+            workspace=workspace,
+            kv_storage=s.kv_storage,
+            vector_storage=s.vector_storage,
+            graph_storage=s.graph_storage,
+            doc_status_storage=s.doc_status_storage,
+            embedding_func=lightrag_embedding(self._memo),
+            tokenizer=offline_tokenizer(),
+            chunk_token_size=s.chunk_tokens,
+            chunk_overlap_token_size=min(100, s.chunk_tokens // 6),
+            cosine_better_than_threshold=s.cosine_threshold,
+            enable_llm_cache=bool(s.llm_model),
+            **lightrag_llm(s),
+        )
+        await rag.initialize_storages()
+        return rag
+
+    async def aclose(self) -> None:
+        """Stop background work, flush LightRAG's stores and release the workspace."""
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._worker
+            self._worker = None
+        if self._rag is not None:
+            try:
+                await self._rag.finalize_storages()
+            finally:
+                self._rag = None
+        if self._manifest is not None:
+            release(self._manifest.workspace)
+            self._manifest = None
+        if self._registry is not None:
+            self._registry.close()
+            self._registry = None
+
+    # ---- TRIZ graph -------------------------------------------------------------------------
+
+    async def _ensure_triz_graph(self) -> None:
+        manifest = self._manifest
+        assert manifest is not None
+        version = graph_version(self.kb)
+        if manifest.knowledge_version == version:
+            return
+        t0 = time.perf_counter()
+        graph = build_triz_graph(self.kb)
+        if manifest.knowledge_version:
+            await self._drop_stale_triz(graph)
+        memo = self._memo
+        assert memo is not None
+        label = f"triz-{version}"
+        memo.load(label)
+        memo.recording = True
+        try:
+            await self.rag.ainsert_custom_kg(graph.custom_kg())
+            memo.save(label)
+        finally:
+            memo.clear()
+        manifest.knowledge_version = version
+        self.registry.save_manifest(manifest)
+        self.kg_builds += 1
+        log.info("TRIZ graph %s built in %.1f s", version, time.perf_counter() - t0)
+
+    async def _drop_stale_triz(self, graph: Any) -> None:
+        """Remove TRIZ entities and chunks that the new graph no longer has (the rest is overwritten)."""
+        from lightrag.utils import compute_mdhash_id  # type: ignore[import-untyped]
+
+        new_names = {e["entity_name"] for e in graph.entities}
+        labels = await self.rag.get_graph_labels()
+        for name in labels:
+            node = await self.rag.chunk_entity_relation_graph.get_node(name)
+            if node and str(node.get("file_path", "")).startswith(TRIZ_PREFIX) and name not in new_names:
+                await self.rag.adelete_by_entity(name)
+        keep = {compute_mdhash_id(c["content"], prefix="chunk-") for c in graph.chunks}
+        stale = []
+        for chunk_id, chunk in (await self._all_chunks()).items():
+            if str(chunk.get("file_path", "")).startswith(TRIZ_PREFIX) and chunk_id not in keep:
+                stale.append(chunk_id)
+        if stale:
+            await self.rag.chunks_vdb.delete(stale)
+            await self.rag.text_chunks.delete(stale)
+
+    async def _all_chunks(self) -> dict[str, dict[str, Any]]:
+        storage = self.rag.text_chunks
+        data = getattr(storage, "_data", None)
+        return dict(data) if isinstance(data, dict) else {}
+
+    # ---- documents --------------------------------------------------------------------------
+
+    def _max_bytes(self) -> int:
+        return int(self.settings.max_upload_mb * 2**20)
+
+    async def add_document(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        kind: DocumentKind = "document",
+        tags: Sequence[str] = (),
+    ) -> DocumentInfo:
+        """Store a file; returns at once with status pending, processing continues in the background."""
+        parsed = await asyncio.to_thread(parse_upload, name, data, self._max_bytes())
+        infos = await self._enqueue([(parsed, kind, list(tags))])
+        return infos[0]
+
+    async def add_documents(
+        self, files: Sequence[tuple[str, bytes]], *, kind: DocumentKind = "document", tags: Sequence[str] = ()
+    ) -> list[DocumentInfo]:
+        """Store many files in one batch (one pipeline run); every file is checked before any is stored."""
+        parsed = [await asyncio.to_thread(parse_upload, n, d, self._max_bytes()) for n, d in files]
+        return await self._enqueue([(p, kind, list(tags)) for p in parsed])
+
+    async def _enqueue(self, items: list[tuple[ParsedDocument, DocumentKind, list[str]]]) -> list[DocumentInfo]:
+        registry = self.registry
+        out: list[DocumentInfo] = []
+        new: list[tuple[str, ParsedDocument]] = []
+        for parsed, kind, tags in items:
+            doc_id = f"doc-{parsed.sha256[:32]}"
+            known = registry.get(doc_id)
+            if known is not None or any(d == doc_id for d, _ in new):
+                out.append(known.info if known else registry.get(doc_id).info)  # type: ignore[union-attr]
+                continue
+            info = registry.insert(
+                doc_id,
+                name=parsed.name,
+                kind=kind,
+                content_type=parsed.content_type,
+                size=parsed.size,
+                sha256=parsed.sha256,
+                tags=tags,
+                page_starts=parsed.page_starts,
+            )
+            new.append((doc_id, parsed))
+            out.append(info)
+        if new:
+            try:
+                await self.rag.apipeline_enqueue_documents(
+                    [p.text for _, p in new],
+                    ids=[d for d, _ in new],
+                    file_paths=[d for d, _ in new],
+                    process_options=None if self.settings.llm_model else "!",
+                )
+            except Exception as exc:
+                for doc_id, _ in new:
+                    registry.delete(doc_id)
+                raise CortexError(f"the document could not be queued: {exc}", "try again; see the CORTEX log") from exc
+            self._wakeup.set()
+        return out
+
+    async def _process_forever(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            try:
+                await self.rag.apipeline_process_enqueue_documents()
+            except Exception:
+                log.exception("document processing failed")
+            await self._sync_statuses()
+
+    async def wait_idle(self, timeout: float = 300.0) -> None:
+        """Wait until no document is pending or processing (tests, batch import, the CLI)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            await self._sync_statuses()
+            if not any(r.info.status in ("pending", "processing") for r in self.registry.all()):
+                return
+            if time.monotonic() > deadline:
+                raise CortexError("documents are still processing", "wait longer or check `synapse cortex docs`")
+            await asyncio.sleep(0.05)
+
+    async def _sync_statuses(self, doc_ids: Sequence[str] | None = None) -> None:
+        """Copy LightRAG's processing state of unfinished documents into the registry."""
+        registry = self.registry
+        records = [registry.get(d) for d in doc_ids] if doc_ids is not None else registry.all()
+        pending = [r.info for r in records if r is not None and r.info.status in ("pending", "processing")]
+        if not pending:
+            return
+        rows = await self.rag.doc_status.get_by_ids([i.id for i in pending])
+        for info, row in zip(pending, rows, strict=False):
+            if not row:
+                continue
+            state = _STATES.get(str(row.get("status", "")).split(".")[-1].lower(), "pending")
+            if state != info.status:
+                error = row.get("error_msg") if state == "failed" else None
+                registry.set_status(info.id, state, error=error, chunks=int(row.get("chunks_count") or 0))
+
+    async def list_documents(self) -> list[DocumentInfo]:
+        await self._sync_statuses()
+        return [r.info for r in self.registry.all()]
+
+    async def get_document(self, doc_id: str) -> DocumentInfo:
+        await self._sync_statuses([doc_id])
+        record = self.registry.get(doc_id)
+        if record is None:
+            raise DocumentNotFoundError(f"no document with id {doc_id!r}", "list the stored ones with GET /documents")
+        return record.info
+
+    async def delete_document(self, doc_id: str) -> None:
+        record = self.registry.get(doc_id)
+        if record is None:
+            raise DocumentNotFoundError(f"no document with id {doc_id!r}", "list the stored ones with GET /documents")
+        result = await self.rag.adelete_by_doc_id(doc_id)
+        if result.status not in ("success", "not_found"):
+            raise CortexError(
+                f"document {doc_id} could not be deleted: {result.message}",
+                "wait until its processing has finished, then delete it again",
+            )
+        self.registry.delete(doc_id)
+        self._doc_text_cache.pop(doc_id, None)
+
+    # ---- query ------------------------------------------------------------------------------
+
+    async def query(self, request: QueryRequest) -> QueryResult:
+        from lightrag import QueryParam
+
+        t0 = time.perf_counter()
+        lang = resolve_lang(request.query, request.lang)
+        keywords = extract_keywords(request.query, self.kb) if request.mode != "naive" else None
+        param = QueryParam(
+            mode=request.mode,
+            top_k=request.top_k,
+            chunk_top_k=request.top_k,
+            hl_keywords=keywords.high if keywords else [],
+            ll_keywords=keywords.low if keywords else [],
+            enable_rerank=False,
+        )
+        data = await self.rag.aquery_data(request.query, param)
+        warnings: list[str] = []
+        if data.get("status") != "success":
+            warnings.append(str(data.get("message", "retrieval failed")))
+        pages = await self._page_lookup(data.get("data") or {})
+        sources, context = build_sources(
+            data.get("data") or {},
+            kb=self.kb,
+            lang=lang,
+            docs=lambda key: self._doc_ref(key, pages),
+            limit=max(request.top_k, 5) * 2,
+        )
+        return QueryResult(
+            query=request.query,
+            mode_requested=request.mode,
+            mode=request.mode,
+            lang=lang,
+            context=context,
+            sources=sources,
+            keywords=keywords.all if keywords else [],
+            warnings=warnings,
+            elapsed_ms=round((time.perf_counter() - t0) * 1000, 2),
+        )
+
+    async def _page_lookup(self, data: dict[str, Any]) -> dict[str, str]:
+        """Full texts of the paged documents (PDFs) among the retrieved chunks, to find their pages."""
+        texts: dict[str, str] = {}
+        for chunk in data.get("chunks") or []:
+            doc_id = str(chunk.get("file_path", ""))
+            if doc_id in texts or doc_id.startswith(TRIZ_PREFIX):
+                continue
+            record = self.registry.get(doc_id)
+            if record is None or not record.page_starts:
+                continue
+            if doc_id not in self._doc_text_cache:
+                row = await self.rag.full_docs.get_by_id(doc_id)
+                self._doc_text_cache[doc_id] = str((row or {}).get("content", ""))
+            texts[doc_id] = self._doc_text_cache[doc_id]
+        return texts
+
+    def _doc_ref(self, key: str, texts: dict[str, str]) -> DocRef | None:
+        record = self.registry.get(key)
+        if record is None:
+            return None
+        full = texts.get(key, "")
+        starts = record.page_starts
+
+        def page(chunk_text: str) -> int | None:
+            if not starts or not full:
+                return None
+            return page_of(starts, full.find(chunk_text[:80].strip()))
+
+        return DocRef(name=record.info.name, kind=record.info.kind, page=page)
+
+    # ---- health -----------------------------------------------------------------------------
+
+    async def health(self) -> CortexHealth:
+        if self._rag is None or self._manifest is None:
+            return CortexHealth(
+                status="starting",
+                embedder=self.settings.embedder,
+                dim=0,
+                documents=0,
+                knowledge_version="",
+                llm=self.settings.llm_model or None,
+                storage="",
+            )
+        s = self.settings
+        return CortexHealth(
+            status="ok" if self._worker is not None and not self._worker.done() else "degraded",
+            embedder=self._manifest.embedder,
+            dim=self._manifest.dim,
+            documents=self.registry.count(),
+            knowledge_version=self._manifest.knowledge_version,
+            llm=s.llm_model or None,
+            storage=f"{s.kv_storage}, {s.vector_storage}, {s.graph_storage}, {s.doc_status_storage}",
+        )

@@ -1,0 +1,166 @@
+"""Turning LightRAG's retrieval data into CORTEX sources and one assembled context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cortex.knowledge_graph import TRIZ_PREFIX
+from cortex.models import Source, SourceKind
+from synapse.triz import LangCode, TrizKnowledge
+
+SNIPPET = 320
+
+
+@dataclass
+class DocRef:
+    """What a document chunk's source needs from CORTEX's registry."""
+
+    name: str
+    kind: SourceKind
+    page: Callable[[str], int | None]
+
+
+@dataclass
+class Item:
+    source: Source
+    text: str
+
+
+def _snippet(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= SNIPPET else text[: SNIPPET - 1].rstrip() + "…"
+
+
+def _triz_item(key: str, text: str, score: float, kb: TrizKnowledge, lang: LangCode) -> list[Item]:
+    """Source(s) for a TRIZ key such as triz:principle:1 or triz:matrix:1-14."""
+    kind_name, _, ident = key[len(TRIZ_PREFIX) :].partition(":")
+    if kind_name == "principle":
+        p = kb.principle(int(ident))
+        return [
+            Item(
+                Source(
+                    id=key,
+                    kind="principle",
+                    title=f"{p.id}. {p.name.get(lang)}",
+                    snippet=_snippet(p.description.get(lang)),
+                    score=score,
+                ),
+                text,
+            )
+        ]
+    if kind_name == "parameter":
+        q = kb.parameter(int(ident))
+        return [
+            Item(
+                Source(
+                    id=key,
+                    kind="parameter",
+                    title=f"{q.id}. {q.name.get(lang)}",
+                    snippet=_snippet(q.description.get(lang)),
+                    score=score,
+                ),
+                text,
+            )
+        ]
+    if kind_name == "separation":
+        s = next(s for s in kb.separation if s.id == ident)
+        return [
+            Item(
+                Source(
+                    id=key,
+                    kind="separation",
+                    title=s.name.get(lang),
+                    snippet=_snippet(s.description.get(lang)),
+                    score=score,
+                ),
+                text,
+            )
+        ]
+    if kind_name == "matrix":
+        lo, hi = (int(x) for x in ident.split("-"))
+        a, b = kb.parameter(lo), kb.parameter(hi)
+        items = [
+            Item(
+                Source(
+                    id=key,
+                    kind="matrix",
+                    title=f"{a.name.get(lang)} × {b.name.get(lang)}",
+                    snippet=_snippet(text),
+                    score=score,
+                ),
+                text,
+            )
+        ]
+        # The cell's principles are part of the matrix text; listing them lets callers cite them directly.
+        seen: list[int] = []
+        for cell in (kb.cell(lo, hi), kb.cell(hi, lo)):
+            seen += [n for n in (cell.principles if cell else []) if n not in seen]
+        for rank, n in enumerate(seen):
+            items += _triz_item(f"{TRIZ_PREFIX}principle:{n}", "", round(score * (0.9 - 0.01 * rank), 4), kb, lang)
+        return items
+    return []
+
+
+def build_sources(
+    data: dict[str, Any],
+    *,
+    kb: TrizKnowledge,
+    lang: LangCode,
+    docs: Callable[[str], DocRef | None],
+    limit: int,
+) -> tuple[list[Source], str]:
+    """Sources ranked best first (scores fall with LightRAG's rank) and the context text built from them."""
+    items: list[Item] = []
+
+    def add(key: str, text: str, score: float, title: str, chunk_id: str = "") -> None:
+        if key.startswith(TRIZ_PREFIX):
+            items.extend(_triz_item(key, text, score, kb, lang))
+            return
+        ref = docs(key)
+        if ref is None:
+            return
+        page = ref.page(text) if chunk_id else None
+        items.append(
+            Item(
+                Source(
+                    id=chunk_id or f"{key}:{title}",
+                    kind=ref.kind,
+                    title=title or ref.name,
+                    snippet=_snippet(text),
+                    score=score,
+                    document=ref.name,
+                    page=page,
+                ),
+                text,
+            )
+        )
+
+    chunks = data.get("chunks") or []
+    for rank, chunk in enumerate(chunks):
+        key = str(chunk.get("file_path", ""))
+        add(key, str(chunk.get("content", "")), round(1.0 / (1 + 0.15 * rank), 4), "", str(chunk.get("chunk_id", "")))
+    for rank, rel in enumerate(data.get("relationships") or []):
+        key = str(rel.get("file_path", "")).split("<SEP>")[0]
+        title = f"{rel.get('src_id', '')} — {rel.get('tgt_id', '')}"
+        add(key, str(rel.get("description", "")), round(0.95 / (1 + 0.15 * rank), 4), title)
+    for rank, ent in enumerate(data.get("entities") or []):
+        key = str(ent.get("file_path", "")).split("<SEP>")[0]
+        add(key, str(ent.get("description", "")), round(0.9 / (1 + 0.15 * rank), 4), str(ent.get("entity_name", "")))
+
+    best: dict[str, Item] = {}
+    for item in items:
+        known = best.get(item.source.id)
+        if known is None:
+            best[item.source.id] = item
+        else:
+            if item.source.score > known.source.score:
+                known.source = known.source.model_copy(update={"score": item.source.score})
+            if len(item.text) > len(known.text):
+                known.text = item.text
+    ranked = sorted(best.values(), key=lambda it: -it.source.score)[:limit]
+    context = "\n\n".join(
+        f"[{i}] ({it.source.kind}) {it.source.title}\n{it.text or it.source.snippet}" for i, it in enumerate(ranked, 1)
+    )
+    return [it.source for it in ranked], context
