@@ -190,6 +190,9 @@ class _Handler(BaseHTTPRequestHandler):
         if missing:
             self._json(400, {"error": f"blob {missing[0]} not found"})
             return
+        if (problem := self._check_gguf(request)) is not None:
+            self._json(400, {"error": problem})
+            return
         with self.fake.lock:
             self.fake.creates.append(request)
         events = self._create_events(request, wanted)
@@ -197,6 +200,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(events)
         else:
             self._json(400 if "error" in events[-1] else 200, events[-1])
+
+    def _check_gguf(self, request: dict[str, Any]) -> str | None:
+        """Ollama parses what it is given: models and adapters must be GGUF, adapters LoRA GGUFs."""
+        with self.fake.lock:
+            for kind in ("files", "adapters"):
+                for name, digest in (request.get(kind) or {}).items():
+                    head = self.fake.blobs[digest][: 1 << 16]
+                    if not head.startswith(b"GGUF"):
+                        return f"{name}: invalid file magic"
+                    # An adapter carries general.type = "adapter"; a model file does not.
+                    if (kind == "adapters") != (b"adapter.type" in head):
+                        return f"{name}: {'not a LoRA adapter' if kind == 'adapters' else 'an adapter, not a model'}"
+        return None
 
     def _create_events(self, request: dict[str, Any], wanted: dict[str, str]) -> list[dict[str, Any]]:
         """The statuses Ollama sends while creating a model from uploaded GGUF blobs."""

@@ -15,7 +15,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from export.inputs import check_free_disk, inspect_adapter, inspect_base
+from export.base_store import BaseGguf, base_file_names, ensure_base_gguf, forget_base, place
+from export.inputs import AdapterInfo, BaseModelInfo, ExportInputError, check_free_disk, inspect_adapter, inspect_base
+from export.lora_gguf import write_lora_gguf
 from export.merge import write_merged_gguf
 from export.quantize import Quant, quantize_gguf
 from export.register import file_digest
@@ -24,6 +26,8 @@ from synapse.errors import SynapseError
 
 MANIFEST = "manifest.json"
 FAILED_SUFFIX = ".failed"
+BASE_STORE = "base-store"  # under the output folder, unless the request names a shared one
+ExportMode = Literal["merged", "adapter"]
 # Called with (phase, done, total) as work advances; phases: merge, quantize, verify.
 PhaseProgress = Callable[[str, int, int], None]
 
@@ -42,9 +46,12 @@ class ExportRequest(BaseModel):
     adapter: Path | None
     out: Path
     quant: Quant = "Q4_K_M"
+    mode: ExportMode = "merged"
     verify: VerifyMode = "full"
     force: bool = False
     bounds: VerifyBounds = Field(default_factory=VerifyBounds)
+    # Adapter mode keeps base GGUFs here, one folder per base, reused by every adapter on that base.
+    base_store: Path | None = None
 
 
 class Artifact(BaseModel):
@@ -71,6 +78,8 @@ class Manifest(BaseModel):
     timings_s: dict[str, float]
     convert_peak_rss_mb: float
     versions: dict[str, str]
+    base_gguf: str | None = None  # adapter mode: the stored base folder the base GGUFs came from
+    base_reused: bool | None = None  # adapter mode: whether that folder already held them
 
 
 def sha256_file(path: Path) -> str:
@@ -99,7 +108,8 @@ def _inputs(req: ExportRequest) -> dict[str, str]:
 
 def _fingerprint(req: ExportRequest, inputs: dict[str, str], base_tensors: str) -> str:
     key = json.dumps(
-        {"inputs": inputs, "tensors": base_tensors, "quant": req.quant, "name": req.model_name}, sort_keys=True
+        {"inputs": inputs, "tensors": base_tensors, "quant": req.quant, "name": req.model_name, "mode": req.mode},
+        sort_keys=True,
     )
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
@@ -133,12 +143,26 @@ def output_names(model_name: str, quant: Quant) -> tuple[str, str]:
     return (final if quant == "F16" else f"{model_name}-f16.gguf"), final
 
 
+def lora_name(model_name: str) -> str:
+    """File name of the LoRA GGUF in adapter mode."""
+    return f"{model_name}-lora.gguf"
+
+
+def ollama_files(model_name: str, quant: Quant, mode: ExportMode) -> tuple[str, str | None]:
+    """The files a Modelfile names: FROM, and ADAPTER in adapter mode."""
+    if mode == "adapter":
+        return base_file_names(quant)[1], lora_name(model_name)
+    return output_names(model_name, quant)[1], None
+
+
 def run_export(req: ExportRequest, progress: PhaseProgress | None = None) -> Manifest:
     """Run one export; raises ExportInputError on bad inputs and ExportFailed when verification fails."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     base = inspect_base(req.base)
     adapter = inspect_adapter(req.adapter, base) if req.adapter is not None else None
+    if req.mode == "adapter" and adapter is None:
+        raise ExportInputError("--mode adapter needs an adapter", "pass --adapter DIR, or use --mode merged")
     inputs = _inputs(req)
     tensors_key = hashlib.sha256(json.dumps({k: v.shape for k, v in sorted(base.tensors.items())}).encode()).hexdigest()
     fingerprint = _fingerprint(req, inputs, tensors_key)
@@ -146,32 +170,28 @@ def run_export(req: ExportRequest, progress: PhaseProgress | None = None) -> Man
     if (old := _reusable(req, fingerprint)) is not None:
         return old
 
-    f16_name, final_name = output_names(req.model_name, req.quant)
-    f16_path, final_path = req.out / f16_name, req.out / final_name
-    check_free_disk(req.out, base.n_params * 2 + (0 if req.quant == "F16" else base.n_params))
-    req.out.mkdir(parents=True, exist_ok=True)
-
     def phase(name: str) -> Callable[[int, int], None] | None:
         return None if progress is None else (lambda done, total: progress(name, done, total))
 
-    t0 = time.perf_counter()
-    write_merged_gguf(base, adapter, f16_path, "F16", req.model_name, phase("merge"))
-    timings["merge"] = time.perf_counter() - t0
-    files = [(f16_path, "F16")]
-    if req.quant != "F16":
-        t0 = time.perf_counter()
-        quantize_gguf(f16_path, final_path, req.quant)
-        timings["quantize"] = time.perf_counter() - t0
-        files.append((final_path, req.quant))
+    stored = None
+    lora: Path | None = None
+    if req.mode == "adapter":
+        assert adapter is not None
+        files, lora, stored = _write_adapter_mode(req, base, adapter, timings, phase("base"))
+    else:
+        files = _write_merged_mode(req, base, adapter, timings, phase("merge"))
     convert_peak = peak_rss_mb()
     if progress is not None and req.verify != "none":
         progress("verify", 0, 1)
-    report = verify_export(req.verify, base, adapter, files, req.bounds)
+    report = verify_export(req.verify, base, adapter, files, req.bounds, lora=lora)
     timings["verify"] = report.seconds
     status: Literal["ok", "failed"] = "ok" if report.passed else "failed"
+    outputs = [p for p, _ in files] + ([lora] if lora is not None else [])
     if status == "failed":
         # Keep the evidence, but never under the names Ollama or the user would pick up.
-        files = [(p.rename(p.with_name(p.name + FAILED_SUFFIX)), kind) for p, kind in files]
+        outputs = [p.rename(p.with_name(p.name + FAILED_SUFFIX)) for p in outputs]
+        if stored is not None:
+            forget_base(stored.folder)  # written afresh next time rather than trusted
     manifest = Manifest(
         model_name=req.model_name,
         status=status,
@@ -179,12 +199,14 @@ def run_export(req: ExportRequest, progress: PhaseProgress | None = None) -> Man
         fingerprint=fingerprint,
         inputs=inputs,
         trainable_params=adapter.trainable_params if adapter else None,
-        settings={"quant": req.quant, "mode": "merged", "verify": req.verify},
-        outputs=[Artifact(path=p.name, sha256=sha256_file(p), bytes=p.stat().st_size) for p, _ in files],
+        settings={"quant": req.quant, "mode": req.mode, "verify": req.verify},
+        outputs=[Artifact(path=p.name, sha256=sha256_file(p), bytes=p.stat().st_size) for p in outputs],
         verification=report,
         timings_s={k: round(v, 3) for k, v in timings.items()},
         convert_peak_rss_mb=round(convert_peak, 1),
         versions=_versions(),
+        base_gguf=None if stored is None else str(stored.folder),
+        base_reused=None if stored is None else stored.reused,
     )
     _write_json(
         req.out / (MANIFEST if status == "ok" else MANIFEST + FAILED_SUFFIX), manifest.model_dump_json(indent=2)
@@ -195,3 +217,51 @@ def run_export(req: ExportRequest, progress: PhaseProgress | None = None) -> Man
             f"the files were kept as *{FAILED_SUFFIX} in {req.out} for inspection",
         )
     return manifest
+
+
+def _write_merged_mode(
+    req: ExportRequest,
+    base: BaseModelInfo,
+    adapter: AdapterInfo | None,
+    timings: dict[str, float],
+    progress: Callable[[int, int], None] | None,
+) -> list[tuple[Path, str]]:
+    """The adapter merged into one F16 GGUF, then quantized; returns (path, kind) of each file."""
+    f16_name, final_name = output_names(req.model_name, req.quant)
+    f16_path, final_path = req.out / f16_name, req.out / final_name
+    check_free_disk(req.out, base.n_params * 2 + (0 if req.quant == "F16" else base.n_params))
+    req.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    write_merged_gguf(base, adapter, f16_path, "F16", req.model_name, progress)
+    timings["merge"] = time.perf_counter() - t0
+    files = [(f16_path, "F16")]
+    if req.quant != "F16":
+        t0 = time.perf_counter()
+        quantize_gguf(f16_path, final_path, req.quant)
+        timings["quantize"] = time.perf_counter() - t0
+        files.append((final_path, req.quant))
+    return files
+
+
+def _write_adapter_mode(
+    req: ExportRequest,
+    base: BaseModelInfo,
+    adapter: AdapterInfo,
+    timings: dict[str, float],
+    progress: Callable[[int, int], None] | None,
+) -> tuple[list[tuple[Path, str]], Path, BaseGguf]:
+    """The base as GGUF (from the store when it is there) plus the adapter as a LoRA GGUF."""
+    store = req.base_store or req.out / BASE_STORE
+    req.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    stored = ensure_base_gguf(base, store, req.quant, base.path.name, progress)
+    timings.update(stored.seconds)
+    timings["base"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    lora = write_lora_gguf(base, adapter, req.out / lora_name(req.model_name), req.model_name).path
+    timings["lora"] = time.perf_counter() - t0
+    f16_name, final_name = base_file_names(req.quant)
+    files = [(place(stored.f16, req.out / f16_name), "F16")]
+    if req.quant != "F16":
+        files.append((place(stored.final, req.out / final_name), req.quant))
+    return files, lora, stored

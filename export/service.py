@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel
 
 from export.inputs import ExportInputError
 from export.modelfile import modelfile_filename, render_modelfile, write_modelfile
-from export.pipeline import ExportRequest, Manifest, PhaseProgress, output_names, run_export
+from export.pipeline import BASE_STORE, ExportMode, ExportRequest, Manifest, PhaseProgress, ollama_files, run_export
 from export.profiles import ExportProfile
 from export.quantize import Quant
 from export.register import OllamaUnavailable, RegisterResult, register_model
@@ -27,7 +26,7 @@ class ExportOptions(BaseModel):
     adapter: Path | None = None
     out: Path | None = None
     quant: Quant | None = None
-    mode: Literal["merged", "adapter"] = "merged"
+    mode: ExportMode = "merged"
     verify: VerifyMode = "full"
     register_with_ollama: bool = True
     ollama_host: str | None = None
@@ -76,10 +75,6 @@ def run_profile_export(
     bounds: VerifyBounds | None = None,
 ) -> ExportOutcome:
     """Export `profile` with the command line's overrides; registration failures leave the files in place."""
-    if options.mode == "adapter":
-        raise ExportInputError(
-            "--mode adapter (base GGUF + LoRA GGUF) is not available yet", "use --mode merged (the default)"
-        )
     quant = options.quant or profile.quant
     if quant != profile.quant and options.quant is not None:
         profile = profile.model_copy(update={"quant": quant})
@@ -87,20 +82,23 @@ def run_profile_export(
     if adapter is None:
         raise ExportInputError(f"profile {profile.name} names no adapter", "pass --adapter DIR")
     base = resolve_base(options.base or profile.base, options.download)
-    out = options.out or default_data_dir() / "exports" / profile.ollama_name
+    exports = default_data_dir() / "exports"
+    out = options.out or exports / profile.ollama_name
     request = ExportRequest(
         model_name=profile.ollama_name,
         base=base,
         adapter=adapter,
         out=out,
         quant=quant,
+        mode=options.mode,
         verify=options.verify,
         force=options.force,
         bounds=bounds or VerifyBounds(),
+        base_store=exports / BASE_STORE,  # shared, so a second adapter on the same base reuses its GGUF
     )
     manifest = run_export(request, progress)
-    _, final_name = output_names(profile.ollama_name, quant)
-    text = render_modelfile(profile, f"./{final_name}")
+    from_name, adapter_name = ollama_files(profile.ollama_name, quant, options.mode)
+    text = render_modelfile(profile, f"./{from_name}", None if adapter_name is None else f"./{adapter_name}")
     modelfile = write_modelfile(out / modelfile_filename(profile), text)
     repo_copy = None
     if REPO_MODELFILES.is_dir():
@@ -109,7 +107,12 @@ def run_profile_export(
     if options.register_with_ollama:
         try:
             outcome.registration = register_model(
-                options.ollama_host, profile, out / final_name, register_progress, modelfile_path=modelfile
+                options.ollama_host,
+                profile,
+                out / from_name,
+                register_progress,
+                adapter_path=None if adapter_name is None else out / adapter_name,
+                modelfile_path=modelfile,
             )
         except OllamaUnavailable as exc:
             outcome.register_error = str(exc)

@@ -94,12 +94,13 @@ def reference_logits(base: BaseModelInfo, adapter: AdapterInfo | None) -> tuple[
     return ids, logits
 
 
-def _llama(path: Path, n_ctx: int = 512) -> Any:
+def _llama(path: Path, n_ctx: int = 512, lora: Path | None = None) -> Any:
     from llama_cpp import GGML_TYPE_F32, Llama
 
     # An F32 KV cache keeps llama.cpp's own rounding out of the comparison.
     return Llama(
         model_path=str(path),
+        lora_path=None if lora is None else str(lora),
         n_ctx=n_ctx,
         logits_all=True,
         verbose=False,
@@ -116,9 +117,14 @@ def check_logits(
     ref: list[np.ndarray],
     bounds: VerifyBounds,
     tokenizer_texts: bool = True,
+    lora: Path | None = None,
 ) -> tuple[FileCheck, list[str]]:
-    """Compare llama.cpp's logits for the probe ids with the reference, plus one chat that must end."""
-    llm = _llama(path)
+    """Compare llama.cpp's logits for the probe ids with the reference, plus one chat that must end.
+
+    With `lora`, llama.cpp applies that LoRA GGUF on top of `path` (the adapter mode's pair).
+    """
+    llm = _llama(path, lora=lora)
+    label = path.name if lora is None else f"{path.name} + {lora.name}"
     errors, agree, total = [], 0, 0
     for seq, expected in zip(ids, ref, strict=True):
         llm.reset()
@@ -136,7 +142,7 @@ def check_logits(
     )
     choice = reply["choices"][0]
     check = FileCheck(
-        file=path.name,
+        file=label,
         kind=kind,
         max_abs_logit_error=max(errors),
         top1_agreement=agree / max(total, 1),
@@ -150,20 +156,29 @@ def check_logits(
     if kind in ("F32", "F16"):
         limit = bounds.max_abs_logit_error_f32 if kind == "F32" else bounds.max_abs_logit_error_f16
         if check.max_abs_logit_error is not None and check.max_abs_logit_error > limit:
-            problems.append(f"{path.name}: max abs logit error {check.max_abs_logit_error:.3g} > {limit:g}")
+            problems.append(f"{label}: max abs logit error {check.max_abs_logit_error:.3g} > {limit:g}")
     elif check.top1_agreement is not None and check.top1_agreement < bounds.min_top1_agreement:
-        problems.append(f"{path.name}: top-1 agreement {check.top1_agreement:.2f} < {bounds.min_top1_agreement:.2f}")
+        problems.append(f"{label}: top-1 agreement {check.top1_agreement:.2f} < {bounds.min_top1_agreement:.2f}")
     if bounds.require_stop and not check.chat_stopped:
-        problems.append(f"{path.name}: the chat did not end within {bounds.chat_max_tokens} tokens (stop tokens?)")
+        problems.append(f"{label}: the chat did not end within {bounds.chat_max_tokens} tokens (stop tokens?)")
     if not same_tokens and tokenizer_texts:
-        problems.append(f"{path.name}: llama.cpp tokenizes the probes differently from the Hugging Face tokenizer")
+        problems.append(f"{label}: llama.cpp tokenizes the probes differently from the Hugging Face tokenizer")
     return check, problems
 
 
 def check_tensors(
-    path: Path, kind: str, base: BaseModelInfo, adapter: AdapterInfo, bounds: VerifyBounds, samples: int = 6
+    path: Path,
+    kind: str,
+    base: BaseModelInfo,
+    adapter: AdapterInfo,
+    bounds: VerifyBounds,
+    samples: int = 6,
+    merged: bool = True,
 ) -> tuple[FileCheck, list[str]]:
-    """Quick check: a sample of merged tensors in the GGUF against W + scale * B @ A from the sources."""
+    """Quick check: a sample of merged tensors in the GGUF against W + scale * B @ A from the sources.
+
+    `merged=False` checks a base-only GGUF (adapter mode) against W itself.
+    """
     import torch
     from gguf import GGUFReader, get_tensor_name_map
     from safetensors import safe_open
@@ -178,8 +193,10 @@ def check_tensors(
         pair = adapter.pairs[hf_name]
         with safe_open(str(base.tensors[hf_name].file), framework="pt") as fb:
             w = fb.get_tensor(hf_name).to(torch.float32)
-        with safe_open(str(adapter.file), framework="pt") as fa:
-            w.addmm_(fa.get_tensor(pair.b_key).float(), fa.get_tensor(pair.a_key).float(), alpha=pair.scale)
+        if merged:
+            with safe_open(str(adapter.file), framework="pt") as fa:
+                b, a = fa.get_tensor(pair.b_key).float(), fa.get_tensor(pair.a_key).float()
+                w.addmm_(b, a, alpha=pair.scale)
         expected = w.numpy()
         gguf_name = names.get_name(hf_name, try_suffixes=(".weight",))
         if gguf_name is None or gguf_name not in gguf_tensors:
@@ -188,10 +205,55 @@ def check_tensors(
         diff = float(np.abs(stored.reshape(expected.shape) - expected).max())
         worst = max(worst, diff / float(np.abs(expected).max()) if kind == "F16" else diff)
     limit = bounds.max_tensor_rel_error_f16 if kind == "F16" else bounds.max_tensor_abs_error_f32
-    problems = (
-        [f"{path.name}: merged tensors differ from W + scale*B*A by {worst:.3g} > {limit:g}"] if worst > limit else []
-    )
+    what = "merged tensors differ from W + scale*B*A" if merged else "base tensors differ from W"
+    problems = [f"{path.name}: {what} by {worst:.3g} > {limit:g}"] if worst > limit else []
     return FileCheck(file=path.name, kind=kind, tensor_error=worst), problems
+
+
+def check_lora_gguf(path: Path, base: BaseModelInfo, adapter: AdapterInfo) -> tuple[FileCheck, list[str]]:
+    """Quick check of a LoRA GGUF: llama.cpp's metadata, and every A and B exactly as in the adapter."""
+    import gguf
+    from safetensors.torch import load_file
+
+    from export.lora_gguf import gguf_alpha, lora_tensor_names
+
+    reader = gguf.GGUFReader(path)
+    problems = []
+
+    def field(key: str) -> object:
+        f = reader.get_field(key)
+        return None if f is None else f.contents()
+
+    expected_meta = {
+        gguf.Keys.General.TYPE: gguf.GGUFType.ADAPTER,
+        gguf.Keys.General.ARCHITECTURE: base.arch,
+        gguf.Keys.Adapter.TYPE: "lora",
+    }
+    for key, value in expected_meta.items():
+        if field(key) != value:
+            problems.append(f"{path.name}: {key} is {field(key)!r}, llama.cpp needs {value!r}")
+    alpha = field(gguf.Keys.Adapter.LORA_ALPHA)
+    if not isinstance(alpha, float) or abs(alpha - gguf_alpha(adapter)) > 1e-6 * gguf_alpha(adapter):
+        problems.append(f"{path.name}: adapter.lora.alpha is {alpha!r}, expected {gguf_alpha(adapter):g}")
+    stored = {t.name: t for t in reader.tensors}
+    source = load_file(str(adapter.file))
+    worst = 0.0
+    for hf_weight, pair in adapter.pairs.items():
+        for gguf_name, src_key in zip(lora_tensor_names(base, hf_weight), (pair.a_key, pair.b_key), strict=True):
+            want = source[src_key].float().numpy()
+            if gguf_name not in stored:
+                problems.append(f"{path.name}: {gguf_name} is missing")
+                continue
+            got = np.asarray(stored[gguf_name].data, dtype=np.float32)
+            if got.size != want.size:
+                problems.append(f"{path.name}: {gguf_name} has {got.size} values, the adapter {want.size}")
+                continue
+            worst = max(worst, float(np.abs(got.reshape(want.shape) - want).max()))
+    if worst > 0.0:
+        problems.append(f"{path.name}: LoRA matrices differ from the adapter by {worst:.3g}")
+    if len(stored) != 2 * len(adapter.pairs):
+        problems.append(f"{path.name}: {len(stored)} tensors where {2 * len(adapter.pairs)} were expected")
+    return FileCheck(file=path.name, kind="LoRA", tensor_error=worst), problems
 
 
 def verify_export(
@@ -200,27 +262,34 @@ def verify_export(
     adapter: AdapterInfo | None,
     files: list[tuple[Path, str]],
     bounds: VerifyBounds | None = None,
+    lora: Path | None = None,
 ) -> VerifyReport:
-    """Verify the exported files ((path, kind) with kind F32, F16 or a quant name) in the given mode."""
+    """Verify the exported files ((path, kind) with kind F32, F16 or a quant name) in the given mode.
+
+    With `lora` (adapter mode) the files are base-only GGUFs and each is checked with that LoRA
+    GGUF applied by llama.cpp, against the same unmerged peft model.
+    """
     bounds = bounds or VerifyBounds()
     report = VerifyReport(mode=mode)
     if mode == "none":
         return report
     start = time.perf_counter()
+    checks: list[tuple[FileCheck, list[str]]] = []
     if mode == "quick":
         if adapter is not None:
+            if lora is not None:
+                checks.append(check_lora_gguf(lora, base, adapter))
             for path, kind in files:
                 if kind in ("F32", "F16"):
-                    check, problems = check_tensors(path, kind, base, adapter, bounds)
-                    report.files.append(check)
-                    report.problems += problems
+                    checks.append(check_tensors(path, kind, base, adapter, bounds, merged=lora is None))
     else:
         ids, ref = reference_logits(base, adapter)
         report.probes = len(ids)
         for path, kind in files:
-            check, problems = check_logits(path, kind, ids, ref, bounds)
-            report.files.append(check)
-            report.problems += problems
+            checks.append(check_logits(path, kind, ids, ref, bounds, lora=lora))
+    for check, problems in checks:
+        report.files.append(check)
+        report.problems += problems
     report.seconds = time.perf_counter() - start
     report.peak_rss_mb = peak_rss_mb()
     return report

@@ -69,3 +69,95 @@ def test_bad_input_fails_before_any_output(tiny_base: Path, tmp_path: Path) -> N
     with pytest.raises(ExportInputError):
         run_export(_request(tiny_base, tmp_path / "missing-adapter", tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+def test_adapter_mode_writes_base_and_lora_and_reuses_the_base(
+    stopping_base: Path, stopping_adapter: Path, tmp_path: Path
+) -> None:
+    from export.synthetic import build_random_lora
+
+    store = tmp_path / "store"
+    first = run_export(
+        _request(
+            stopping_base, stopping_adapter, tmp_path / "a", mode="adapter", base_store=store, bounds=VerifyBounds()
+        )
+    )
+    assert first.status == "ok" and first.settings["mode"] == "adapter" and first.base_reused is False
+    assert {a.path for a in first.outputs} == {"base-F16.gguf", "base-Q4_K_M.gguf", "tiny-q4km-lora.gguf"}
+    assert {"base_merge", "base_quantize", "lora"} <= set(first.timings_s)
+    checks = first.verification.files
+    assert [c.kind for c in checks] == ["F16", "Q4_K_M"]
+    assert all(c.file.endswith(" + tiny-q4km-lora.gguf") and c.chat_stopped for c in checks)
+    assert checks[0].max_abs_logit_error is not None and checks[0].max_abs_logit_error < 0.05
+    # A second adapter on the same base: the stored base GGUFs are reused, not written again.
+    other = build_random_lora(stopping_base, tmp_path / "other-adapter", seed=5)
+    second = run_export(
+        _request(stopping_base, other, tmp_path / "b", mode="adapter", base_store=store, verify="quick")
+    )
+    assert second.base_reused is True and second.base_gguf == first.base_gguf
+    assert "base_merge" not in second.timings_s and "base_quantize" not in second.timings_s
+    assert (tmp_path / "b" / "base-Q4_K_M.gguf").samefile(tmp_path / "a" / "base-Q4_K_M.gguf")
+    assert [c.kind for c in second.verification.files] == ["LoRA", "F16"]
+    assert second.verification.passed
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_adapter_mode_rebuilds_the_base_when_its_weights_change(
+    tiny_base: Path, tiny_adapter: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_base, base)
+    store = tmp_path / "store"
+    first = run_export(_request(base, tiny_adapter, tmp_path / "o1", mode="adapter", base_store=store, verify="none"))
+    weights = base / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01  # the same size, other bytes
+    weights.write_bytes(bytes(data))
+    second = run_export(_request(base, tiny_adapter, tmp_path / "o2", mode="adapter", base_store=store, verify="none"))
+    assert second.base_reused is False and second.base_gguf != first.base_gguf
+
+
+def test_adapter_mode_failure_keeps_evidence_and_drops_the_stored_base(
+    tiny_base: Path, tiny_adapter: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    req = _request(
+        tiny_base,
+        tiny_adapter,
+        tmp_path / "o",
+        mode="adapter",
+        base_store=store,
+        bounds=VerifyBounds(require_stop=True, chat_max_tokens=4),
+    )
+    with pytest.raises(ExportFailed, match="did not end"):
+        run_export(req)
+    names = sorted(p.name for p in (tmp_path / "o").iterdir())
+    assert names == [
+        "base-F16.gguf.failed",
+        "base-Q4_K_M.gguf.failed",
+        "manifest.json.failed",
+        "tiny-q4km-lora.gguf.failed",
+    ]
+    assert not list(store.glob("*/*.gguf"))
+
+
+def test_interrupted_adapter_export_leaves_no_file_under_a_final_name(
+    tiny_base: Path, tiny_adapter: Path, tmp_path: Path
+) -> None:
+    def stop(phase: str, done: int, total: int) -> None:
+        if phase == "base" and done > total // 2:
+            raise KeyboardInterrupt
+
+    store = tmp_path / "store"
+    with pytest.raises(KeyboardInterrupt):
+        run_export(_request(tiny_base, tiny_adapter, tmp_path / "o", mode="adapter", base_store=store), stop)
+    assert not list(tmp_path.rglob("*.gguf")) and not list(tmp_path.rglob("*.partial"))
+    assert not (tmp_path / "o" / "manifest.json").exists()
+
+
+def test_adapter_mode_needs_an_adapter(tiny_base: Path, tmp_path: Path) -> None:
+    with pytest.raises(ExportInputError, match="needs an adapter"):
+        run_export(_request(tiny_base, None, tmp_path / "o", mode="adapter"))
+    assert not (tmp_path / "o").exists()

@@ -78,7 +78,7 @@ def test_second_registration_skips_the_upload(fake: FakeOllama, td: ExportProfil
 
 def test_adapter_is_uploaded_and_named(fake: FakeOllama, td: ExportProfile, gguf: Path, tmp_path: Path) -> None:
     lora = tmp_path / "td010v2-lora.gguf"
-    lora.write_bytes(b"GGUF-lora")
+    lora.write_bytes(b"GGUF general.type adapter adapter.type lora")
     result = register_model(fake.url, td, gguf, adapter_path=lora)
     assert result.adapter_digest == sha(lora) and sha(lora) in fake.blobs
     assert fake.creates[0]["adapters"] == {"td010v2-lora.gguf": sha(lora)}
@@ -130,3 +130,8 @@ def test_fake_ollama_speaks_the_api(fake: FakeOllama, gguf: Path) -> None:
         assert http.get("/api/version").json() == {"version": "0.6.5"}
         missing = http.post("/api/create", json={"model": "m", "files": {"m.gguf": f"sha256:{'1' * 64}"}})
         assert missing.status_code == 400 and "not found" in missing.json()["error"]
+
+
+def test_fake_ollama_refuses_a_model_file_given_as_adapter(fake: FakeOllama, td: ExportProfile, gguf: Path) -> None:
+    with pytest.raises(OllamaCreateFailed, match="not a LoRA adapter"):
+        register_model(fake.url, td, gguf, adapter_path=gguf)

@@ -55,6 +55,32 @@ def test_export_registers_with_ollama(tiny_base: Path, tiny_adapter: Path, tmp_p
         assert len(server.blobs) == 1
 
 
+def test_adapter_mode_writes_base_lora_and_registers_both(
+    tiny_base: Path, tiny_adapter: Path, tmp_path: Path, repo_modelfiles: Path
+) -> None:
+    from export.fake_ollama import FakeOllama
+    from export.pipeline import sha256_file
+
+    out = tmp_path / "o"
+    with FakeOllama() as server:
+        res = runner.invoke(
+            app,
+            _args(tiny_base, tiny_adapter, out, "--mode", "adapter", "--verify", "quick", "--ollama-host", server.url),
+        )
+        assert res.exit_code == 0, res.output
+        create = server.creates[0]
+        assert create["files"] == {"base-Q4_K_M.gguf": f"sha256:{sha256_file(out / 'base-Q4_K_M.gguf')}"}
+        assert create["adapters"] == {
+            "triz-td010v2-q4km-lora.gguf": f"sha256:{sha256_file(out / 'triz-td010v2-q4km-lora.gguf')}"
+        }
+        assert len(server.blobs) == 2
+    text = (repo_modelfiles / "triz-td010v2-q4km.Modelfile").read_text()
+    assert "\nFROM ./base-Q4_K_M.gguf\nADAPTER ./triz-td010v2-q4km-lora.gguf\n" in text
+    assert (out / "triz-td010v2-q4km.Modelfile").read_text() == text
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["settings"]["mode"] == "adapter"
+
+
 def test_unreachable_ollama_keeps_files_and_names_the_command(
     tiny_base: Path, tiny_adapter: Path, tmp_path: Path
 ) -> None:
@@ -68,7 +94,7 @@ def test_unreachable_ollama_keeps_files_and_names_the_command(
 
 @pytest.mark.parametrize(
     ("extra", "message"),
-    [(["--quant", "Q3_K"], "quant"), (["--verify", "sometimes"], "verify"), (["--mode", "adapter"], "not available")],
+    [(["--quant", "Q3_K"], "quant"), (["--verify", "sometimes"], "verify"), (["--mode", "lora"], "mode")],
 )
 def test_bad_options_exit_2(
     tiny_base: Path, tiny_adapter: Path, tmp_path: Path, extra: list[str], message: str

@@ -1,0 +1,87 @@
+"""Write a peft LoRA adapter as a llama.cpp LoRA GGUF, the form Ollama's ADAPTER and llama.cpp load."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import gguf
+import numpy as np
+from pydantic import BaseModel
+
+from export.inputs import AdapterInfo, BaseModelInfo, ExportInputError
+from export.merge import ARCHS, partial_path
+
+# llama.cpp pairs `<base tensor>.lora_a` with `<base tensor>.lora_b` and adds scale * B @ A to that tensor.
+LORA_A_SUFFIX = ".lora_a"
+LORA_B_SUFFIX = ".lora_b"
+
+
+class LoraGgufReport(BaseModel):
+    """What the LoRA GGUF holds."""
+
+    path: Path
+    pairs: int
+    alpha: float
+    bytes: int
+    seconds: float
+
+
+def gguf_alpha(adapter: AdapterInfo) -> float:
+    """The `adapter.lora.alpha` that makes llama.cpp's scale (alpha / rank) equal peft's, rsLoRA included."""
+    scales = {p.scale for p in adapter.pairs.values()}
+    if len(scales) != 1:
+        raise ExportInputError("the adapter's modules have different scales", "use one r and lora_alpha")
+    return scales.pop() * adapter.rank
+
+
+def lora_tensor_names(base: BaseModelInfo, hf_weight: str) -> tuple[str, str]:
+    """The GGUF names of the A and B matrices that update the base weight `hf_weight`."""
+    name = gguf.get_tensor_name_map(ARCHS[base.arch], base.layers).get_name(hf_weight, try_suffixes=(".weight",))
+    if name is None:
+        raise ExportInputError(f"llama.cpp has no tensor for {hf_weight}", "the adapter targets an unsupported module")
+    return name + LORA_A_SUFFIX, name + LORA_B_SUFFIX
+
+
+def write_lora_gguf(base: BaseModelInfo, adapter: AdapterInfo, out: Path, name: str = "adapter") -> LoraGgufReport:
+    """Write the adapter's A and B matrices (float32, peft's layout) with the LoRA metadata llama.cpp checks.
+
+    llama.cpp wants `general.type` = adapter, the base's architecture, `adapter.type` = lora and
+    `adapter.lora.alpha`; A keeps peft's [rank, in] and B its [out, rank] shape, which in GGUF's
+    reversed order is what its loader validates against the base tensor.
+    """
+    from safetensors.torch import load_file
+
+    start = time.perf_counter()
+    alpha = gguf_alpha(adapter)
+    tensors: dict[str, Any] = load_file(str(adapter.file))  # a few MiB for a rank-8 adapter
+    tmp = partial_path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    writer = gguf.GGUFWriter(tmp, base.arch)
+    try:
+        writer.add_type(gguf.GGUFType.ADAPTER)
+        writer.add_name(name)
+        writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+        writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, alpha)
+        for hf_weight, pair in sorted(adapter.pairs.items()):
+            a_name, b_name = lora_tensor_names(base, hf_weight)
+            writer.add_tensor(a_name, np.ascontiguousarray(tensors[pair.a_key].float().numpy()))
+            writer.add_tensor(b_name, np.ascontiguousarray(tensors[pair.b_key].float().numpy()))
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        os.replace(tmp, out)
+    except BaseException:
+        writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    return LoraGgufReport(
+        path=out,
+        pairs=len(adapter.pairs),
+        alpha=alpha,
+        bytes=out.stat().st_size,
+        seconds=time.perf_counter() - start,
+    )
