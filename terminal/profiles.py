@@ -1,0 +1,56 @@
+"""Chat profiles and starters: which agent model a chat uses, and example problems in both languages."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from terminal.render import UiLang
+
+
+class Profile(BaseModel):
+    """A chat profile: its name in the UI and the SYNAPSE model it talks to by default."""
+
+    name: str
+    model: str
+    description: dict[UiLang, str]
+
+
+TRIZ_PROFILE = Profile(
+    name="TRIZ agent (TD-010v2)",
+    model="triz-agent",
+    description={
+        "en": "The TD-010v2 TRIZ model with retrieval from the knowledge base and the contradiction analyzer.",
+        "ru": "Модель ТРИЗ TD-010v2 с поиском по базе знаний и анализатором противоречий.",
+    },
+)
+BASE_PROFILE = Profile(
+    name="Base model",
+    model="triz-agent-base",
+    description={
+        "en": "The baseline model with the same retrieval and analysis, for comparison.",
+        "ru": "Базовая модель с тем же поиском и анализом — для сравнения.",
+    },
+)
+PROFILES = (TRIZ_PROFILE, BASE_PROFILE)
+
+
+def profile_named(name: str | None) -> Profile:
+    """The profile with this name; the TRIZ agent when none or an unknown one is chosen."""
+    return next((p for p in PROFILES if p.name == name), TRIZ_PROFILE)
+
+
+#: (label, problem) pairs shown as starters on an empty chat.
+STARTERS: dict[UiLang, list[tuple[str, str]]] = {
+    "en": [
+        ("Boiler pressure", "The higher the pressure in the boiler, the greater the risk that its shell bursts."),
+        ("Light but strong", "The frame of a drone must be stronger, but every gram of weight shortens its flight."),
+        ("Fast but precise", "We want the machine to cut faster, but then the accuracy of the cut drops."),
+        ("Explain a principle", "Explain TRIZ principle 15 (Dynamics) with an engineering example."),
+    ],
+    "ru": [
+        ("Давление в котле", "Чем выше давление в котле, тем больше риск разрушения корпуса."),
+        ("Лёгкий и прочный", "Раму дрона нужно сделать прочнее, но каждый грамм веса сокращает время полёта."),
+        ("Быстро и точно", "Хотим, чтобы станок резал быстрее, но тогда падает точность реза."),
+        ("Объясни принцип", "Объясни принцип ТРИЗ 15 (динамичность) на инженерном примере."),
+    ],
+}
