@@ -12,6 +12,7 @@ from synapse.cli import triz_cmd
 from synapse.cli.config_cmd import config
 from synapse.cli.export_cmd import export
 from synapse.cli.serve_cmd import serve
+from synapse.cli.terminal_cmd import terminal
 
 app = typer.Typer(
     name="synapse",
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.add_typer(triz_cmd.app, name="triz")
 app.command(name="config")(config)
 app.command(name="export")(export)
+app.command(name="terminal")(terminal)
 app.command(name="serve")(serve)
 
 
