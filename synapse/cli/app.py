@@ -9,7 +9,9 @@ import typer
 
 from synapse import __version__
 from synapse.cli import triz_cmd
+from synapse.cli.chat_cmd import chat
 from synapse.cli.config_cmd import config
+from synapse.cli.eval_cmd import eval_
 from synapse.cli.export_cmd import export
 from synapse.cli.serve_cmd import serve
 from synapse.cli.terminal_cmd import terminal
@@ -25,6 +27,8 @@ app.command(name="config")(config)
 app.command(name="export")(export)
 app.command(name="terminal")(terminal)
 app.command(name="serve")(serve)
+app.command(name="chat")(chat)
+app.command(name="eval")(eval_)
 
 
 def _version(value: bool) -> None:
