@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import os
 
+from pydantic import ValidationError
+
 from synapse.config import TerminalSettings
+from terminal.errors import TerminalError
 from terminal.credentials import auth_secret, login_password, password_file
 from terminal.history import create_schema_blocking, database_url
 from terminal.root import APP_FILE, bind_chainlit_root
+
+
+def load_settings() -> TerminalSettings:
+    """TERMINAL_* settings, or one clear error naming the variable that is wrong."""
+    try:
+        return TerminalSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "TERMINAL_" + "_".join(str(part) for part in first["loc"]).upper()
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise TerminalError(f"{name}: {message}", "fix it in the environment or in .env") from None
 
 
 def prepare(settings: TerminalSettings, host: str, port: int) -> None:

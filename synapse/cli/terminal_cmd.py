@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from synapse.cli.common import console, reports_errors
-from synapse.config import TerminalSettings
 
 
 @reports_errors
@@ -16,9 +15,9 @@ def terminal(
     host: Annotated[str | None, typer.Option("--host", help="Address to bind (default TERMINAL_HOST).")] = None,
 ) -> None:
     """Serve the Neuro-Terminal chat (talks to SYNAPSE at TERMINAL_SYNAPSE_URL)."""
-    from terminal.launch import login_note, run
+    from terminal.launch import load_settings, login_note, run
 
-    settings = TerminalSettings()
+    settings = load_settings()
     bind_host = host or settings.host
     bind_port = port or settings.port
     console.print(f"Neuro-Terminal on http://{bind_host}:{bind_port} → SYNAPSE {settings.synapse_url}", highlight=False)
