@@ -7,8 +7,8 @@ import os
 from pydantic import ValidationError
 
 from synapse.config import TerminalSettings
-from terminal.errors import TerminalError
 from terminal.credentials import auth_secret, login_password, password_file
+from terminal.errors import TerminalError
 from terminal.history import create_schema_blocking, database_url
 from terminal.root import APP_FILE, bind_chainlit_root
 
