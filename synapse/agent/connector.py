@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 
 from cortex.backend import CortexBackend
@@ -84,6 +85,7 @@ class Agent:
 
     async def plan(self, request: TurnRequest) -> TurnPlan:
         """Everything before generation; raises BackendUnavailableError (503) or InvalidTurnError (422)."""
+        started = time.perf_counter()
         messages = request.messages
         if messages[-1].role != "user" or not messages[-1].content.strip():
             raise InvalidTurnError(
@@ -128,7 +130,9 @@ class Agent:
             model = self.backends.model_for(backend, "triz" if route == "triz" else "base")
         else:
             model = request.model
-        return self._fit(request, backend, model, route, route_score, lang, retrieved, mode, triz, triz_warnings)
+        plan = self._fit(request, backend, model, route, route_score, lang, retrieved, mode, triz, triz_warnings)
+        plan.retrieval.plan_ms = round((time.perf_counter() - started) * 1000, 2)
+        return plan
 
     def _fit(
         self,

@@ -53,6 +53,8 @@ class RetrievalInfo(BaseModel):
     mode_requested: RagMode
     elapsed_ms: float
     count: int
+    #: The whole preparation before generation: retrieval, TRIZ analysis, routing, prompt fitting.
+    plan_ms: float = 0.0
 
 
 class TurnPlan(BaseModel):

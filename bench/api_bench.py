@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""SYNAPSE API benchmark: what the API adds to the embedded backend, then 32 streaming clients at once.
+
+    .venv/bin/python bench/api_bench.py [--runs 5] [--max-tokens 64] [--clients 32] [--seconds 60]
+
+1. The reference: the embedded llama.cpp backend called directly, in process, with exactly the messages
+   SYNAPSE would send (planned by the same agent), RAG off and RAG on (mix).
+2. The same prompt through `synapse serve` (a separate process, API key on, streaming SSE), RAG off then on:
+   time to first token (TTFT) at the client and tokens/s. SYNAPSE's own share of TTFT is
+   TTFT(API) - plan time (retrieval + TRIZ analysis, reported by the server) - TTFT(direct).
+3. `--clients` concurrent streaming clients for `--seconds`: requests done, errors (429s counted apart:
+   they are the queue limit working), p50/p95 TTFT, and the server's memory before and after.
+
+CORTEX and SYNAPSE data go to a temporary folder; the demo model or SYNAPSE_GGUF is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+PROMPT = "We want the crane boom to be stronger, but reinforcing it makes it heavier. How can we resolve this?"
+KEY = "bench-key"
+console = Console()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_mib(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+# ---- 1. direct -------------------------------------------------------------------------------
+
+
+async def direct_runs(runs: int, max_tokens: int) -> tuple[dict[str, list[dict[str, float]]], dict[str, int]]:
+    from synapse.agent import RagOptions, TurnRequest, create_agent
+    from synapse.config import SynapseSettings
+    from synapse.llm import ChatMessage, GenerationOptions
+
+    agent = await create_agent(SynapseSettings())
+    out: dict[str, list[dict[str, float]]] = {}
+    prompt_tokens: dict[str, int] = {}
+    try:
+        for mode in ("off", "mix"):
+            request = TurnRequest(
+                messages=[ChatMessage(role="user", content=PROMPT)],
+                rag=RagOptions(mode=mode),  # type: ignore[arg-type]
+                options=GenerationOptions(max_tokens=max_tokens, temperature=0),
+            )
+            plan = await agent.plan(request)
+            backend = agent.backends.backends[plan.backend]
+            results = []
+            for i in range(runs + 1):
+                start = time.perf_counter()
+                first = end = None
+                completion = 0
+                async for delta in backend.stream(plan.messages, plan.model, plan.options):
+                    if delta.content and first is None:
+                        first = time.perf_counter()
+                    if delta.done:
+                        end = time.perf_counter()
+                        completion = delta.completion_tokens
+                        prompt_tokens[mode] = delta.prompt_tokens
+                if i == 0 or first is None or end is None:
+                    continue  # the first run warms the caches
+                results.append({"ttft_ms": (first - start) * 1000, "tps": (completion - 1) / max(end - first, 1e-9)})
+            out[mode] = results
+    finally:
+        await agent.aclose()
+    return out, prompt_tokens
+
+
+# ---- 2. through the API ------------------------------------------------------------------------
+
+
+async def one_stream(http: httpx.AsyncClient, mode: str, max_tokens: int) -> dict[str, Any]:
+    body = {
+        "model": "triz-agent",
+        "messages": [{"role": "user", "content": PROMPT}],
+        "stream": True,
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "rag": {"mode": mode},
+    }
+    start = time.perf_counter()
+    first = last = None
+    extras: dict[str, Any] = {}
+    usage: dict[str, Any] = {}
+    async with http.stream("POST", "/v1/chat/completions", json=body) as r:
+        if r.status_code != 200:
+            await r.aread()
+            return {"status": r.status_code, "retry_after": float(r.headers.get("Retry-After", "1"))}
+        async for line in r.aiter_lines():
+            if not line.startswith("data: {"):
+                continue
+            event = json.loads(line[6:])
+            if "error" in event:
+                return {"status": 500, "error": event["error"]}
+            if "retrieval" in event:
+                extras = event
+            for choice in event.get("choices", []):
+                if choice["delta"].get("content") and first is None:
+                    first = time.perf_counter()
+            if event.get("usage"):
+                usage = event["usage"]
+                last = time.perf_counter()
+    if first is None or last is None:
+        return {"status": 500, "error": "no tokens"}
+    completion = int(usage.get("completion_tokens", 0))
+    return {
+        "status": 200,
+        "ttft_ms": (first - start) * 1000,
+        "tps": (completion - 1) / max(last - first, 1e-9),
+        "retrieval_ms": extras["retrieval"]["elapsed_ms"],
+        "plan_ms": extras["retrieval"].get("plan_ms", 0.0),
+        "prompt_tokens": int(usage.get("prompt_tokens", 0)),
+    }
+
+
+async def api_runs(url: str, runs: int, max_tokens: int) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=600) as http:
+        for mode in ("off", "mix"):
+            results = []
+            for i in range(runs + 1):
+                r = await one_stream(http, mode, max_tokens)
+                if r["status"] != 200:
+                    raise SystemExit(f"request failed: {r}")
+                if i:
+                    results.append(r)
+            out[mode] = results
+    return out
+
+
+# ---- 3. load -----------------------------------------------------------------------------------
+
+
+async def load(url: str, clients: int, seconds: float, max_tokens: int) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    ttfts: list[float] = []
+    counts = {"done": 0, "rejected_429": 0, "errors": 0}
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
+
+    async def client(http: httpx.AsyncClient, n: int) -> None:
+        while time.monotonic() < deadline:
+            try:
+                r = await one_stream(http, "mix" if n % 2 else "off", max_tokens)
+            except httpx.HTTPError as exc:
+                counts["errors"] += 1
+                errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            if r["status"] == 200:
+                counts["done"] += 1
+                ttfts.append(r["ttft_ms"])
+            elif r["status"] == 429:
+                counts["rejected_429"] += 1
+                await asyncio.sleep(min(r.get("retry_after", 1.0), 2.0))
+            else:
+                counts["errors"] += 1
+                errors.append(str(r))
+
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=600, limits=limits) as http:
+        await asyncio.gather(*(client(http, n) for n in range(clients)))
+    return {**counts, "ttft_p50": pct(ttfts, 0.5), "ttft_p95": pct(ttfts, 0.95), "error_samples": errors[:3]}
+
+
+# ---- main --------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--load-max-tokens", type=int, default=16)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="synapse-bench-"))
+    env_overrides = {
+        "CORTEX_DATA_DIR": str(work / "cortex"),
+        "SYNAPSE_DATA_DIR": str(work / "synapse"),
+        "SYNAPSE_N_CTX": "2048",
+        "SYNAPSE_API_KEYS": KEY,
+    }
+    os.environ.update(env_overrides)
+
+    console.print("[bold]1.[/] direct calls to the embedded backend (in process)")
+    direct, prompt_tokens = asyncio.run(direct_runs(args.runs, args.max_tokens))
+
+    port = free_port()
+    synapse = Path(sys.executable).with_name("synapse")
+    server = subprocess.Popen(
+        [str(synapse), "serve", "--port", str(port), "--log-level", "warning"],
+        env={**os.environ, **env_overrides},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("synapse serve did not start")
+            time.sleep(0.5)
+        console.print("[bold]2.[/] the same prompt through synapse serve (SSE, API key)")
+        through = asyncio.run(api_runs(url, args.runs, args.max_tokens))
+        rss_before = rss_mib(server.pid)
+        console.print(f"[bold]3.[/] {args.clients} streaming clients for {args.seconds:.0f} s")
+        loaded = asyncio.run(load(url, args.clients, args.seconds, args.load_max_tokens))
+        rss_after = rss_mib(server.pid)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+    table = Table(title=f"TTFT and tokens/s, median of {args.runs} runs, {args.max_tokens} tokens")
+    for col in (
+        "path",
+        "RAG",
+        "prompt tok",
+        "TTFT ms",
+        "plan ms",
+        "retrieval ms",
+        "SYNAPSE share ms",
+        "tokens/s",
+        "vs direct",
+    ):
+        table.add_column(col, justify="right" if col not in ("path", "RAG") else "left")
+    verdicts = []
+    for mode in ("off", "mix"):
+        d_ttft = statistics.median(r["ttft_ms"] for r in direct[mode])
+        d_tps = statistics.median(r["tps"] for r in direct[mode])
+        table.add_row(
+            "direct", mode, str(prompt_tokens.get(mode, "")), f"{d_ttft:.1f}", "", "", "", f"{d_tps:.1f}", "1.00"
+        )
+        t = through[mode]
+        a_ttft = statistics.median(r["ttft_ms"] for r in t)
+        a_plan = statistics.median(r["plan_ms"] for r in t)
+        a_ret = statistics.median(r["retrieval_ms"] for r in t)
+        a_tps = statistics.median(r["tps"] for r in t)
+        share = a_ttft - a_plan - d_ttft
+        ratio = a_tps / d_tps
+        table.add_row(
+            "SYNAPSE",
+            mode,
+            str(t[0]["prompt_tokens"]),
+            f"{a_ttft:.1f}",
+            f"{a_plan:.1f}",
+            f"{a_ret:.1f}",
+            f"{share:.1f}",
+            f"{a_tps:.1f}",
+            f"{ratio:.2f}",
+        )
+        verdicts.append((mode, share, ratio))
+    console.print(table)
+    for mode, share, ratio in verdicts:
+        console.print(
+            f"RAG {mode}: SYNAPSE adds {share:.1f} ms to TTFT beyond planning (target ≤ 10) "
+            f"[{'green' if share <= 10 else 'red'}]{'ok' if share <= 10 else 'over'}[/]; tokens/s {ratio:.2f}× direct "
+            f"(target ≥ 0.95) [{'green' if ratio >= 0.95 else 'red'}]{'ok' if ratio >= 0.95 else 'under'}[/]"
+        )
+    load_table = Table(
+        title=f"{args.clients} concurrent streaming clients, {args.seconds:.0f} s, {args.load_max_tokens} tokens each"
+    )
+    for col in ("done", "429 (queue full)", "errors", "TTFT p50 ms", "TTFT p95 ms", "RSS before MiB", "RSS after MiB"):
+        load_table.add_column(col, justify="right")
+    load_table.add_row(
+        str(loaded["done"]),
+        str(loaded["rejected_429"]),
+        str(loaded["errors"]),
+        f"{loaded['ttft_p50']:.0f}",
+        f"{loaded['ttft_p95']:.0f}",
+        f"{rss_before or 0:.0f}",
+        f"{rss_after or 0:.0f}",
+    )
+    console.print(load_table)
+    if loaded["error_samples"]:
+        console.print("error samples:", loaded["error_samples"])
+
+
+if __name__ == "__main__":
+    main()
