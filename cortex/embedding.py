@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -62,14 +64,46 @@ def resolve_embedder(name: str) -> Embedder:
     return get_embedder(name)
 
 
+class QueryFirstLock:
+    """One embedder call at a time, and a waiting query goes before waiting document batches.
+
+    Embedders need not be thread-safe (snowball stemmers are not), and on a CPU concurrent batches only
+    compete for the same cores. Without the priority a query would wait for a whole document's batches.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._queries_waiting = 0
+
+    def acquire(self, query: bool) -> None:
+        with self._cond:
+            if query:
+                self._queries_waiting += 1
+            try:
+                while self._busy or (not query and self._queries_waiting):
+                    self._cond.wait()
+            finally:
+                if query:
+                    self._queries_waiting -= 1
+            self._busy = True
+
+    def release(self) -> None:
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
+
+
 class VectorMemo:
     """Vectors of known texts (the TRIZ graph's), kept in the user cache so a new store is built in seconds.
 
     While `recording`, every text embedded is remembered; `save` writes them (float16, sha1 keys).
     """
 
-    def __init__(self, embedder: Embedder) -> None:
+    def __init__(self, embedder: Embedder, cache_dir: Path | None = None) -> None:
         self.embedder = embedder
+        self.cache_dir = cache_dir
+        self._lock = QueryFirstLock()
         self.vectors: dict[bytes, Vectors] = {}
         self.recording = False
         self.seen: dict[bytes, Vectors] = {}
@@ -80,7 +114,8 @@ class VectorMemo:
 
     def path(self, label: str) -> Path:
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.embedder.name)
-        return default_cache_dir() / "cortex" / f"{label}-{safe}-{self.embedder.dim}.npz"
+        folder = self.cache_dir or default_cache_dir() / "cortex"
+        return folder / f"{label}-{safe}-{self.embedder.dim}.npz"
 
     def load(self, label: str) -> int:
         path = self.path(label)
@@ -112,14 +147,21 @@ class VectorMemo:
     def clear(self) -> None:
         self.vectors, self.seen, self.recording = {}, {}, False
 
-    async def embed(self, texts: list[str]) -> Vectors:
+    def _embed_serially(self, texts: list[str], query: bool = False) -> Vectors:
+        self._lock.acquire(query)
+        try:
+            return self.embedder.embed(texts)
+        finally:
+            self._lock.release()
+
+    async def embed(self, texts: list[str], query: bool = False) -> Vectors:
         if not self.vectors and not self.recording:
-            return await self.embedder.aembed(texts)
+            return await asyncio.to_thread(self._embed_serially, texts, query)
         keys = [self.key(t) for t in texts]
         missing = [i for i, k in enumerate(keys) if k not in self.vectors]
         out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
         if missing:
-            fresh = await self.embedder.aembed([texts[i] for i in missing])
+            fresh = await asyncio.to_thread(self._embed_serially, [texts[i] for i in missing])
             for row, i in enumerate(missing):
                 out[i] = fresh[row]
         for i, k in enumerate(keys):
@@ -133,7 +175,10 @@ class VectorMemo:
 def lightrag_embedding(memo: VectorMemo) -> EmbeddingFunc:
     """LightRAG's view of an embedder: an async function from texts to an (n, dim) array."""
 
-    async def embed(texts: list[str], **_: Any) -> np.ndarray[Any, Any]:
-        return await memo.embed(texts)
+    async def embed(texts: list[str], context: str = "document", **_: Any) -> np.ndarray[Any, Any]:
+        return await memo.embed(texts, query=context == "query")
 
-    return EmbeddingFunc(embedding_dim=memo.embedder.dim, func=embed, model_name=memo.embedder.name)
+    # supports_asymmetric makes LightRAG say whether it embeds a query or documents.
+    return EmbeddingFunc(
+        embedding_dim=memo.embedder.dim, func=embed, model_name=memo.embedder.name, supports_asymmetric=True
+    )

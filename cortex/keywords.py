@@ -20,6 +20,8 @@ class Keywords(BaseModel):
 
     high: list[str] = Field(default_factory=list)
     low: list[str] = Field(default_factory=list)
+    # (improving, worsening) parameter pairs of the contradictions the analyzer found, best first.
+    pairs: list[tuple[int, int]] = Field(default_factory=list)
 
     @property
     def all(self) -> list[str]:
@@ -55,12 +57,14 @@ def extract_keywords(query: str, kb: TrizKnowledge | None = None) -> Keywords:
     kb = kb or load_knowledge()
     high: list[str] = []
     low: list[str] = []
+    pairs: list[tuple[int, int]] = []
     try:
         analysis = _lexicon_analyzer().analyze(_contrast(query), top=2)
     except Exception:  # an unanalysable query (too long, no words) still has its own words
         analysis = None
     for cand in analysis.candidates if analysis else []:
         a, b = kb.parameter(cand.improving.id), kb.parameter(cand.worsening.id)
+        pairs.append((a.id, b.id))
         high.append(f"contradiction matrix {a.name.en} {b.name.en}")
         high.append(f"{a.name.ru} {b.name.ru}")
         low += [a.name.en, b.name.en]
@@ -70,4 +74,4 @@ def extract_keywords(query: str, kb: TrizKnowledge | None = None) -> Keywords:
         words = [t for t in terms if " " not in t]
         high = [" ".join(words[:8]) or query]
     low = list(dict.fromkeys([*low, *terms]))[:MAX_LOW]
-    return Keywords(high=list(dict.fromkeys(high)), low=low)
+    return Keywords(high=list(dict.fromkeys(high)), low=low, pairs=pairs)

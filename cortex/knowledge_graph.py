@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from synapse.triz import Localized, Parameter, Principle, Separation, TrizKnowledge
 
 # Bump when the shape of the graph built here changes, so stores built by older code are rebuilt.
-GRAPH_FORMAT = "1"
+GRAPH_FORMAT = "2"
 TRIZ_PREFIX = "triz:"
 
 
@@ -75,17 +75,21 @@ def _separation_text(s: Separation, kb: TrizKnowledge) -> str:
     )
 
 
-def _cell_line(kb: TrizKnowledge, improving: int, worsening: int) -> tuple[str, str] | None:
+def _cell_line(kb: TrizKnowledge, improving: int, worsening: int) -> str | None:
     cell = kb.cell(improving, worsening)
     if cell is None:
         return None
     a, b = kb.parameter(improving), kb.parameter(worsening)
-    en = ", ".join(f"{n} {kb.principle(n).name.en}" for n in cell.principles)
-    ru = ", ".join(f"{n} {kb.principle(n).name.ru}" for n in cell.principles)
-    return (
-        f"Matrix cell ({improving},{worsening}): improving {a.name.en} while {b.name.en} gets worse: principles {en}.",
-        f"Ячейка ({improving},{worsening}): улучшается «{a.name.ru}», ухудшается «{b.name.ru}»: приёмы {ru}.",
-    )
+    names = ", ".join(f"{n} {kb.principle(n).name.en}" for n in cell.principles)
+    return f"({improving},{worsening}) improving {a.name.en}, worsening {b.name.en}: principles {names}."
+
+
+def matrix_text(kb: TrizKnowledge, lo: int, hi: int) -> str:
+    """Both cells of a parameter pair in one text (the relation is undirected)."""
+    a, b = kb.parameter(lo), kb.parameter(hi)
+    lines = [f"Contradiction matrix: {a.name.en} / {b.name.en} (матрица противоречий: {a.name.ru} / {b.name.ru})"]
+    lines += [line for line in (_cell_line(kb, lo, hi), _cell_line(kb, hi, lo)) if line is not None]
+    return "\n".join(lines)
 
 
 def matrix_pair_key(a: int, b: int) -> str:
@@ -150,20 +154,19 @@ def build_triz_graph(kb: TrizKnowledge) -> TrizGraph:
                 }
             )
 
+    # Matrix cells live on the relations alone: embedding them twice (as chunks too) doubled the build time.
+    # A relation's evidence chunk is its first parameter's text; `file_path` names the cell pair.
     pairs = sorted({tuple(sorted((c.improving, c.worsening))) for c in kb.cells})
     for lo, hi in pairs:
         key = matrix_pair_key(lo, hi)
-        lines = [line for line in (_cell_line(kb, lo, hi), _cell_line(kb, hi, lo)) if line is not None]
-        text = "\n".join(part for line in lines for part in line)
-        chunk(key, text)
         a, b = kb.parameter(lo), kb.parameter(hi)
         graph.relationships.append(
             {
                 "src_id": parameter_entity(a),
                 "tgt_id": parameter_entity(b),
-                "description": text,
-                "keywords": f"contradiction matrix, {a.name.en}, {b.name.en}, {a.name.ru}, {b.name.ru}",
-                "source_id": key,
+                "description": matrix_text(kb, lo, hi),
+                "keywords": "contradiction matrix",
+                "source_id": f"{TRIZ_PREFIX}parameter:{lo}",
                 "file_path": key,
                 "weight": 1.0,
             }

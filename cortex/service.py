@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from cortex.backend import CortexBackend
-from cortex.documents import ParsedDocument, page_of, parse_upload
+from cortex.documents import ParsedDocument, parse_upload
 from cortex.embedding import VectorMemo, lightrag_embedding, resolve_embedder
 from cortex.errors import (
     CortexError,
@@ -75,8 +75,12 @@ class Cortex(CortexBackend):
         settings: CortexSettings | None = None,
         embedder: Embedder | None = None,
         knowledge: TrizKnowledge | None = None,
+        cache_dir: Path | None = None,
+        build_graph: bool = True,
     ) -> None:
         self.settings = settings or CortexSettings()
+        self.cache_dir = cache_dir
+        self._build_graph = build_graph
         self.data_dir = Path(self.settings.data_dir)
         self._embedder = embedder
         self.kb = knowledge or load_knowledge()
@@ -148,10 +152,13 @@ class Cortex(CortexBackend):
         self._registry, self._manifest = registry, manifest
         try:
             self._rag = await self._open_rag(manifest.workspace)
-            await self._ensure_triz_graph()
+            if self._build_graph:
+                await self._ensure_triz_graph()
         except BaseException:
             await self.aclose()
             raise
+        if not self._build_graph:
+            return  # opened to be read (reindex): no graph build, no document processing
         self._worker = asyncio.create_task(self._process_forever(), name="cortex-documents")
         if any(r.info.status in ("pending", "processing") for r in registry.all()):
             self._wakeup.set()
@@ -160,7 +167,7 @@ class Cortex(CortexBackend):
         from lightrag import LightRAG  # type: ignore[import-untyped]
 
         s = self.settings
-        self._memo = VectorMemo(self.embedder)
+        self._memo = VectorMemo(self.embedder, self.cache_dir)
         rag = LightRAG(
             working_dir=str(self.data_dir / "rag"),
             workspace=workspace,
@@ -273,6 +280,10 @@ class Cortex(CortexBackend):
         """Store many files in one batch (one pipeline run); every file is checked before any is stored."""
         parsed = [await asyncio.to_thread(parse_upload, n, d, self._max_bytes()) for n, d in files]
         return await self._enqueue([(p, kind, list(tags)) for p in parsed])
+
+    async def enqueue_parsed(self, items: list[tuple[ParsedDocument, DocumentKind, list[str]]]) -> list[DocumentInfo]:
+        """Store already-parsed documents (reindex, imports); same rules as add_document."""
+        return await self._enqueue(items)
 
     async def _enqueue(self, items: list[tuple[ParsedDocument, DocumentKind, list[str]]]) -> list[DocumentInfo]:
         registry = self.registry
@@ -399,6 +410,7 @@ class Cortex(CortexBackend):
             lang=lang,
             docs=lambda key: self._doc_ref(key, pages),
             limit=max(request.top_k, 5) * 2,
+            pairs=keywords.pairs if keywords else (),
         )
         return QueryResult(
             query=request.query,
@@ -436,9 +448,16 @@ class Cortex(CortexBackend):
         starts = record.page_starts
 
         def page(chunk_text: str) -> int | None:
+            """The page holding most of the chunk."""
             if not starts or not full:
                 return None
-            return page_of(starts, full.find(chunk_text[:80].strip()))
+            begin = full.find(chunk_text[:80].strip())
+            if begin < 0:
+                return None
+            end = begin + len(chunk_text)
+            bounds = [*starts, len(full)]
+            spans = [(min(end, bounds[i + 1]) - max(begin, bounds[i]), i + 1) for i in range(len(starts))]
+            return max(spans)[1]
 
         return DocRef(name=record.info.name, kind=record.info.kind, page=page)
 

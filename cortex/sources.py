@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cortex.knowledge_graph import TRIZ_PREFIX
+from cortex.knowledge_graph import TRIZ_PREFIX, matrix_pair_key, matrix_text
 from cortex.models import Source, SourceKind
 from synapse.triz import LangCode, TrizKnowledge
 
@@ -110,9 +110,17 @@ def build_sources(
     lang: LangCode,
     docs: Callable[[str], DocRef | None],
     limit: int,
+    pairs: Sequence[tuple[int, int]] = (),
 ) -> tuple[list[Source], str]:
-    """Sources ranked best first (scores fall with LightRAG's rank) and the context text built from them."""
+    """Sources ranked best first and the context text built from them.
+
+    Scores fall with LightRAG's rank in each list (chunks, relations, entities). The matrix cells of the
+    contradictions the analyzer found in the query (`pairs`) come first: they answer it most directly.
+    """
     items: list[Item] = []
+    for rank, (a, b) in enumerate(pairs):
+        lo, hi = sorted((a, b))
+        items.extend(_triz_item(matrix_pair_key(lo, hi), matrix_text(kb, lo, hi), 1.0 - 0.02 * rank, kb, lang))
 
     def add(key: str, text: str, score: float, title: str, chunk_id: str = "") -> None:
         if key.startswith(TRIZ_PREFIX):

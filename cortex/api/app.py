@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
@@ -16,13 +17,15 @@ from synapse.config import CortexSettings
 from synapse.embeddings import Embedder
 
 
-def create_app(settings: CortexSettings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
+def create_app(
+    settings: CortexSettings | None = None, *, embedder: Embedder | None = None, cache_dir: Path | None = None
+) -> FastAPI:
     """The app; the Cortex starts with the server (lifespan) on the server's event loop."""
     settings = settings or CortexSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with Cortex(settings, embedder=embedder) as cortex:
+        async with Cortex(settings, embedder=embedder, cache_dir=cache_dir) as cortex:
             app.state.cortex = cortex
             yield
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from synapse import __version__
-from synapse.cli import triz_cmd
+from synapse.cli import cortex_cmd, triz_cmd
 from synapse.cli.chat_cmd import chat
 from synapse.cli.config_cmd import config
 from synapse.cli.eval_cmd import eval_
@@ -23,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(triz_cmd.app, name="triz")
+app.add_typer(cortex_cmd.app, name="cortex")
 app.command(name="config")(config)
 app.command(name="export")(export)
 app.command(name="terminal")(terminal)

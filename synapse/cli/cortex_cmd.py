@@ -1,0 +1,173 @@
+"""`synapse cortex ...`: serve the CORTEX API, query it, manage documents, reindex."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.table import Table
+
+from synapse.cli.common import console, err_console, print_json, reports_errors
+from synapse.config import CortexSettings
+from synapse.errors import SynapseError
+
+if TYPE_CHECKING:  # importing LightRAG takes a second or two: only the cortex commands pay for it
+    from cortex import CortexBackend, DocumentInfo, QueryResult
+
+app = typer.Typer(help="CORTEX: retrieval of TRIZ knowledge and your documents (LightRAG).", no_args_is_help=True)
+
+T = TypeVar("T")
+UrlOpt = Annotated[
+    str,
+    typer.Option("--url", help="Use a running CORTEX server (e.g. http://127.0.0.1:8004) instead of the local store."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _with_backend(url: str, work: Callable[[CortexBackend], Awaitable[T]]) -> T:
+    """Run `work` against the server at `url`, or against the local store opened in this process."""
+    from cortex import Cortex, CortexClient
+
+    settings = CortexSettings()
+
+    async def run() -> T:
+        if url:
+            async with CortexClient(url, api_key=settings.api_key.get_secret_value()) as client:
+                return await work(client)
+        with console.status("opening the CORTEX store (the first start builds the TRIZ graph)"):
+            cortex = Cortex(settings)
+            await cortex.start()
+        try:
+            return await work(cortex)
+        finally:
+            await cortex.aclose()
+
+    return asyncio.run(run())
+
+
+@app.command()
+@reports_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on (default CORTEX_HOST).")] = "",
+    port: Annotated[int, typer.Option(help="Port (default CORTEX_PORT, 8004).")] = 0,
+) -> None:
+    """Serve the CORTEX HTTP API (health, query, documents, TRIZ look-ups)."""
+    import uvicorn
+
+    from cortex import create_app
+
+    settings = CortexSettings()
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
+
+
+def _render_result(result: QueryResult) -> None:
+    table = Table(title=f"{result.mode} · {result.elapsed_ms:.0f} ms", show_lines=False)
+    for column in ("score", "kind", "title", "document", "snippet"):
+        table.add_column(column, overflow="fold")
+    for s in result.sources:
+        doc = f"{s.document} p.{s.page}" if s.document and s.page else (s.document or "")
+        table.add_row(f"{s.score:.2f}", s.kind, s.title, doc, s.snippet[:160])
+    console.print(table)
+    for warning in result.warnings:
+        err_console.print(f"warning: {warning}")
+
+
+@app.command()
+@reports_errors
+def query(
+    text: Annotated[str, typer.Argument(help="The question or problem statement.")],
+    mode: Annotated[str, typer.Option(help="naive, local, global, hybrid or mix.")] = "mix",
+    top_k: Annotated[int, typer.Option("--top-k", help="How many items each retrieval step takes.")] = 10,
+    lang: Annotated[str, typer.Option(help="auto, en or ru.")] = "auto",
+    url: UrlOpt = "",
+    json: JsonOpt = False,
+) -> None:
+    """Retrieve context and sources for a question (no generation)."""
+    from cortex import QueryRequest
+
+    request = QueryRequest.model_validate({"query": text, "mode": mode, "top_k": top_k, "lang": lang})
+    result = _with_backend(url, lambda backend: backend.query(request))
+    if json:
+        print_json(result)
+    else:
+        _render_result(result)
+
+
+def _render_docs(docs: list[DocumentInfo]) -> None:
+    table = Table(title=f"{len(docs)} documents")
+    for column in ("id", "name", "kind", "status", "chunks", "size", "tags"):
+        table.add_column(column, overflow="fold")
+    for d in docs:
+        status = f"{d.status}: {d.error}" if d.error else d.status
+        table.add_row(d.id, d.name, d.kind, status, str(d.chunks), f"{d.size:,}", ", ".join(d.tags))
+    console.print(table)
+
+
+@app.command()
+@reports_errors
+def add(
+    files: Annotated[list[Path], typer.Argument(help=".txt, .md, .pdf or .docx files.")],
+    kind: Annotated[str, typer.Option(help="document or dialogue.")] = "document",
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag; repeat for more.")] = None,
+    url: UrlOpt = "",
+    json: JsonOpt = False,
+) -> None:
+    """Store files (the same content twice is stored once); locally, waits until they are processed."""
+    from cortex import Cortex
+
+    if kind not in ("document", "dialogue"):
+        raise SynapseError(f"unknown kind {kind!r}", "use --kind document or --kind dialogue")
+    payload = []
+    for path in files:
+        if not path.is_file():
+            raise SynapseError(f"{path} is not a file", "give the path of a .txt, .md, .pdf or .docx file")
+        payload.append((path.name, path.read_bytes()))
+
+    async def work(backend: CortexBackend) -> list[DocumentInfo]:
+        added = [await backend.add_document(n, d, kind=kind, tags=tag or []) for n, d in payload]  # type: ignore[arg-type]
+        if isinstance(backend, Cortex):  # a server goes on in the background; here we wait for the result
+            with console.status("processing documents"):
+                await backend.wait_idle(timeout=24 * 3600)
+        return [await backend.get_document(d.id) for d in added]
+
+    found = _with_backend(url, work)
+    print_json({"documents": [d.model_dump(mode="json") for d in found]}) if json else _render_docs(found)
+
+
+@app.command()
+@reports_errors
+def docs(url: UrlOpt = "", json: JsonOpt = False) -> None:
+    """List the stored documents and their processing state."""
+    found = _with_backend(url, lambda backend: backend.list_documents())
+    print_json({"documents": [d.model_dump(mode="json") for d in found]}) if json else _render_docs(found)
+
+
+@app.command()
+@reports_errors
+def delete(
+    doc_id: Annotated[str, typer.Argument(help="The document id (see `synapse cortex docs`).")], url: UrlOpt = ""
+) -> None:
+    """Delete a document with its chunks and vectors."""
+    _with_backend(url, lambda backend: backend.delete_document(doc_id))
+    console.print(f"deleted {doc_id}")
+
+
+@app.command()
+@reports_errors
+def reindex(json: JsonOpt = False) -> None:
+    """Rebuild the store with the embedder now configured (CORTEX_EMBEDDER); stop `serve` first."""
+    from cortex.reindex import reindex as run_reindex
+
+    settings = CortexSettings()
+    with console.status("reindexing") as status:
+        report = asyncio.run(run_reindex(settings, progress=lambda msg: status.update(msg)))
+    if json:
+        print_json(report)
+    else:
+        console.print(
+            f"reindexed {report.documents} documents: {report.old_embedder} -> {report.new_embedder} "
+            f"in {report.seconds:.1f} s ({report.data_dir})"
+        )

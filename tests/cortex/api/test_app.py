@@ -1,0 +1,129 @@
+"""The HTTP API: key enforcement, query, documents, TRIZ look-ups and error bodies."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.cortex.api.conftest import API_KEY, NO_KEY
+from tests.cortex.conftest import EN_BRACKET, RU_COOLING, make_pdf
+
+
+def _error(response: object, status: int, code: str) -> dict[str, str]:
+    assert response.status_code == status, response.text  # type: ignore[attr-defined]
+    body = response.json()  # type: ignore[attr-defined]
+    assert set(body) == {"error"} and body["error"]["code"] == code
+    assert body["error"]["message"]
+    return body["error"]  # type: ignore[no-any-return]
+
+
+def _wait_processed(client: TestClient, doc_id: str) -> dict[str, object]:
+    for _ in range(400):
+        doc = client.get(f"/documents/{doc_id}").json()
+        if doc["status"] in ("processed", "failed"):
+            return doc  # type: ignore[no-any-return]
+        time.sleep(0.05)
+    raise AssertionError(f"{doc_id} still processing")
+
+
+def test_health_is_open_everything_else_needs_the_key(client: TestClient) -> None:
+    health = client.get("/health", headers=NO_KEY)
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    for method, path in [("post", "/query"), ("get", "/documents"), ("get", "/triz/matrix?improving=1&worsening=14")]:
+        err = _error(client.request(method, path, headers=NO_KEY), 401, "unauthorized")
+        assert "CORTEX_API_KEY" in err["hint"]
+    _error(client.get("/documents", headers={"X-API-Key": "nope"}), 401, "unauthorized")
+    bearer = {**NO_KEY, "Authorization": f"Bearer {API_KEY}"}
+    assert client.get("/documents", headers=bearer).status_code == 200
+
+
+def test_query_returns_context_and_sources(client: TestClient) -> None:
+    response = client.post("/query", json={"query": "Как облегчить деталь без потери прочности?", "mode": "mix"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["mode"] == "mix" and body["lang"] == "ru"
+    assert body["sources"][0]["id"] == "triz:matrix:1-14"
+    assert body["sources"][0]["title"] == "Вес подвижного объекта × Прочность"
+
+
+def test_query_validation_errors_share_the_shape(client: TestClient) -> None:
+    err = _error(client.post("/query", json={"query": "ab"}), 422, "validation")
+    assert "query" in err["message"]
+    _error(client.post("/query", json={"query": "valid query", "mode": "psychic"}), 422, "validation")
+
+
+def test_upload_list_get_delete(client: TestClient) -> None:
+    files = {"file": ("bracket.md", EN_BRACKET.encode(), "text/markdown")}
+    first = client.post("/documents", files=files, data={"tags": "casting, ribs"})
+    assert first.status_code == 202, first.text
+    doc = first.json()
+    assert doc["status"] in ("pending", "processing", "processed") and doc["tags"] == ["casting", "ribs"]
+    again = client.post("/documents", files={"file": ("copy.md", EN_BRACKET.encode(), "text/markdown")})
+    assert again.json()["id"] == doc["id"]
+    assert _wait_processed(client, doc["id"])["status"] == "processed"
+    listed = client.get("/documents").json()
+    assert [d["id"] for d in listed].count(doc["id"]) == 1
+    hits = client.post("/query", json={"query": "aluminium bracket lattice of ribs", "mode": "naive"}).json()
+    assert any(s["document"] == "bracket.md" for s in hits["sources"])
+    assert client.delete(f"/documents/{doc['id']}").status_code == 204
+    _error(client.get(f"/documents/{doc['id']}"), 404, "document_not_found")
+    _error(client.delete(f"/documents/{doc['id']}"), 404, "document_not_found")
+
+
+def test_dialogue_upload(client: TestClient) -> None:
+    response = client.post(
+        "/documents", files={"file": ("turn.txt", RU_COOLING.encode(), "text/plain")}, data={"kind": "dialogue"}
+    )
+    assert response.status_code == 202 and response.json()["kind"] == "dialogue"
+    _wait_processed(client, response.json()["id"])
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "status", "code"),
+    [
+        ("empty.txt", b"", 400, "bad_document"),
+        ("virus.exe", b"MZ\x90\x00", 415, "unsupported_document"),
+        ("huge.txt", b"x" * 60_000, 413, "document_too_large"),
+        ("corrupt.pdf", b"%PDF-1.7\nthis is not a pdf body", 400, "bad_document"),
+    ],
+)
+def test_bad_uploads_get_clear_errors_and_change_nothing(
+    client: TestClient, name: str, data: bytes, status: int, code: str
+) -> None:
+    before = client.get("/documents").json()
+    err = _error(client.post("/documents", files={"file": (name, data, "application/octet-stream")}), status, code)
+    assert err["hint"]
+    assert client.get("/documents").json() == before
+
+
+def test_pdf_upload_is_searchable(client: TestClient) -> None:
+    filler = "Maintenance log entry on routine inspection of conveyor belts. " * 45
+    page2 = (
+        "The gearbox housing was cast in magnesium alloy to save weight. Magnesium alloy castings of the gearbox "
+        "housing get a protective coating. In magnesium alloy the gearbox housing weighs a third less than in "
+        "aluminium, and the housing of the gearbox still carries the bearing loads. "
+    )
+    pdf = make_pdf([filler, page2 * 2])
+    doc = client.post("/documents", files={"file": ("gearbox.pdf", pdf, "application/pdf")}).json()
+    assert _wait_processed(client, doc["id"])["status"] == "processed"
+    hits = client.post("/query", json={"query": "gearbox housing magnesium alloy", "mode": "naive"}).json()
+    pages = [s["page"] for s in hits["sources"] if s["document"] == "gearbox.pdf"]
+    assert pages and pages[0] == 2
+
+
+def test_triz_routes(client: TestClient) -> None:
+    cell = client.get("/triz/matrix", params={"improving": "14", "worsening": "1"}).json()
+    assert [p["id"] for p in cell["principles"]] == [1, 8, 40, 15]
+    card = client.get("/triz/principles/40", params={"lang": "ru"}).json()
+    assert card["id"] == 40 and card["lang"] == "ru"
+    _error(client.get("/triz/principles/41"), 404, "unknown_principle")
+    _error(client.get("/triz/matrix", params={"improving": "zzz", "worsening": "1"}), 404, "unknown_parameter")
+    _error(client.post("/triz/analyze", json={"problem": ""}), 422, "validation")
+
+
+@pytest.mark.slow
+def test_triz_analyze(client: TestClient) -> None:
+    body = client.post("/triz/analyze", json={"problem": "The bracket must be lighter, but it loses strength"}).json()
+    assert body["candidates"][0]["improving"]["id"] in (1, 2)

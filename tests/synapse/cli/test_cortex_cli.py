@@ -1,0 +1,80 @@
+"""`synapse cortex ...` through the real typer app, on a local store with the fake embedder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from synapse.cli import app
+from synapse.embeddings import Embedder
+from tests.conftest import HashingEmbedder
+from tests.cortex.conftest import EN_BRACKET, RU_COOLING
+
+runner = CliRunner()
+
+
+class RenamedEmbedder(HashingEmbedder):
+    name = "test-hashing-v2"
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Embedder]:
+    """CORTEX_DATA_DIR in the test folder; the embedder named in CORTEX_EMBEDDER comes from this dict."""
+    embedders: dict[str, Embedder] = {"test-hashing": HashingEmbedder(), "test-hashing-v2": RenamedEmbedder()}
+    monkeypatch.setenv("CORTEX_DATA_DIR", str(tmp_path / "cortex"))
+    monkeypatch.setenv("CORTEX_EMBEDDER", "test-hashing")
+    monkeypatch.setattr("cortex.service.resolve_embedder", lambda name: embedders[name])
+    return embedders
+
+
+def test_add_docs_query_delete(store: dict[str, Embedder], tmp_path: Path) -> None:
+    (tmp_path / "bracket.md").write_text(EN_BRACKET, encoding="utf-8")
+    (tmp_path / "chat.txt").write_text(RU_COOLING, encoding="utf-8")
+    res = runner.invoke(app, ["cortex", "add", str(tmp_path / "bracket.md"), "--tag", "casting", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)["documents"][0]
+    assert doc["status"] == "processed" and doc["tags"] == ["casting"]
+    res = runner.invoke(app, ["cortex", "add", str(tmp_path / "chat.txt"), "--kind", "dialogue"])
+    assert res.exit_code == 0, res.output
+
+    listed = json.loads(runner.invoke(app, ["cortex", "docs", "--json"]).stdout)["documents"]
+    assert {d["name"] for d in listed} == {"bracket.md", "chat.txt"}
+
+    res = runner.invoke(app, ["cortex", "query", "aluminium bracket lattice of ribs", "--mode", "naive", "--json"])
+    assert res.exit_code == 0, res.output
+    assert any(s["document"] == "bracket.md" for s in json.loads(res.stdout)["sources"])
+
+    assert runner.invoke(app, ["cortex", "delete", doc["id"]]).exit_code == 0
+    res = runner.invoke(app, ["cortex", "delete", doc["id"]])
+    assert res.exit_code != 0 and "no document" in res.output
+
+
+def test_bad_input_exits_with_a_message(store: dict[str, Embedder], tmp_path: Path) -> None:
+    res = runner.invoke(app, ["cortex", "add", str(tmp_path / "missing.md")])
+    assert res.exit_code == 2 and "is not a file" in res.output
+    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    res = runner.invoke(app, ["cortex", "add", str(tmp_path / "image.png")])
+    assert res.exit_code == 2 and ".png" in res.output
+
+
+def test_changed_embedder_is_refused_until_reindex(
+    store: dict[str, Embedder], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "bracket.md").write_text(EN_BRACKET, encoding="utf-8")
+    assert runner.invoke(app, ["cortex", "add", str(tmp_path / "bracket.md")]).exit_code == 0
+    monkeypatch.setenv("CORTEX_EMBEDDER", "test-hashing-v2")
+    res = runner.invoke(app, ["cortex", "docs"])
+    assert res.exit_code == 2 and "synapse cortex reindex" in res.output
+
+    res = runner.invoke(app, ["cortex", "reindex", "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert report["old_embedder"] == "test-hashing" and report["new_embedder"] == "test-hashing-v2"
+    assert report["documents"] == 1
+    res = runner.invoke(app, ["cortex", "query", "aluminium bracket lattice", "--mode", "naive", "--json"])
+    assert res.exit_code == 0, res.output
+    assert any(s["document"] == "bracket.md" for s in json.loads(res.stdout)["sources"])
+    assert not (tmp_path / "cortex.reindex").exists() and not (tmp_path / "cortex.old").exists()
