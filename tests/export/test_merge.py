@@ -87,3 +87,25 @@ def test_interrupted_merge_leaves_nothing(tiny_base: Path, tmp_path: Path) -> No
     with pytest.raises(KeyboardInterrupt):
         write_merged_gguf(base, None, out, "F16", progress=stop)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_disk_write_stops_the_merge_and_leaves_nothing(
+    tiny_base: Path, tiny_adapter: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import export.merge
+
+    calls = []
+    original = export.merge._Writer.write_tensor_data
+
+    def failing(self: export.merge._Writer, tensor: np.ndarray) -> None:  # type: ignore[type-arg]
+        calls.append(tensor.nbytes)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        original(self, tensor)
+
+    monkeypatch.setattr(export.merge._Writer, "write_tensor_data", failing)
+    base = inspect_base(tiny_base)
+    with pytest.raises(OSError, match="No space left"):
+        write_merged_gguf(base, inspect_adapter(tiny_adapter, base), tmp_path / "full.gguf", "F16")
+    assert list(tmp_path.iterdir()) == []
+    assert len(calls) == 3  # nothing more was written after the failure
