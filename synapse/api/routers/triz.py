@@ -54,7 +54,8 @@ async def analyze(
     """The analyzer's contradictions and principle cards; with `explain`, the agent's explanation too."""
     lang = body.lang if body.lang != "auto" else detect_lang(body.problem)
     run = agent.analyzer or (lambda p, lg: analyze_problem(p, lang=lg, top=body.top))
-    analysis = await asyncio.to_thread(run, body.problem, lang)
+    # Same thread rule as the connector: beside an in-process CORTEX the analyzer stays on the loop thread.
+    analysis = run(body.problem, lang) if agent.analyze_inline else await asyncio.to_thread(run, body.problem, lang)
     found = analysis.candidates[: body.top]
     ids: list[int] = []
     for cand in found:

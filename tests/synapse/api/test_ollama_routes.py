@@ -67,3 +67,33 @@ def test_backend_down_is_503_in_ollama_dialect(serve: ServeFn) -> None:
             model="triz-agent", messages=[{"role": "user", "content": "hi"}], stream=False
         )
     assert err.value.status_code == 503 and "SYNAPSE_" in err.value.error
+
+
+def test_ollama_backend_behind_the_api(lexicon_analyzer) -> None:  # type: ignore[no-untyped-def]
+    """SYNAPSE_BACKEND=ollama: the agent streams from an Ollama server (a local one speaking its chat API)."""
+    import openai
+
+    from synapse.api import create_app
+    from synapse.config import SynapseSettings
+    from synapse.llm.ollama_backend import OllamaBackend
+    from tests.synapse.api.conftest import LiveServer, make_agent_for
+    from tests.synapse.llm.ollama_chat_server import OllamaChatServer
+
+    with OllamaChatServer("Segment the boom [1] and use composites [2].") as fake_ollama:
+        settings = SynapseSettings(backend="ollama")
+        agent = make_agent_for(OllamaBackend(fake_ollama.url), FakeCortex(), lexicon_analyzer, settings)
+        with LiveServer(create_app(settings, agent=agent)) as server:
+            client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=0)
+            chunks = list(
+                client.chat.completions.create(
+                    model="triz-agent", messages=[{"role": "user", "content": BEAM}], stream=True, max_tokens=40
+                )
+            )
+            ids = [m.id for m in client.models.list().data]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Segment the boom [1] and use composites [2]."
+    assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens == 21
+    sent = fake_ollama.bodies[-1]
+    assert sent["model"] == "triz-td010v2-q4km" and sent["messages"][0]["role"] == "system"
+    assert "[1] (principle) 1. Segmentation" in sent["messages"][0]["content"]
+    assert "triz-td010v2-q4km:latest" in ids
