@@ -21,6 +21,7 @@ import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
+from typing import NamedTuple
 
 from rich.console import Console
 from rich.table import Table
@@ -80,16 +81,28 @@ for path in sys.argv[3:]:
 """
 
 
-def run(code_or_args: str | list[str], *args: str, env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Run a phase in a fresh process; returns (wall seconds, peak RSS in MiB) of that process alone."""
+class Phase(NamedTuple):
+    """One phase's figures, from its own process."""
+
+    wall: float  # seconds
+    cpu: float  # user + system seconds: less sensitive than wall time to other work on the machine
+    rss: float  # peak resident MiB
+
+
+LOG: Path | None = None  # the phases' own output goes here, so the table stays readable
+
+
+def run(code_or_args: str | list[str], *args: str, env: dict[str, str] | None = None) -> Phase:
+    """Run a phase in a fresh process; returns its wall time, CPU time and peak RSS."""
     cmd = [PY, "-c", code_or_args, *args] if isinstance(code_or_args, str) else code_or_args
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})})
-    _, status, usage = os.wait4(proc.pid, 0)
+    with open(LOG or os.devnull, "ab") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=log)
+        _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"phase failed: {' '.join(cmd[:4])}")
-    return seconds, usage.ru_maxrss / 1024
+        raise SystemExit(f"phase failed: {' '.join(cmd[:4])} (its output is in {LOG})")
+    return Phase(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 def llama_cpp_source(work: Path) -> Path:
@@ -127,13 +140,17 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="export-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     console = Console()
+    global LOG
+    LOG = work / "phases.log"
+    console.print(f"phase output goes to {LOG}")
     base, adapter = work / "base", work / "adapter"
     if not (base / "config.json").exists():
         console.print(f"building a random {args.size} base and adapter in {work} ...")
         run(BUILD, args.size, str(base), str(adapter))
 
-    rows: dict[str, dict[str, tuple[float, float]]] = {"ours": {}, "reference": {}}
+    rows: dict[str, dict[str, Phase]] = {"ours": {}, "reference": {}}
     ours_f16, ref_f16 = work / "ours-f16.gguf", work / "ref-f16.gguf"
+    ours_f16.unlink(missing_ok=True)
     rows["ours"]["merge+convert"] = run(OURS_MERGE, str(base), str(adapter), str(ours_f16))
     rows["ours"]["quantize"] = run(QUANTIZE, str(ours_f16), str(work / "ours-q4km.gguf"))
     if not args.skip_reference:
@@ -153,24 +170,31 @@ def main() -> None:
     err = {line.split()[0]: float(line.split()[1]) for line in errors if line.strip()}
 
     table = Table(title=f"LoRA export, {args.size}: each phase in its own process, verification not included")
-    for col in ("route", "phase", "wall s", "peak RSS MiB"):
+    for col in ("route", "phase", "wall s", "CPU s", "peak RSS MiB"):
         table.add_column(col, justify="left" if col in ("route", "phase") else "right")
-    totals = {}
+    totals: dict[str, Phase] = {}
     for route, phases in rows.items():
-        for phase, (sec, rss) in phases.items():
-            table.add_row(route, phase, f"{sec:.1f}", f"{rss:.0f}")
+        for phase, fig in phases.items():
+            table.add_row(route, phase, f"{fig.wall:.1f}", f"{fig.cpu:.1f}", f"{fig.rss:.0f}")
         if phases:
-            totals[route] = (sum(s for s, _ in phases.values()), max(r for _, r in phases.values()))
-            table.add_row(route, "[bold]total[/]", f"{totals[route][0]:.1f}", f"{totals[route][1]:.0f}")
+            totals[route] = Phase(
+                sum(p.wall for p in phases.values()),
+                sum(p.cpu for p in phases.values()),
+                max(p.rss for p in phases.values()),
+            )
+            t = totals[route]
+            table.add_row(route, "[bold]total[/]", f"{t.wall:.1f}", f"{t.cpu:.1f}", f"{t.rss:.0f}")
     console.print(table)
     console.print(
         f"F16 max abs logit error vs unmerged peft: ours {err.get(str(ours_f16), float('nan')):.3g}"
         + (f", reference {err.get(str(ref_f16), float('nan')):.3g}" if str(ref_f16) in err else "")
     )
     if "reference" in totals:
-        t_ratio = totals["ours"][0] / totals["reference"][0]
-        m_ratio = totals["ours"][1] / totals["reference"][1]
-        console.print(f"ours / reference: time {t_ratio:.2f}x, peak RSS {m_ratio:.2f}x")
+        ours, ref = totals["ours"], totals["reference"]
+        console.print(
+            f"ours / reference: wall time {ours.wall / ref.wall:.2f}x, CPU time {ours.cpu / ref.cpu:.2f}x, "
+            f"peak RSS {ours.rss / ref.rss:.2f}x"
+        )
 
 
 if __name__ == "__main__":
