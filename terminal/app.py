@@ -5,6 +5,8 @@ Chainlit loads this file by path (`synapse terminal` does it); the behaviour liv
 
 from __future__ import annotations
 
+import os
+
 from terminal.root import bind_chainlit_root
 
 bind_chainlit_root()
@@ -16,9 +18,11 @@ from terminal import handlers  # noqa: E402
 from terminal.credentials import check_login  # noqa: E402
 from terminal.files_route import install_files_route  # noqa: E402
 from terminal.history import create_schema_blocking, database_url  # noqa: E402
+from terminal.root import use_files_dir  # noqa: E402
 from terminal.storage import LocalFileStorage  # noqa: E402
 
 install_files_route()
+use_files_dir(handlers.settings().data_dir / "sessions" / str(os.getpid()))
 
 
 @cl.data_layer

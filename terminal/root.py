@@ -26,3 +26,18 @@ def bind_chainlit_root() -> Path:
         return CHAINLIT_ROOT
     os.environ["CHAINLIT_APP_ROOT"] = str(CHAINLIT_ROOT)
     return CHAINLIT_ROOT
+
+
+def use_files_dir(path: Path) -> Path:
+    """Keep Chainlit's per-session upload folder at `path` instead of `<root>/.files`.
+
+    Chainlit deletes that whole folder when a server stops, so two terminals sharing the package's root would
+    delete each other's uploads; each process gets its own folder under the data directory instead.
+    """
+    import chainlit.config
+    import chainlit.server
+
+    path.mkdir(parents=True, exist_ok=True)
+    chainlit.config.FILES_DIRECTORY = path
+    chainlit.server.FILES_DIRECTORY = path  # type: ignore[attr-defined]
+    return path

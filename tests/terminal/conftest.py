@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,14 @@ from chainlit.emitter import BaseChainlitEmitter  # noqa: E402
 from chainlit.session import HTTPSession  # noqa: E402
 
 from tests.terminal.fake_services import FakeServer, FakeState  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def chainlit_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Chainlit's session upload folder in a temporary directory, not in the package."""
+    from terminal.root import use_files_dir
+
+    return use_files_dir(tmp_path_factory.mktemp("chainlit-files"))
 
 
 @pytest.fixture(scope="module")
