@@ -48,6 +48,7 @@ class Manifest(BaseModel):
     embedder: str
     dim: int
     knowledge_version: str = ""
+    vector_storage: str = ""
 
 
 class DocumentRecord(BaseModel):
@@ -64,6 +65,9 @@ class Registry:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # WAL with NORMAL survives a process crash; a power cut may lose the last status changes,
+        # which CORTEX re-reads from LightRAG's document status anyway.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -92,8 +96,9 @@ class Registry:
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", (manifest.model_dump_json(),))
 
-    def create_manifest(self, embedder: str, dim: int) -> Manifest:
-        manifest = Manifest(workspace=f"cortex_{uuid.uuid4().hex[:12]}", embedder=embedder, dim=dim)
+    def create_manifest(self, embedder: str, dim: int, vector_storage: str = "") -> Manifest:
+        workspace = f"cortex_{uuid.uuid4().hex[:12]}"
+        manifest = Manifest(workspace=workspace, embedder=embedder, dim=dim, vector_storage=vector_storage)
         self.save_manifest(manifest)
         return manifest
 
@@ -127,6 +132,12 @@ class Registry:
         with self._lock:
             rows = self._db.execute("SELECT * FROM documents ORDER BY created_at DESC, id").fetchall()
         return [self._record(r) for r in rows]
+
+    def unfinished(self) -> list[DocumentInfo]:
+        """Documents still pending or processing."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM documents WHERE status IN ('pending', 'processing')").fetchall()
+        return [self._record(r).info for r in rows]
 
     def count(self) -> int:
         with self._lock:

@@ -89,6 +89,8 @@ class Cortex(CortexBackend):
         self._manifest: Manifest | None = None
         self._worker: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._doc_text_cache: dict[str, str] = {}
         self._memo: VectorMemo | None = None
         self.kg_builds = 0
@@ -123,6 +125,14 @@ class Cortex(CortexBackend):
         return self._rag
 
     def check_embedder(self, manifest: Manifest) -> None:
+        """Refuse a store built with another embedder or another vector storage."""
+        wanted = self.settings.vector_storage
+        if manifest.vector_storage and manifest.vector_storage != wanted:
+            raise EmbedderMismatchError(
+                f"the CORTEX store in {self.data_dir} keeps its vectors in {manifest.vector_storage}, "
+                f"but CORTEX_VECTOR_STORAGE is {wanted}",
+                f"{REINDEX_HINT}, or set CORTEX_VECTOR_STORAGE={manifest.vector_storage}",
+            )
         emb = self.embedder
         if manifest.embedder != emb.name or manifest.dim != emb.dim:
             raise EmbedderMismatchError(
@@ -143,7 +153,7 @@ class Cortex(CortexBackend):
             emb = await asyncio.to_thread(lambda: self.embedder)
             manifest = registry.manifest()
             if manifest is None:
-                manifest = registry.create_manifest(emb.name, emb.dim)
+                manifest = registry.create_manifest(emb.name, emb.dim, self.settings.vector_storage)
             self.check_embedder(manifest)
             claim(manifest.workspace, str(self.data_dir))
         except BaseException:
@@ -160,12 +170,16 @@ class Cortex(CortexBackend):
         if not self._build_graph:
             return  # opened to be read (reindex): no graph build, no document processing
         self._worker = asyncio.create_task(self._process_forever(), name="cortex-documents")
-        if any(r.info.status in ("pending", "processing") for r in registry.all()):
+        if registry.unfinished():
+            self._idle.clear()
             self._wakeup.set()
 
     async def _open_rag(self, workspace: str) -> Any:
         from lightrag import LightRAG  # type: ignore[import-untyped]
 
+        from cortex.storage import register_storages
+
+        register_storages()
         s = self.settings
         self._memo = VectorMemo(self.embedder, self.cache_dir)
         rag = LightRAG(
@@ -224,6 +238,7 @@ class Cortex(CortexBackend):
         memo.recording = True
         try:
             await self.rag.ainsert_custom_kg(graph.custom_kg())
+            await self._flush()
             memo.save(label)
         finally:
             memo.clear()
@@ -231,6 +246,24 @@ class Cortex(CortexBackend):
         self.registry.save_manifest(manifest)
         self.kg_builds += 1
         log.info("TRIZ graph %s built in %.1f s", version, time.perf_counter() - t0)
+
+    async def _flush(self) -> None:
+        """Make coalesced storages write now (a deletion or the graph build should not wait for the timer)."""
+        from cortex.storage import flush_now
+
+        rag = self.rag
+        await flush_now(
+            [
+                rag.full_docs,
+                rag.text_chunks,
+                rag.doc_status,
+                rag.chunk_entity_relation_graph,
+                rag.full_entities,
+                rag.full_relations,
+                rag.entity_chunks,
+                rag.relation_chunks,
+            ]
+        )
 
     async def _drop_stale_triz(self, graph: Any) -> None:
         """Remove TRIZ entities and chunks that the new graph no longer has (the rest is overwritten)."""
@@ -319,6 +352,7 @@ class Cortex(CortexBackend):
                 for doc_id, _ in new:
                     registry.delete(doc_id)
                 raise CortexError(f"the document could not be queued: {exc}", "try again; see the CORTEX log") from exc
+            self._idle.clear()
             self._wakeup.set()
         return out
 
@@ -326,28 +360,42 @@ class Cortex(CortexBackend):
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
+            self._idle.clear()
             try:
                 await self.rag.apipeline_process_enqueue_documents()
             except Exception:
                 log.exception("document processing failed")
-            await self._sync_statuses()
+            try:
+                await self._sync_statuses()
+            except Exception:
+                log.exception("reading the document status failed")
+            if not self._wakeup.is_set():
+                self._idle.set()
 
     async def wait_idle(self, timeout: float = 300.0) -> None:
         """Wait until no document is pending or processing (tests, batch import, the CLI)."""
         deadline = time.monotonic() + timeout
         while True:
+            try:
+                await asyncio.wait_for(self._idle.wait(), timeout=max(0.01, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                raise CortexError(
+                    "documents are still processing", "wait longer or check `synapse cortex docs`"
+                ) from None
             await self._sync_statuses()
-            if not any(r.info.status in ("pending", "processing") for r in self.registry.all()):
+            if not self.registry.unfinished() or self._worker is None or self._worker.done():
                 return
-            if time.monotonic() > deadline:
-                raise CortexError("documents are still processing", "wait longer or check `synapse cortex docs`")
-            await asyncio.sleep(0.05)
+            self._wakeup.set()  # LightRAG left work behind (a race with an enqueue): run again
+            self._idle.clear()
 
     async def _sync_statuses(self, doc_ids: Sequence[str] | None = None) -> None:
         """Copy LightRAG's processing state of unfinished documents into the registry."""
         registry = self.registry
-        records = [registry.get(d) for d in doc_ids] if doc_ids is not None else registry.all()
-        pending = [r.info for r in records if r is not None and r.info.status in ("pending", "processing")]
+        if doc_ids is None:
+            pending = registry.unfinished()
+        else:
+            records = [registry.get(d) for d in doc_ids]
+            pending = [r.info for r in records if r is not None and r.info.status in ("pending", "processing")]
         if not pending:
             return
         rows = await self.rag.doc_status.get_by_ids([i.id for i in pending])
@@ -374,7 +422,13 @@ class Cortex(CortexBackend):
         record = self.registry.get(doc_id)
         if record is None:
             raise DocumentNotFoundError(f"no document with id {doc_id!r}", "list the stored ones with GET /documents")
-        result = await self.rag.adelete_by_doc_id(doc_id)
+        deadline = time.monotonic() + 60
+        while True:
+            result = await self.rag.adelete_by_doc_id(doc_id)
+            # LightRAG refuses deletion while its pipeline runs (it finishes a batch first): wait for it.
+            if result.status != "not_allowed" or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
         if result.status not in ("success", "not_found"):
             raise CortexError(
                 f"document {doc_id} could not be deleted: {result.message}",

@@ -118,11 +118,13 @@ class CortexSettings(ServiceSettings):
     chunk_tokens: int = Field(default=600, ge=50, le=8000)
     # Minimum cosine similarity for a vector hit (LightRAG's default 0.2 drops cross-language matches).
     cosine_threshold: float = Field(default=0.1, ge=-1.0, le=1.0)
-    # LightRAG storage classes by name; our own or any LightRAG ships (PGKVStorage, Neo4JStorage, ...).
-    kv_storage: str = "JsonKVStorage"
-    vector_storage: str = "NanoVectorDBStorage"
-    graph_storage: str = "NetworkXStorage"
-    doc_status_storage: str = "JsonDocStatusStorage"
+    # LightRAG storage classes by name: CORTEX's own (default: SQLite+numpy vectors, coalesced JSON/GraphML
+    # flushes), LightRAG's file storages (JsonKVStorage, NanoVectorDBStorage, NetworkXStorage,
+    # JsonDocStatusStorage) or its servers' (PGKVStorage, PGVectorStorage, Neo4JStorage, QdrantVectorDBStorage...).
+    kv_storage: str = "CortexKVStorage"
+    vector_storage: str = "CortexVectorStorage"
+    graph_storage: str = "CortexGraphStorage"
+    doc_status_storage: str = "CortexDocStatusStorage"
 
 
 class TerminalSettings(ServiceSettings):

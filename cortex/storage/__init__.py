@@ -1,0 +1,33 @@
+"""CORTEX's own LightRAG storages, registered with LightRAG so settings can name them."""
+
+from __future__ import annotations
+
+_REGISTERED = {
+    "CortexVectorStorage": ("VECTOR_STORAGE", "cortex.storage.vectors"),
+    "CortexKVStorage": ("KV_STORAGE", "cortex.storage.coalesced"),
+    "CortexDocStatusStorage": ("DOC_STATUS_STORAGE", "cortex.storage.coalesced"),
+    "CortexGraphStorage": ("GRAPH_STORAGE", "cortex.storage.coalesced"),
+}
+
+
+def register_storages() -> None:
+    """Make LightRAG accept our class names in kv_storage / vector_storage / doc_status_storage."""
+    from lightrag import kg  # type: ignore[import-untyped]
+
+    for name, (kind, module) in _REGISTERED.items():
+        implementations = kg.STORAGE_IMPLEMENTATIONS[kind]["implementations"]
+        if name not in implementations:
+            implementations.append(name)
+        kg.STORAGES[name] = module  # an absolute module path; LightRAG imports it on demand
+        kg.STORAGE_ENV_REQUIREMENTS.setdefault(name, [])
+
+
+async def flush_now(storages: list[object]) -> None:
+    """Write the coalesced storages' pending changes at once (after the TRIZ graph build, a delete)."""
+    for storage in storages:
+        flush = getattr(storage, "flush_now", None)
+        if flush is not None:
+            await flush()
+
+
+__all__ = ["flush_now", "register_storages"]
