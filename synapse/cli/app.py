@@ -15,6 +15,7 @@ from synapse.cli.eval_cmd import eval_
 from synapse.cli.export_cmd import export
 from synapse.cli.serve_cmd import serve
 from synapse.cli.terminal_cmd import terminal
+from synapse.cli.up_cmd import up
 
 app = typer.Typer(
     name="synapse",
@@ -27,6 +28,7 @@ app.add_typer(cortex_cmd.app, name="cortex")
 app.command(name="config")(config)
 app.command(name="export")(export)
 app.command(name="terminal")(terminal)
+app.command(name="up")(up)
 app.command(name="serve")(serve)
 app.command(name="chat")(chat)
 app.command(name="eval")(eval_)

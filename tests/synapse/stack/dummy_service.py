@@ -1,0 +1,49 @@
+"""A stand-in service for the supervisor tests: /health on a port, a log line, optional failure modes.
+
+Usage: python dummy_service.py PORT NAME [--die-after S] [--never-healthy] [--ignore-sigint]
+"""
+
+from __future__ import annotations
+
+import http.server
+import signal
+import sys
+import threading
+import time
+
+
+def main() -> None:
+    port, name = int(sys.argv[1]), sys.argv[2]
+    args = sys.argv[3:]
+    if "--ignore-sigint" in args:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    healthy = "--never-healthy" not in args
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            ok = healthy and self.path == "/health"
+            body = b'{"status": "ok", "embedder": "dummy-embedder", "dim": 8}' if ok else b"{}"
+            self.send_response(200 if ok else 503)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"{name} listening on {port}", flush=True)
+    if "--die-after" in args:
+        time.sleep(float(args[args.index("--die-after") + 1]))
+        print(f"{name} crashing", flush=True)
+        sys.exit(3)
+    try:
+        while True:
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        print(f"{name} stopped cleanly", flush=True)
+
+
+if __name__ == "__main__":
+    main()
