@@ -64,42 +64,39 @@ def pct(values: list[float], q: float) -> float:
 # ---- 1. direct -------------------------------------------------------------------------------
 
 
-async def direct_runs(runs: int, max_tokens: int) -> tuple[dict[str, list[dict[str, float]]], dict[str, int]]:
+async def plan_messages(max_tokens: int) -> dict[str, Any]:
+    """The exact messages and options SYNAPSE sends for each retrieval mode (same agent, same settings)."""
     from synapse.agent import RagOptions, TurnRequest, create_agent
     from synapse.config import SynapseSettings
     from synapse.llm import ChatMessage, GenerationOptions
 
     agent = await create_agent(SynapseSettings())
-    out: dict[str, list[dict[str, float]]] = {}
-    prompt_tokens: dict[str, int] = {}
     try:
+        plans = {}
         for mode in ("off", "mix"):
             request = TurnRequest(
                 messages=[ChatMessage(role="user", content=PROMPT)],
                 rag=RagOptions(mode=mode),  # type: ignore[arg-type]
                 options=GenerationOptions(max_tokens=max_tokens, temperature=0),
             )
-            plan = await agent.plan(request)
-            backend = agent.backends.backends[plan.backend]
-            results = []
-            for i in range(runs + 1):
-                start = time.perf_counter()
-                first = end = None
-                completion = 0
-                async for delta in backend.stream(plan.messages, plan.model, plan.options):
-                    if delta.content and first is None:
-                        first = time.perf_counter()
-                    if delta.done:
-                        end = time.perf_counter()
-                        completion = delta.completion_tokens
-                        prompt_tokens[mode] = delta.prompt_tokens
-                if i == 0 or first is None or end is None:
-                    continue  # the first run warms the caches
-                results.append({"ttft_ms": (first - start) * 1000, "tps": (completion - 1) / max(end - first, 1e-9)})
-            out[mode] = results
+            plans[mode] = await agent.plan(request)
     finally:
         await agent.aclose()
-    return out, prompt_tokens
+    return plans
+
+
+async def direct_once(backend: Any, plan: Any) -> dict[str, float]:
+    start = time.perf_counter()
+    first = end = None
+    completion = prompt = 0
+    async for delta in backend.stream(plan.messages, plan.model, plan.options):
+        if delta.content and first is None:
+            first = time.perf_counter()
+        if delta.done:
+            end = time.perf_counter()
+            completion, prompt = delta.completion_tokens, delta.prompt_tokens
+    assert first is not None and end is not None
+    return {"ttft_ms": (first - start) * 1000, "tps": (completion - 1) / max(end - first, 1e-9), "prompt": prompt}
 
 
 # ---- 2. through the API ------------------------------------------------------------------------
@@ -149,18 +146,30 @@ async def one_stream(http: httpx.AsyncClient, mode: str, max_tokens: int) -> dic
     }
 
 
-async def api_runs(url: str, runs: int, max_tokens: int) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=600) as http:
-        for mode in ("off", "mix"):
-            results = []
-            for i in range(runs + 1):
-                r = await one_stream(http, mode, max_tokens)
-                if r["status"] != 200:
-                    raise SystemExit(f"request failed: {r}")
-                if i:
-                    results.append(r)
-            out[mode] = results
+async def compare_runs(url: str, plans: dict[str, Any], runs: int, max_tokens: int) -> dict[str, Any]:
+    """Direct and API runs interleaved, so that load from elsewhere on the machine hits both alike."""
+    from synapse.config import SynapseSettings
+    from synapse.llm.llamacpp import LlamaCppBackend
+
+    settings = SynapseSettings()
+    backend = LlamaCppBackend(gguf=settings.gguf, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+    await backend.start()
+    out: dict[str, Any] = {"direct": {}, "api": {}}
+    try:
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=600) as http:
+            for mode in ("off", "mix"):
+                direct, api = [], []
+                for i in range(runs + 1):
+                    d = await direct_once(backend, plans[mode])
+                    r = await one_stream(http, mode, max_tokens)
+                    if r["status"] != 200:
+                        raise SystemExit(f"request failed: {r}")
+                    if i:  # the first round warms the caches
+                        direct.append(d)
+                        api.append(r)
+                out["direct"][mode], out["api"][mode] = direct, api
+    finally:
+        await backend.aclose()
     return out
 
 
@@ -208,6 +217,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--load-max-tokens", type=int, default=16)
+    parser.add_argument("--skip-load", action="store_true", help="Only the direct/API comparison.")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="synapse-bench-"))
@@ -219,8 +229,8 @@ def main() -> None:
     }
     os.environ.update(env_overrides)
 
-    console.print("[bold]1.[/] direct calls to the embedded backend (in process)")
-    direct, prompt_tokens = asyncio.run(direct_runs(args.runs, args.max_tokens))
+    console.print("[bold]1.[/] planning the prompt with the agent (CORTEX in process)")
+    plans = asyncio.run(plan_messages(args.max_tokens))
 
     port = free_port()
     synapse = Path(sys.executable).with_name("synapse")
@@ -240,11 +250,14 @@ def main() -> None:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("synapse serve did not start")
             time.sleep(0.5)
-        console.print("[bold]2.[/] the same prompt through synapse serve (SSE, API key)")
-        through = asyncio.run(api_runs(url, args.runs, args.max_tokens))
+        console.print("[bold]2.[/] the embedded backend directly and through synapse serve (SSE, API key), interleaved")
+        compared = asyncio.run(compare_runs(url, plans, args.runs, args.max_tokens))
+        direct, through = compared["direct"], compared["api"]
         rss_before = rss_mib(server.pid)
-        console.print(f"[bold]3.[/] {args.clients} streaming clients for {args.seconds:.0f} s")
-        loaded = asyncio.run(load(url, args.clients, args.seconds, args.load_max_tokens))
+        loaded: dict[str, Any] | None = None
+        if not args.skip_load:
+            console.print(f"[bold]3.[/] {args.clients} streaming clients for {args.seconds:.0f} s")
+            loaded = asyncio.run(load(url, args.clients, args.seconds, args.load_max_tokens))
         rss_after = rss_mib(server.pid)
     finally:
         server.terminate()
@@ -268,7 +281,7 @@ def main() -> None:
         d_ttft = statistics.median(r["ttft_ms"] for r in direct[mode])
         d_tps = statistics.median(r["tps"] for r in direct[mode])
         table.add_row(
-            "direct", mode, str(prompt_tokens.get(mode, "")), f"{d_ttft:.1f}", "", "", "", f"{d_tps:.1f}", "1.00"
+            "direct", mode, str(int(direct[mode][0]["prompt"])), f"{d_ttft:.1f}", "", "", "", f"{d_tps:.1f}", "1.00"
         )
         t = through[mode]
         a_ttft = statistics.median(r["ttft_ms"] for r in t)
@@ -296,6 +309,8 @@ def main() -> None:
             f"[{'green' if share <= 10 else 'red'}]{'ok' if share <= 10 else 'over'}[/]; tokens/s {ratio:.2f}× direct "
             f"(target ≥ 0.95) [{'green' if ratio >= 0.95 else 'red'}]{'ok' if ratio >= 0.95 else 'under'}[/]"
         )
+    if loaded is None:
+        return
     load_table = Table(
         title=f"{args.clients} concurrent streaming clients, {args.seconds:.0f} s, {args.load_max_tokens} tokens each"
     )
