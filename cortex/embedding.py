@@ -64,6 +64,11 @@ def resolve_embedder(name: str) -> Embedder:
     return get_embedder(name)
 
 
+# Documents' texts wait this long for company before they are embedded together, up to MAX_BATCH texts.
+BATCH_WAIT_S = 0.003
+MAX_BATCH = 128
+
+
 class QueryFirstLock:
     """One embedder call at a time, and a waiting query goes before waiting document batches.
 
@@ -104,6 +109,8 @@ class VectorMemo:
         self.embedder = embedder
         self.cache_dir = cache_dir
         self._lock = QueryFirstLock()
+        self._waiting: list[tuple[list[str], asyncio.Future[Vectors]]] = []
+        self._drainer: asyncio.Task[None] | None = None
         self.vectors: dict[bytes, Vectors] = {}
         self.recording = False
         self.seen: dict[bytes, Vectors] = {}
@@ -154,9 +161,42 @@ class VectorMemo:
         finally:
             self._lock.release()
 
+    async def _batched(self, texts: list[str]) -> Vectors:
+        """Document texts from concurrent callers embedded together: one call per batch is much cheaper."""
+        future: asyncio.Future[Vectors] = asyncio.get_running_loop().create_future()
+        self._waiting.append((texts, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(BATCH_WAIT_S)  # let the other documents in flight add their texts
+            taken: list[tuple[list[str], asyncio.Future[Vectors]]] = []
+            size = 0
+            while self._waiting and (not taken or size + len(self._waiting[0][0]) <= MAX_BATCH):
+                item = self._waiting.pop(0)
+                taken.append(item)
+                size += len(item[0])
+            flat = [t for texts, _ in taken for t in texts]
+            try:
+                vectors = await asyncio.to_thread(self._embed_serially, flat)
+            except Exception as exc:
+                for _, future in taken:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            start = 0
+            for texts, future in taken:
+                if not future.done():
+                    future.set_result(vectors[start : start + len(texts)])
+                start += len(texts)
+
     async def embed(self, texts: list[str], query: bool = False) -> Vectors:
         if not self.vectors and not self.recording:
-            return await asyncio.to_thread(self._embed_serially, texts, query)
+            if query:
+                return await asyncio.to_thread(self._embed_serially, texts, True)
+            return await self._batched(texts)
         keys = [self.key(t) for t in texts]
         missing = [i for i, k in enumerate(keys) if k not in self.vectors]
         out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)

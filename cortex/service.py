@@ -195,6 +195,11 @@ class Cortex(CortexBackend):
             chunk_overlap_token_size=min(100, s.chunk_tokens // 6),
             cosine_better_than_threshold=s.cosine_threshold,
             enable_llm_cache=bool(s.llm_model),
+            # Without an LLM a document is only chunked and embedded: many in flight let the embedding
+            # batcher fill its batches (LightRAG's defaults: 3 documents, 10 texts a call).
+            max_parallel_insert=s.parallel_documents if not s.llm_model else 3,
+            embedding_batch_num=64,
+            embedding_func_max_async=16,
             **lightrag_llm(s),
         )
         await rag.initialize_storages()

@@ -118,6 +118,8 @@ class CortexSettings(ServiceSettings):
     chunk_tokens: int = Field(default=600, ge=50, le=8000)
     # Minimum cosine similarity for a vector hit (LightRAG's default 0.2 drops cross-language matches).
     cosine_threshold: float = Field(default=0.1, ge=-1.0, le=1.0)
+    # Documents processed at once when there is no LLM (chunk + embed only); their texts embed together.
+    parallel_documents: int = Field(default=32, ge=1, le=256)
     # LightRAG storage classes by name: CORTEX's own (default: SQLite+numpy vectors, coalesced JSON/GraphML
     # flushes), LightRAG's file storages (JsonKVStorage, NanoVectorDBStorage, NetworkXStorage,
     # JsonDocStatusStorage) or its servers' (PGKVStorage, PGVectorStorage, Neo4JStorage, QdrantVectorDBStorage...).

@@ -1,0 +1,498 @@
+"""CORTEX against lightrag-server on the same corpus: ingest, add/delete one document, query latency over HTTP.
+
+    .venv/bin/python bench/cortex_bench.py                       # 2,000 documents, CORTEX only
+    .venv/bin/python bench/cortex_bench.py --reference /path/to/venv/bin/lightrag-server
+
+The reference needs `lightrag-hku[api]==1.5.7` (best in its own venv, it pins other versions) and
+`bpe-openai` in that venv: its tiktoken files are copied into a TIKTOKEN_CACHE_DIR, since lightrag-server
+would otherwise download them. Its embeddings come from this script's OpenAI-style /v1/embeddings
+endpoint running the same offline embedder. Documents are uploaded as `NNNN.[!].txt`, the file-name
+hint that makes lightrag-server skip entity extraction (there is no LLM), as CORTEX does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+MODES = ["naive", "local", "global", "hybrid", "mix"]
+
+# ---- corpus ---------------------------------------------------------------------------------
+
+_EN = {
+    "subject": [
+        "the gearbox housing",
+        "a pump impeller",
+        "the heat exchanger",
+        "the welding robot",
+        "a bridge cable",
+        "the battery pack",
+        "a turbine blade",
+        "the conveyor belt",
+        "a hydraulic press",
+        "the cooling loop",
+        "a drone frame",
+        "the injection mould",
+        "a rail fastener",
+        "the boiler wall",
+        "a bearing cage",
+    ],
+    "verb": [
+        "was redesigned",
+        "failed early",
+        "was tested",
+        "lost efficiency",
+        "was made lighter",
+        "overheated",
+        "was cast in a new alloy",
+        "started to vibrate",
+        "was sealed again",
+        "was monitored for a year",
+    ],
+    "detail": [
+        "because the load changed every shift",
+        "after the supplier switched materials",
+        "while the plant ran at full capacity",
+        "when the ambient temperature dropped below zero",
+        "so the maintenance team logged every stop",
+        "although the drawings allowed a thinner wall",
+        "and the engineers compared three variants",
+        "which doubled the inspection time",
+    ],
+    "result": [
+        "The new design saved twelve percent of the mass.",
+        "Cracks appeared near the weld seam.",
+        "Noise fell by six decibels.",
+        "The service interval grew to two years.",
+        "Energy use rose during the night shift.",
+        "The part now survives the fatigue test.",
+        "Corrosion was found under the coating.",
+        "Assembly time was cut in half.",
+    ],
+}
+_RU = {
+    "subject": [
+        "корпус редуктора",
+        "рабочее колесо насоса",
+        "теплообменник",
+        "сварочный робот",
+        "мостовой трос",
+        "аккумуляторный блок",
+        "лопатка турбины",
+        "ленточный конвейер",
+        "гидравлический пресс",
+        "контур охлаждения",
+        "рама дрона",
+        "пресс-форма",
+        "рельсовое скрепление",
+        "стенка котла",
+    ],
+    "verb": [
+        "переработали",
+        "отказал раньше срока",
+        "испытали",
+        "потерял эффективность",
+        "облегчили",
+        "перегрелся",
+        "отлили из нового сплава",
+        "начал вибрировать",
+        "заново загерметизировали",
+    ],
+    "detail": [
+        "потому что нагрузка менялась каждую смену",
+        "после того как поставщик сменил материал",
+        "пока завод работал на полную мощность",
+        "когда температура опустилась ниже нуля",
+        "поэтому служба ремонта записывала каждую остановку",
+        "хотя чертежи допускали более тонкую стенку",
+        "и инженеры сравнили три варианта",
+        "что удвоило время контроля",
+    ],
+    "result": [
+        "Новая конструкция сэкономила двенадцать процентов массы.",
+        "Возле сварного шва появились трещины.",
+        "Шум снизился на шесть децибел.",
+        "Межсервисный интервал вырос до двух лет.",
+        "Расход энергии вырос в ночную смену.",
+        "Деталь теперь выдерживает испытание на усталость.",
+        "Под покрытием нашли коррозию.",
+        "Время сборки сократилось вдвое.",
+    ],
+}
+
+
+def paragraph(rnd: random.Random, index: int) -> str:
+    """One generated paragraph of 60-130 words, Russian or English."""
+    vocab = _RU if index % 2 else _EN
+    target = rnd.randint(60, 130)
+    sentences: list[str] = []
+    words = 0
+    while words < target:
+        s = vocab["subject"][rnd.randrange(len(vocab["subject"]))]
+        sentence = f"{s[0].upper()}{s[1:]} {rnd.choice(vocab['verb'])} {rnd.choice(vocab['detail'])}."
+        if rnd.random() < 0.5:
+            sentence += " " + rnd.choice(vocab["result"])
+        sentences.append(sentence)
+        words += len(sentence.split())
+    label = f"Отчёт {index}." if index % 2 else f"Report {index}."
+    words_out = " ".join([label, *sentences]).split()
+    return " ".join(words_out[:130]).rstrip(".,") + "."
+
+
+def corpus(n: int, seed: int = 7) -> list[str]:
+    rnd = random.Random(seed)
+    return [paragraph(rnd, i) for i in range(n)]
+
+
+QUERIES = [
+    "How to make a part lighter without losing strength?",
+    "Как сделать деталь легче без потери прочности?",
+    "pump impeller failed early after the supplier switched materials",
+    "почему теплообменник перегрелся ночью",
+    "the welding robot started to vibrate",
+    "трещины возле сварного шва лопатки турбины",
+    "The boiler wall must be thin for heat transfer but thick to hold the pressure",
+    "Чем выше давление в котле, тем больше риск разрушения корпуса",
+    "battery pack cooling loop energy use",
+    "межсервисный интервал ленточного конвейера",
+    "separation in time for conflicting requirements",
+    "how to reduce noise of a gearbox housing",
+]
+
+# ---- helpers --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def timed(fn: Callable[[], Awaitable[Any]]) -> float:
+    t0 = time.perf_counter()
+    await fn()
+    return time.perf_counter() - t0
+
+
+async def latencies(client: httpx.AsyncClient, path: str, bodies: list[dict[str, Any]], rounds: int) -> list[float]:
+    for body in bodies[:3]:  # warm-up
+        (await client.post(path, json=body)).raise_for_status()
+    out = []
+    for _ in range(rounds):
+        for body in bodies:
+            t0 = time.perf_counter()
+            response = await client.post(path, json=body)
+            out.append((time.perf_counter() - t0) * 1000)
+            response.raise_for_status()
+    return out
+
+
+# ---- the embeddings endpoint the reference uses ---------------------------------------------------
+
+
+def serve_embeddings(port: int) -> None:
+    """OpenAI-style /v1/embeddings with the offline embedder (run as a subprocess)."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from synapse.embeddings import get_embedder
+
+    embedder = get_embedder("use-multilingual")
+    embedder.embed(["warm-up"])
+    app = FastAPI()
+
+    @app.post("/v1/embeddings")
+    async def embeddings(body: dict[str, Any]) -> dict[str, Any]:
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        vectors = await embedder.aembed(texts)
+        return {
+            "object": "list",
+            "model": body.get("model", "use-multilingual"),
+            "data": [{"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in enumerate(vectors)],
+            "usage": {"prompt_tokens": 0, "total_tokens": 0},
+        }
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+# ---- CORTEX ---------------------------------------------------------------------------------
+
+
+async def bench_cortex(texts: list[str], work: Path, rounds: int) -> dict[str, Any]:
+    port = free_port()
+    env = {**os.environ, "CORTEX_DATA_DIR": str(work / "cortex"), "CORTEX_API_KEY": ""}
+    cmd = [sys.executable, "-c", "from synapse.cli import main; main()", "cortex", "serve", "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    out: dict[str, Any] = {}
+    try:
+        t0 = time.perf_counter()
+        wait_http(f"{url}/health", 600, proc)
+        out["start_s"] = time.perf_counter() - t0
+        async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+            sem = asyncio.Semaphore(8)
+
+            async def upload(i: int, text: str) -> None:
+                async with sem:
+                    files = {"file": (f"p{i:04d}.txt", text.encode(), "text/plain")}
+                    (await client.post("/documents", files=files)).raise_for_status()
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(upload(i, t) for i, t in enumerate(texts)))
+            while True:
+                docs = (await client.get("/documents")).json()
+                states = [d["status"] for d in docs]
+                if all(s in ("processed", "failed") for s in states) and len(states) >= len(texts):
+                    break
+                await asyncio.sleep(0.1)
+            out["ingest_s"] = time.perf_counter() - t0
+            out["failed"] = states.count("failed")
+
+            extra = "Одна дополнительная заметка о корпусе редуктора из магниевого сплава для проверки добавления."
+
+            async def add_one() -> str:
+                files = {"file": ("extra.txt", extra.encode(), "text/plain")}
+                doc = (await client.post("/documents", files=files)).json()
+                while (await client.get(f"/documents/{doc['id']}")).json()["status"] not in ("processed", "failed"):
+                    await asyncio.sleep(0.005)
+                return str(doc["id"])
+
+            t0 = time.perf_counter()
+            doc_id = await add_one()
+            out["add_s"] = time.perf_counter() - t0
+            out["delete_s"] = await timed(lambda: client.delete(f"/documents/{doc_id}"))
+            for mode in MODES:
+                bodies = [{"query": q, "mode": mode, "top_k": 10} for q in QUERIES]
+                out[mode] = await latencies(client, "/query", bodies, rounds)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return out
+
+
+# ---- lightrag-server ------------------------------------------------------------------------
+
+
+def tiktoken_cache(folder: Path, server: Path) -> Path:
+    """tiktoken reads o200k_base from a cache named by the sha1 of its URL: fill it from bpe-openai."""
+    python = server.parent / "python"
+    code = "import bpe_openai, pathlib; print(pathlib.Path(bpe_openai.__file__).parent)"
+    where = Path(subprocess.check_output([str(python), "-c", code], text=True).strip())
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("o200k_base", "cl100k_base"):
+        found = next(iter(where.rglob(f"{name}.tiktoken")), None)
+        if found is None:
+            raise RuntimeError(f"bpe-openai in {where} has no {name}.tiktoken")
+        url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
+        shutil.copy(found, folder / hashlib.sha1(url.encode()).hexdigest())
+    return folder
+
+
+async def bench_reference(texts: list[str], work: Path, server: Path, rounds: int) -> dict[str, Any]:
+    emb_port, port = free_port(), free_port()
+    emb = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--serve-embeddings", str(emb_port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("CORTEX_", "SYNAPSE_"))},
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WORKING_DIR": str(work / "lightrag"),
+        "INPUT_DIR": str(work / "lightrag-inputs"),
+        "LLM_BINDING": "openai",
+        "LLM_MODEL": "none",
+        "LLM_BINDING_HOST": "http://127.0.0.1:9/v1",
+        "LLM_BINDING_API_KEY": "none",
+        "OPENAI_API_KEY": "none",
+        "EMBEDDING_BINDING": "openai",
+        "EMBEDDING_MODEL": "use-multilingual",
+        "EMBEDDING_DIM": "512",
+        "EMBEDDING_BINDING_HOST": f"http://127.0.0.1:{emb_port}/v1",
+        "EMBEDDING_BINDING_API_KEY": "none",
+        "TIKTOKEN_CACHE_DIR": str(tiktoken_cache(work / "tiktoken", server)),
+        "RERANK_BINDING": "null",
+        "LOG_LEVEL": "WARNING",
+    }
+    proc = None
+    out: dict[str, Any] = {}
+    try:
+        wait_http(f"http://127.0.0.1:{emb_port}/health", 300, emb)
+        proc = subprocess.Popen([str(server)], env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/health", 300, proc)
+        async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+            t0 = time.perf_counter()
+            for i, text in enumerate(texts):
+                files = {"file": (f"{i:04d}.[!].txt", text.encode(), "text/plain")}
+                (await client.post("/documents/upload", files=files)).raise_for_status()
+            while True:
+                status = (await client.get("/documents/pipeline_status")).json()
+                counts = (await client.post("/documents/status_counts", json={})).json()
+                done = counts.get("status_counts", {}).get("processed", 0) + counts.get("status_counts", {}).get(
+                    "failed", 0
+                )
+                if not status.get("busy") and done >= len(texts):
+                    break
+                await asyncio.sleep(0.5)
+            out["ingest_s"] = time.perf_counter() - t0
+            for mode in MODES:
+                bodies = []
+                for q in QUERIES:
+                    body: dict[str, Any] = {"query": q, "mode": mode, "top_k": 10, "enable_rerank": False}
+                    if mode != "naive":  # no LLM: supply the same keywords CORTEX finds
+                        from cortex.keywords import extract_keywords
+
+                        kw = extract_keywords(q)
+                        body["hl_keywords"], body["ll_keywords"] = kw.high, kw.low
+                    bodies.append(body)
+                out[mode] = await latencies(client, "/query/data", bodies, rounds)
+    finally:
+        for p in (proc, emb):
+            if p is not None:
+                p.terminate()
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+    return out
+
+
+# ---- report ---------------------------------------------------------------------------------
+
+
+def embed_alone(texts: list[str]) -> float:
+    from synapse.embeddings import get_embedder
+
+    embedder = get_embedder("use-multilingual")
+    embedder.embed(["warm-up"])
+    t0 = time.perf_counter()
+    for start in range(0, len(texts), 64):
+        embedder.embed(texts[start : start + 64])
+    return time.perf_counter() - t0
+
+
+def report(n: int, embed_s: float, ours: dict[str, Any], ref: dict[str, Any] | None) -> list[str]:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"CORTEX vs lightrag-server, {n} one-paragraph documents, over HTTP")
+    table.add_column("measure")
+    table.add_column("CORTEX", justify="right")
+    table.add_column("lightrag-server", justify="right")
+    table.add_column("ratio", justify="right")
+    table.add_row("embedder alone (s)", f"{embed_s:.1f}", "", "")
+    table.add_row("start, fresh store (s)", f"{ours['start_s']:.1f}", "", "")
+    r_ing = ref["ingest_s"] if ref else None
+    table.add_row(
+        "ingest (s)",
+        f"{ours['ingest_s']:.1f}",
+        f"{r_ing:.1f}" if r_ing else "-",
+        f"{r_ing / ours['ingest_s']:.1f}x" if r_ing else "",
+    )
+    table.add_row("add one, until processed (s)", f"{ours['add_s']:.3f}", "", "")
+    table.add_row("delete one (s)", f"{ours['delete_s']:.3f}", "", "")
+    for mode in MODES:
+        for q, name in ((0.5, "p50"), (0.95, "p95")):
+            mine = pct(ours[mode], q)
+            theirs = pct(ref[mode], q) if ref else None
+            table.add_row(
+                f"{mode} {name} (ms)",
+                f"{mine:.1f}",
+                f"{theirs:.1f}" if theirs else "-",
+                f"{theirs / mine:.1f}x" if theirs else "",
+            )
+    Console().print(table)
+    checks = [
+        ("naive p50 <= 20 ms", pct(ours["naive"], 0.5) <= 20),
+        ("hybrid p50 <= 40 ms", pct(ours["hybrid"], 0.5) <= 40),
+        ("ingest <= 2x embedder alone", ours["ingest_s"] <= 2 * embed_s),
+        ("add one <= 0.2 s", ours["add_s"] <= 0.2),
+        ("delete one <= 0.2 s", ours["delete_s"] <= 0.2),
+    ]
+    if ref:
+        checks += [
+            (f"{m} p50 >= 5x faster than lightrag-server", pct(ref[m], 0.5) >= 5 * pct(ours[m], 0.5))
+            for m in ("naive", "hybrid")
+        ]
+    return [f"{'PASS' if ok else 'FAIL'}  {name}" for name, ok in checks]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3, help="passes over the query set per mode")
+    parser.add_argument("--reference", type=Path, help="path of lightrag-server (lightrag-hku[api]==1.5.7)")
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--serve-embeddings", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_embeddings:
+        serve_embeddings(args.serve_embeddings)
+        return
+    texts = corpus(args.docs)
+    work = Path(tempfile.mkdtemp(prefix="cortex-bench-"))
+    try:
+        print(
+            f"corpus: {len(texts)} paragraphs, {sum(len(t.split()) for t in texts) / len(texts):.0f} words on average"
+        )
+        embed_s = embed_alone(texts)
+        print(f"embedder alone: {embed_s:.1f} s")
+        ours = asyncio.run(bench_cortex(texts, work, args.rounds))
+        print(f"CORTEX ingest: {ours['ingest_s']:.1f} s")
+        ref = asyncio.run(bench_reference(texts, work, args.reference, args.rounds)) if args.reference else None
+        lines = report(len(texts), embed_s, ours, ref)
+        print("\n".join(lines))
+        if args.json:
+            args.json.write_text(json.dumps({"embed_s": embed_s, "cortex": ours, "reference": ref}, indent=1))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
