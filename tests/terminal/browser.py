@@ -124,12 +124,25 @@ def last_answer_text(page: Any) -> str:
     return str(answers.nth(count - 1).inner_text()) if count else ""
 
 
-def attach(page: Any, path: Path, attempts: int = 20) -> None:
+def attach(page: Any, path: Path, attempts: int = 10) -> None:
     """Attach a file to the next message; retried because the upload needs the chat's socket session."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    # The settings button appears once on_chat_start has run, so the session the upload goes to exists.
+    page.wait_for_selector("#chat-settings-open-modal", timeout=60_000)
+    status = "no answer"
     for _ in range(attempts):
-        with page.expect_response(lambda r: "/project/file?" in r.url and r.request.method == "POST") as info:
-            page.set_input_files("#upload-button-input", str(path))
+        try:
+            with page.expect_response(
+                lambda r: "/project/file?" in r.url and r.request.method == "POST", timeout=10_000
+            ) as info:
+                page.set_input_files("#upload-button-input", str(path))
+        except PlaywrightTimeout:
+            # The composer was re-rendered under the input (a new chat starting): choose the file again.
+            page.set_input_files("#upload-button-input", [])
+            continue
+        status = str(info.value.status)
         if info.value.status == 200:
             return
         time.sleep(0.5)
-    raise AssertionError(f"could not attach {path.name}: last upload answered {info.value.status}")
+    raise AssertionError(f"could not attach {path.name}: last upload answered {status}")
