@@ -95,3 +95,18 @@ def test_eval_command_writes_the_report(
     assert not list(tmp_path.glob(".report.md.*"))
     bad = runner.invoke(app, ["eval", "--rag", "mix,deep"])
     assert bad.exit_code == 2 and "deep" in bad.output
+
+
+def test_chat_in_process_streams_and_lists_sources(
+    analyzer: ContradictionAnalyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import synapse.agent
+
+    async def fake_create_agent(settings: SynapseSettings | None = None) -> Agent:
+        return scripted_agent(analyzer)
+
+    monkeypatch.setattr(synapse.agent, "create_agent", fake_create_agent)
+    res = runner.invoke(app, ["chat", "We want the boom stronger, but it gets heavier.", "--model", "triz-agent-base"])
+    assert res.exit_code == 0, res.output
+    assert ANSWER in res.stdout and "[3] 40. Composite materials (principle)" in res.output
+    assert "model: qwen2.5:14b-instruct-q4_k_m via ollama" in res.output
