@@ -60,6 +60,7 @@ class OllamaBackend(LLMBackend):
         self, messages: Sequence[ChatMessage], model: str, options: GenerationOptions
     ) -> AsyncIterator[StreamDelta]:
         payload = [{"role": m.role, "content": m.content} for m in messages]
+        response: Any = None
         try:
             response = await self._client.chat(
                 model=model, messages=payload, stream=True, options=self._options(options)
@@ -80,6 +81,11 @@ class OllamaBackend(LLMBackend):
                     yield StreamDelta(content=text)
         except (ollama.ResponseError, ConnectionError, httpx.TransportError) as exc:
             raise self._translate(exc, model) from exc
+        finally:
+            # Closing the HTTP stream now (not at garbage collection) tells Ollama to stop generating
+            # when our caller went away.
+            if response is not None:
+                await response.aclose()
         # A stream that ends without its final chunk was cut off on the way.
         raise LLMError("Ollama closed the stream before the answer was complete", "see the Ollama server log")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -13,8 +14,11 @@ MODELS = ["triz-td010v2-q4km:latest", "qwen2.5:14b-instruct-q4_k_m"]
 class OllamaChatServer:
     """Answers each chat by streaming `reply` word by word; records the request bodies it received."""
 
-    def __init__(self, reply: str = "Segment the beam [1].") -> None:
+    def __init__(self, reply: str = "Segment the beam [1].", delay_s: float = 0.0) -> None:
         self.reply = reply
+        self.delay_s = delay_s
+        #: Streams the client closed before their end (the server's write failed).
+        self.aborted = 0
         self.bodies: list[dict[str, Any]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
@@ -116,8 +120,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        for line in lines:
-            data = json.dumps(line).encode() + b"\n"
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
+        try:
+            for line in lines:
+                data = json.dumps(line).encode() + b"\n"
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+                time.sleep(self.owner.delay_s)
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            self.owner.aborted += 1
+            self.close_connection = True

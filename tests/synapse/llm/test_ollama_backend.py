@@ -70,3 +70,20 @@ async def test_server_down_names_ollama_host() -> None:
     with pytest.raises(BackendUnavailableError, match="OLLAMA_HOST"):
         await backend.chat(Q, "triz-td010v2-q4km", GenerationOptions())
     await backend.aclose()
+
+
+@pytest.mark.asyncio
+async def test_closing_the_stream_closes_the_request_to_ollama() -> None:
+    import asyncio
+
+    with OllamaChatServer(" ".join(["word"] * 400), delay_s=0.01) as server:
+        backend = OllamaBackend(server.url)
+        stream = backend.stream(Q, "triz-td010v2-q4km", GenerationOptions(max_tokens=400))
+        first = [await stream.__anext__() for _ in range(2)]
+        await stream.aclose()
+        for _ in range(500):
+            if server.aborted:
+                break
+            await asyncio.sleep(0.01)
+        await backend.aclose()
+    assert [d.content for d in first] == ["word", " word"] and server.aborted == 1
