@@ -104,6 +104,7 @@ class LlamaCppBackend(LLMBackend):
             ) from exc
         llama = Llama(
             model_path=str(resolved.path),
+            lora_path=str(resolved.lora) if resolved.lora is not None else None,
             n_ctx=self._n_ctx,
             n_threads=self._n_threads or None,
             verbose=False,

@@ -27,12 +27,21 @@ class ResolvedModel(BaseModel):
     name: str
     origin: str
     demo: bool = False
+    #: A LoRA GGUF applied on top of `path` (what `synapse export --mode adapter` writes).
+    lora: Path | None = None
 
 
 def exported_td010v2(data_dir: Path | None = None) -> Path:
     """The path where the export leaves the quantized TD-010v2 GGUF."""
     root = data_dir if data_dir is not None else default_data_dir()
     return root / "exports" / TD010V2_NAME / f"{TD010V2_NAME}.gguf"
+
+
+def exported_td010v2_adapter(data_dir: Path | None = None) -> tuple[Path, Path] | None:
+    """The base and LoRA GGUFs of an adapter-mode export (export/pipeline.py names them), if both are there."""
+    folder = exported_td010v2(data_dir).parent
+    base, lora = folder / "base-Q4_K_M.gguf", folder / f"{TD010V2_NAME}-lora.gguf"
+    return (base, lora) if base.is_file() and lora.is_file() else None
 
 
 def demo_gguf() -> Path | None:
@@ -54,6 +63,11 @@ def resolve_gguf(configured: Path | None, data_dir: Path | None = None) -> Resol
     exported = exported_td010v2(data_dir)
     if exported.is_file():
         return ResolvedModel(path=exported, name=TD010V2_NAME, origin="exported TD-010v2")
+    adapter = exported_td010v2_adapter(data_dir)
+    if adapter is not None:
+        return ResolvedModel(
+            path=adapter[0], lora=adapter[1], name=TD010V2_NAME, origin="exported TD-010v2 (base + LoRA)"
+        )
     if configured is not None:
         path = configured.expanduser()
         if not path.is_file():

@@ -55,8 +55,14 @@ def test_resolution_order(tmp_path: Path) -> None:
     assert resolve_gguf(configured, tmp_path).name == "mine" and not resolve_gguf(configured, tmp_path).demo
     exported = exported_td010v2(tmp_path)
     exported.parent.mkdir(parents=True)
+    # An adapter-mode export (base + LoRA) comes before SYNAPSE_GGUF, a merged one before both.
+    (exported.parent / "base-Q4_K_M.gguf").write_bytes(b"GGUF")
+    (exported.parent / "triz-td010v2-q4km-lora.gguf").write_bytes(b"GGUF")
+    adapter = resolve_gguf(configured, tmp_path)
+    assert adapter.name == "triz-td010v2-q4km" and adapter.lora is not None and adapter.path.name == "base-Q4_K_M.gguf"
     exported.write_bytes(b"GGUF")
-    assert resolve_gguf(configured, tmp_path).name == "triz-td010v2-q4km"
+    merged = resolve_gguf(configured, tmp_path)
+    assert merged.name == "triz-td010v2-q4km" and merged.path == exported and merged.lora is None
 
 
 def test_missing_configured_gguf_names_the_setting(tmp_path: Path) -> None:
