@@ -5,6 +5,7 @@ Chainlit loads this file by path (`synapse terminal` does it); the behaviour liv
 
 from __future__ import annotations
 
+import logging
 import os
 
 from terminal.root import bind_chainlit_root
@@ -22,6 +23,8 @@ from terminal.root import use_files_dir  # noqa: E402
 from terminal.storage import LocalFileStorage  # noqa: E402
 
 install_files_route()
+# One line per request to SYNAPSE would bury the useful lines in `synapse up`'s merged log.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 use_files_dir(handlers.settings().data_dir / "sessions" / str(os.getpid()))
 
 
