@@ -72,6 +72,7 @@ def _conversation(page: Any, fake: FakeServer, tmp_path: Path, shots: Path) -> N
 
     page.get_by_text("Sources:").wait_for(timeout=30_000)
     page.get_by_text("TRIZ analysis").wait_for()
+    page.get_by_text("Improving:").first.wait_for()  # the card's text is fetched after the message
     answer = last_answer_text(page)
     assert "Improving: 14. Strength" in answer and "Principles: 1. Segmentation, 8. Anti-weight" in answer
     assert "Warning: demo model" in answer

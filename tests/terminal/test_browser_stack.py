@@ -106,6 +106,8 @@ def _conversation(page: Any, tmp_path: Path, shots: Path) -> None:
         time.sleep(0.05)
     assert len(sizes) >= 3, f"the answer did not grow token by token: {sizes}"
     page.get_by_text("Sources:").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    # The card's text is fetched after the message arrives.
+    page.get_by_text("Improving:").first.wait_for(timeout=30_000)
     answer = last_answer_text(page)
     assert "TRIZ analysis" in answer and "Improving:" in answer and "Principles:" in answer, answer
     assert "demo model" in answer, answer
