@@ -70,6 +70,14 @@ class Agent:
 
     # ---- planning ------------------------------------------------------------------------------
 
+    def analyze_now(self, problem: str, lang: str, top: int | None = None) -> Analysis | None:
+        """The analyzer's answer on this thread (`top` is honoured by the default analyzer)."""
+        if self.analyzer is None:
+            return None
+        if top is not None and self.analyzer is _default_analyzer:
+            return analyze_problem(problem, lang=lang, top=top)
+        return self.analyzer(problem, lang)
+
     async def _analyze(self, question: str, lang: AgentLang) -> tuple[TrizInfo | None, list[str]]:
         if self.analyzer is None:
             return None, []
