@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the export tests need the `export` extra")
 
-from export.inputs import inspect_adapter, inspect_base  # noqa: E402
+from export.inputs import ExportInputError, inspect_adapter, inspect_base  # noqa: E402
 from export.merge import partial_path, write_merged_gguf  # noqa: E402
 
 PROBE = [11, 250, 37, 600, 5, 129, 42, 300]
@@ -89,23 +91,15 @@ def test_interrupted_merge_leaves_nothing(tiny_base: Path, tmp_path: Path) -> No
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_failing_disk_write_stops_the_merge_and_leaves_nothing(
-    tiny_base: Path, tiny_adapter: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.skipif(not hasattr(os, "posix_fallocate"), reason="space is reserved with posix_fallocate")
+def test_a_full_disk_is_a_clean_error_that_leaves_nothing(
+    tiny_base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import export.merge
+    def full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    calls = []
-    original = export.merge._Writer.write_tensor_data
-
-    def failing(self: export.merge._Writer, tensor: np.ndarray) -> None:  # type: ignore[type-arg]
-        calls.append(tensor.nbytes)
-        if len(calls) == 3:
-            raise OSError(28, "No space left on device")
-        original(self, tensor)
-
-    monkeypatch.setattr(export.merge._Writer, "write_tensor_data", failing)
-    base = inspect_base(tiny_base)
-    with pytest.raises(OSError, match="No space left"):
-        write_merged_gguf(base, inspect_adapter(tiny_adapter, base), tmp_path / "full.gguf", "F16")
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    with pytest.raises(ExportInputError, match="not enough free disk") as info:
+        write_merged_gguf(inspect_base(tiny_base), None, tmp_path / "full.gguf", "F16")
+    assert "--out" in info.value.hint
     assert list(tmp_path.iterdir()) == []
-    assert len(calls) == 3  # nothing more was written after the failure

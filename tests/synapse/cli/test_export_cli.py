@@ -116,3 +116,40 @@ def test_unknown_profile_and_list() -> None:
     assert res.exit_code == 2 and "td010v2" in res.stderr
     res = runner.invoke(app, ["export", "--list"])
     assert res.exit_code == 0 and "triz-td010v2-q4km" in res.stdout
+
+
+BAD_INPUTS = [
+    ("base", {"quantization_config": {"quant_method": "bitsandbytes"}}, "quantized"),
+    ("base", {"architectures": ["MistralForCausalLM"]}, "unsupported base architecture"),
+    ("adapter", {"peft_type": "IA3"}, "not LoRA"),
+    ("adapter", {"use_dora": True}, "DoRA"),
+    ("adapter", {"modules_to_save": ["lm_head"]}, "modules_to_save"),
+    ("adapter", {"r": 16}, "shape mismatch"),
+    ("adapter", {"lora_alpha": 0}, "lora_alpha"),
+]
+
+
+@pytest.mark.parametrize("mode", ["merged", "adapter"])
+@pytest.mark.parametrize(("target", "changes", "message"), BAD_INPUTS)
+def test_every_bad_input_gives_one_message_and_exit_2(
+    tiny_base: Path,
+    tiny_adapter: Path,
+    tmp_path: Path,
+    mode: str,
+    target: str,
+    changes: dict[str, object],
+    message: str,
+) -> None:
+    import shutil
+
+    base, adapter = tmp_path / "base", tmp_path / "adapter"
+    shutil.copytree(tiny_base, base)
+    shutil.copytree(tiny_adapter, adapter)
+    cfg_path = base / "config.json" if target == "base" else adapter / "adapter_config.json"
+    cfg_path.write_text(json.dumps({**json.loads(cfg_path.read_text()), **changes}))
+    res = runner.invoke(app, _args(base, adapter, tmp_path / "o", "--mode", mode, "--no-register"))
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.stderr.split())  # the console wraps long lines
+    assert text.startswith("error:") and text.count("error:") == 1 and message in text, res.stderr
+    assert "Traceback" not in res.output
+    assert not (tmp_path / "o").exists()
