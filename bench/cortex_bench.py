@@ -6,7 +6,7 @@
 The reference needs `lightrag-hku[api]==1.5.7` (best in its own venv, it pins other versions) and
 `bpe-openai` in that venv: its tiktoken files are copied into a TIKTOKEN_CACHE_DIR, since lightrag-server
 would otherwise download them. Its embeddings come from this script's OpenAI-style /v1/embeddings
-endpoint running the same offline embedder. Documents are uploaded as `NNNN.[!].txt`, the file-name
+endpoint running the same offline embedder. Documents are uploaded as `NNNN.[-!].txt`, the file-name
 hint that makes lightrag-server skip entity extraction (there is no LLM), as CORTEX does.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import hashlib
 import json
 import os
@@ -324,11 +325,11 @@ def tiktoken_cache(folder: Path, server: Path) -> Path:
     where = Path(subprocess.check_output([str(python), "-c", code], text=True).strip())
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("o200k_base", "cl100k_base"):
-        found = next(iter(where.rglob(f"{name}.tiktoken")), None)
+        found = next(iter(where.rglob(f"{name}.tiktoken.gz")), None)
         if found is None:
-            raise RuntimeError(f"bpe-openai in {where} has no {name}.tiktoken")
+            raise RuntimeError(f"bpe-openai in {where} has no {name}.tiktoken.gz")
         url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
-        shutil.copy(found, folder / hashlib.sha1(url.encode()).hexdigest())
+        (folder / hashlib.sha1(url.encode()).hexdigest()).write_bytes(gzip.decompress(found.read_bytes()))
     return folder
 
 
@@ -362,19 +363,20 @@ async def bench_reference(texts: list[str], work: Path, server: Path, rounds: in
     }
     proc = None
     out: dict[str, Any] = {}
+    log = (work / "lightrag-server.log").open("wb")
     try:
         wait_http(f"http://127.0.0.1:{emb_port}/health", 300, emb)
-        proc = subprocess.Popen([str(server)], env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen([str(server)], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/health", 300, proc)
         async with httpx.AsyncClient(base_url=url, timeout=600) as client:
             t0 = time.perf_counter()
             for i, text in enumerate(texts):
-                files = {"file": (f"{i:04d}.[!].txt", text.encode(), "text/plain")}
+                files = {"file": (f"{i:04d}.[-!].txt", text.encode(), "text/plain")}
                 (await client.post("/documents/upload", files=files)).raise_for_status()
             while True:
                 status = (await client.get("/documents/pipeline_status")).json()
-                counts = (await client.post("/documents/status_counts", json={})).json()
+                counts = (await client.get("/documents/status_counts")).json()
                 done = counts.get("status_counts", {}).get("processed", 0) + counts.get("status_counts", {}).get(
                     "failed", 0
                 )
