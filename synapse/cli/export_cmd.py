@@ -59,6 +59,8 @@ def _render(outcome: ExportOutcome) -> None:
         if check.chat_stopped is not None:
             figures.append("chat stops" if check.chat_stopped else "chat does not stop")
         table.add_row(f"verify {check.kind}", ", ".join(figures))
+    if m.base_gguf is not None:
+        table.add_row("base GGUF", f"{'reused from' if m.base_reused else 'written to'} {m.base_gguf}")
     table.add_row("timings", ", ".join(f"{k} {v:.1f} s" for k, v in m.timings_s.items()))
     table.add_row("peak RSS (convert)", f"{m.convert_peak_rss_mb:.0f} MiB")
     if m.trainable_params is not None:

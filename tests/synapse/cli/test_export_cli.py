@@ -68,6 +68,7 @@ def test_adapter_mode_writes_base_lora_and_registers_both(
             _args(tiny_base, tiny_adapter, out, "--mode", "adapter", "--verify", "quick", "--ollama-host", server.url),
         )
         assert res.exit_code == 0, res.output
+        assert "base GGUF" in res.stdout and "written to" in res.stdout
         create = server.creates[0]
         assert create["files"] == {"base-Q4_K_M.gguf": f"sha256:{sha256_file(out / 'base-Q4_K_M.gguf')}"}
         assert create["adapters"] == {
