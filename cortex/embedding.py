@@ -66,7 +66,7 @@ def resolve_embedder(name: str) -> Embedder:
 
 # Documents' texts wait this long for company before they are embedded together, up to MAX_BATCH texts.
 BATCH_WAIT_S = 0.003
-MAX_BATCH = 128
+MAX_BATCH = 64
 
 
 class QueryFirstLock:

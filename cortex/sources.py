@@ -33,8 +33,10 @@ def _snippet(text: str) -> str:
     return text if len(text) <= SNIPPET else text[: SNIPPET - 1].rstrip() + "…"
 
 
-def _triz_item(key: str, text: str, score: float, kb: TrizKnowledge, lang: LangCode) -> list[Item]:
-    """Source(s) for a TRIZ key such as triz:principle:1 or triz:matrix:1-14."""
+def _triz_item(
+    key: str, text: str, score: float, kb: TrizKnowledge, lang: LangCode, expand: bool = False
+) -> list[Item]:
+    """Source(s) for a TRIZ key such as triz:principle:1 or triz:matrix:1-14 (`expand`: with its principles)."""
     kind_name, _, ident = key[len(TRIZ_PREFIX) :].partition(":")
     if kind_name == "principle":
         p = kb.principle(int(ident))
@@ -93,6 +95,8 @@ def _triz_item(key: str, text: str, score: float, kb: TrizKnowledge, lang: LangC
                 text,
             )
         ]
+        if not expand:
+            return items
         # The cell's principles are part of the matrix text; listing them lets callers cite them directly.
         seen: list[int] = []
         for cell in (kb.cell(lo, hi), kb.cell(hi, lo)):
@@ -120,11 +124,18 @@ def build_sources(
     items: list[Item] = []
     for rank, (a, b) in enumerate(pairs):
         lo, hi = sorted((a, b))
-        items.extend(_triz_item(matrix_pair_key(lo, hi), matrix_text(kb, lo, hi), 1.0 - 0.02 * rank, kb, lang))
+        key = matrix_pair_key(lo, hi)
+        items.extend(_triz_item(key, matrix_text(kb, lo, hi), 1.0 - 0.02 * rank, kb, lang, expand=True))
+
+    expanded = bool(pairs)
 
     def add(key: str, text: str, score: float, title: str, chunk_id: str = "") -> None:
+        nonlocal expanded
         if key.startswith(TRIZ_PREFIX):
-            items.extend(_triz_item(key, text, score, kb, lang))
+            # Without a contradiction from the analyzer, the best matrix relation brings its principles.
+            expand = not expanded and key.startswith(f"{TRIZ_PREFIX}matrix:")
+            expanded = expanded or expand
+            items.extend(_triz_item(key, text, score, kb, lang, expand=expand))
             return
         ref = docs(key)
         if ref is None:

@@ -56,4 +56,37 @@ class CortexDocStatusStorage(_CoalescedFlush, JsonDocStatusStorage):  # type: ig
 
 
 class CortexGraphStorage(_CoalescedFlush, NetworkXStorage):  # type: ignore[misc]
-    """NetworkXStorage with coalesced flushes (same GraphML file)."""
+    """NetworkXStorage with coalesced flushes (same GraphML file) and real batch reads.
+
+    LightRAG's local mode reads every edge of the entities it found (each TRIZ parameter has ~35 matrix
+    edges); the inherited batch methods take the storage lock once per item. These take it once.
+    """
+
+    async def get_nodes_batch(self, node_ids: list[str]) -> dict[str, dict[str, Any]]:
+        graph = await self._get_graph()
+        return {n: dict(graph.nodes[n]) for n in node_ids if graph.has_node(n)}
+
+    async def node_degrees_batch(self, node_ids: list[str]) -> dict[str, int]:
+        graph = await self._get_graph()
+        return {n: (graph.degree(n) if graph.has_node(n) else 0) for n in node_ids}
+
+    async def edge_degrees_batch(self, edge_pairs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        graph = await self._get_graph()
+
+        def degree(n: str) -> int:
+            return int(graph.degree(n)) if graph.has_node(n) else 0
+
+        return {(a, b): degree(a) + degree(b) for a, b in edge_pairs}
+
+    async def get_edges_batch(self, pairs: list[dict[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        graph = await self._get_graph()
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for pair in pairs:
+            edge = graph.edges.get((pair["src"], pair["tgt"]))
+            if edge is not None:
+                out[(pair["src"], pair["tgt"])] = dict(edge)
+        return out
+
+    async def get_nodes_edges_batch(self, node_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
+        graph = await self._get_graph()
+        return {n: (list(graph.edges(n)) if graph.has_node(n) else []) for n in node_ids}

@@ -108,15 +108,15 @@ class SlowEmbedder(HashingEmbedder):
     """Takes a while for every document batch, so processing is still running when a query comes."""
 
     def _encode(self, texts: list[str]) -> Vectors:
-        if any("slowdoc" in t for t in texts):
-            time.sleep(0.3)
+        time.sleep(0.01 * sum("slowdoc" in t for t in texts))
         return super()._encode(texts)
 
 
 @pytest.mark.asyncio
 async def test_queries_answer_while_a_document_is_processing(fresh_dir: Path, tmp_path: Path) -> None:
     settings = cortex_settings(fresh_dir, chunk_tokens=50)
-    text = " ".join(f"slowdoc paragraph {i} about heat exchangers and pumps." for i in range(300))
+    # About 400 chunks: several embedding batches of ~0.6 s; a query waits for one batch at most.
+    text = " ".join(f"slowdoc paragraph {i} about heat exchangers and pumps." for i in range(1200))
     async with Cortex(settings, embedder=SlowEmbedder(), cache_dir=tmp_path) as cortex:
         info = await cortex.add_document("long.txt", text.encode())
         await asyncio.sleep(0.05)
