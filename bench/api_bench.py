@@ -369,6 +369,8 @@ def main() -> None:
         )
         verdicts.append((mode, share, ratio))
     console.print(table)
+    if hasattr(os, "getloadavg"):
+        console.print(f"load average during the run: {os.getloadavg()[1]:.1f} on {os.cpu_count()} CPUs")
     alone_p50, alone_min = api_alone(max(args.runs, 20))
     console.print(
         f"the API alone (instant backend, no retrieval, client and server in one process): "
