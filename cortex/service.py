@@ -26,7 +26,7 @@ from cortex.models import CortexHealth, DocumentInfo, DocumentKind, DocumentStat
 from cortex.registry import Manifest, Registry
 from cortex.sources import DocRef, build_sources
 from cortex.tokenizer import offline_tokenizer
-from cortex.workspace import claim, release
+from cortex.workspace import StoreLock, claim, release
 from synapse.config import CortexSettings, OllamaSettings
 from synapse.embeddings import Embedder
 from synapse.triz import TrizKnowledge, load_knowledge
@@ -93,6 +93,7 @@ class Cortex(CortexBackend):
         self._idle.set()
         self._doc_text_cache: dict[str, str] = {}
         self._memo: VectorMemo | None = None
+        self._store_lock: StoreLock | None = None
         self.kg_builds = 0
 
     # ---- life cycle -------------------------------------------------------------------------
@@ -148,7 +149,15 @@ class Cortex(CortexBackend):
         # LightRAG logs every query step at INFO; CORTEX reports what matters itself.
         logging.getLogger("lightrag").setLevel(max(logging.WARNING, logging.getLogger("lightrag").level))
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        registry = Registry(self.data_dir / "cortex.sqlite3")
+        lock = StoreLock(self.data_dir)
+        if self._store_lock is None:
+            lock.acquire()
+            self._store_lock = lock
+        try:
+            registry = Registry(self.data_dir / "cortex.sqlite3")
+        except BaseException:
+            self._release_lock()
+            raise
         try:
             emb = await asyncio.to_thread(lambda: self.embedder)
             manifest = registry.manifest()
@@ -158,6 +167,7 @@ class Cortex(CortexBackend):
             claim(manifest.workspace, str(self.data_dir))
         except BaseException:
             registry.close()
+            self._release_lock()
             raise
         self._registry, self._manifest = registry, manifest
         try:
@@ -223,6 +233,12 @@ class Cortex(CortexBackend):
         if self._registry is not None:
             self._registry.close()
             self._registry = None
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._store_lock is not None:
+            self._store_lock.release()
+            self._store_lock = None
 
     # ---- TRIZ graph -------------------------------------------------------------------------
 

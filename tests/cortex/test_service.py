@@ -168,3 +168,29 @@ def test_graph_built_once_rebuilt_on_new_knowledge_and_reopened_on_new_loops(
 async def test_one_store_opens_once_per_process(cortex: Cortex) -> None:
     with pytest.raises(CortexError, match="already open"):
         await Cortex(cortex.settings, embedder=HashingEmbedder()).start()
+
+
+def test_a_store_used_by_another_process_is_refused(fresh_dir: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    fresh_dir.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from cortex.workspace import StoreLock; "
+            "lock = StoreLock(Path(sys.argv[1])); lock.acquire(); print('locked', flush=True); time.sleep(60)",
+            str(fresh_dir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(CortexError, match="in use by another process") as info:
+            asyncio.run(Cortex(cortex_settings(fresh_dir), embedder=HashingEmbedder(), cache_dir=tmp_path).start())
+        assert "--url" in (info.value.hint or "")
+    finally:
+        holder.kill()
+        holder.wait()
