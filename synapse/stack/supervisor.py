@@ -163,7 +163,7 @@ class Supervisor:
                 running.process.wait()
         for running in self.running:
             if running.reader is not None:
-                running.reader.join(timeout=2)
+                running.reader.join(timeout=5)
 
     def run(self, timeout_s: float, on_ready: Callable[[Supervisor], None] | None = None) -> int:
         """Start, report readiness, relay logs until Ctrl-C (exit code 0) or until a service stops (StackError)."""

@@ -107,7 +107,11 @@ def test_ctrl_c_stops_the_stack_and_exits_zero(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     process = subprocess.Popen(
-        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[3]
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=Path(__file__).resolve().parents[3],
     )
     assert process.stdout is not None
     pids: list[int] = []
@@ -117,11 +121,11 @@ def test_ctrl_c_stops_the_stack_and_exits_zero(tmp_path: Path) -> None:
             pids = [int(p) for p in line.split()[1:]]
             break
         assert time.monotonic() < deadline
-    assert len(pids) == 2 and all(_alive(p) for p in pids)
+    assert len(pids) == 2 and all(_alive(p) for p in pids), process.stdout.read()
     process.send_signal(signal.SIGINT)
     rest = process.stdout.read()
-    assert process.wait(timeout=30) == 0
-    assert "cortex | cortex stopped cleanly" in rest and "terminal | terminal stopped cleanly" in rest
+    assert process.wait(timeout=30) == 0, rest
+    assert "cortex | cortex stopped cleanly" in rest and "terminal | terminal stopped cleanly" in rest, rest
     assert not any(_alive(p) for p in pids)
 
 
