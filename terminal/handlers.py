@@ -146,10 +146,12 @@ def _chosen() -> tuple[str, RagMode, float]:
 
 
 async def _finish_step(step: cl.Step, output: str, *, error: bool = False) -> None:
+    # Sent once, complete: the data layer persists each send/update in its own task, and a create racing an
+    # update can store the empty first version over the finished one.
     step.output = output
     step.is_error = error
     step.end = utc_now()
-    await step.update()
+    await step.send()
 
 
 def _decorations(meta: TurnMeta, lang: UiLang) -> tuple[list[Any], str]:
@@ -178,7 +180,6 @@ async def answer_turn(question: str) -> cl.Message:
     # same parent, or the UI shows it apart from (and below) the answer.
     step = cl.Step(name=text("retrieval", lang), type="retrieval", show_input=False, parent_id=answer.parent_id)
     step.start = utc_now()
-    await step.send()
     raw: list[str] = []
     meta = TurnMeta()
     step_open = True
@@ -192,8 +193,8 @@ async def answer_turn(question: str) -> cl.Message:
                     meta = event.meta
                     await _finish_step(step, retrieval_summary(meta.retrieval, lang))
                     step_open = False
+                    # Streamed messages carry no time until sent; the UI orders by it.
                     answer.created_at = utc_now()
-                    await answer.send()
                     block = warnings_block(meta.warnings, lang)
                     if block:
                         await answer.stream_token(block)
@@ -204,10 +205,9 @@ async def answer_turn(question: str) -> cl.Message:
         if step_open:
             await _finish_step(step, exc.message, error=True)
             answer.created_at = utc_now()
-            await answer.send()
         answer.content = (answer.content + "\n\n" if answer.content else "") + error_text(exc)
         answer.metadata = {"error": exc.message}
-        await answer.update()
+        await answer.send()
         return answer
 
     reply = "".join(raw)
@@ -221,7 +221,8 @@ async def answer_turn(question: str) -> cl.Message:
         "warnings": meta.warnings,
         "retrieval": meta.retrieval.model_dump() if meta.retrieval else None,
     }
-    await answer.update()
+    # The stream showed the text; sending persists the finished message (once) with its elements.
+    await answer.send()
     history.extend([{"role": "user", "content": question}, {"role": "assistant", "content": reply}])
     cl.user_session.set("history", history)
     return answer

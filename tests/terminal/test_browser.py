@@ -87,6 +87,8 @@ def _conversation(page: Any, fake: FakeServer, tmp_path: Path, shots: Path) -> N
     page.wait_for_selector("#chat-input")
     page.locator("#thread-history").get_by_text("The drone frame", exact=False).first.click()
     page.get_by_text("Use segmentation and anti-weight.").first.wait_for(timeout=30_000)
+    page.get_by_text("Used Retrieval").first.click()
+    page.get_by_text("mode mix · 12 ms · 2 sources").first.wait_for(timeout=30_000)
     page.locator(".element-link", has_text="Principle 1").first.click()
     page.get_by_text("Divide an object into independent parts.").first.wait_for(timeout=30_000)
     page.screenshot(path=str(shots / "05-resumed-thread.png"), animations="disabled")
