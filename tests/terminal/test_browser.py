@@ -3,6 +3,7 @@ history, upload; screenshots go to the test's tmp directory."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,14 @@ def _conversation(page: Any, fake: FakeServer, tmp_path: Path, shots: Path) -> N
     page.locator(".element-link", has_text="Pump manual").first.click()
     page.get_by_text("The impeller wears faster at high speed.").first.wait_for()
     page.screenshot(path=str(shots / "04-answer-sources-card.png"), animations="disabled")
+
+    # Feedback on the answer is stored with the thread.
+    page.locator(".positive-feedback-off").last.click()
+    if page.locator("#submit-feedback").count():
+        page.locator("textarea").last.fill("clear principles")
+        page.click("#submit-feedback")
+    page.locator(".positive-feedback-on").first.wait_for()
+    assert _stored_feedback(tmp_path / "terminal" / "history.sqlite3") == [(1, "clear principles")]
     assert fake.state.requests[-1]["model"] == "triz-agent"
 
     # History: after a reload the thread is in the sidebar and opens with its answer and sources.
@@ -109,3 +118,15 @@ def _conversation(page: Any, fake: FakeServer, tmp_path: Path, shots: Path) -> N
     page.locator(".element-link", has_text="pump-notes.txt").first.wait_for(timeout=30_000)
     page.screenshot(path=str(shots / "06-document-answer.png"), animations="disabled")
     assert fake.state.uploads and fake.state.uploads[-1][0] == "pump-notes.txt"
+
+
+def _stored_feedback(db: Path) -> list[tuple[int, str | None]]:
+    deadline = time.monotonic() + 15
+    rows: list[tuple[int, str | None]] = []
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db) as conn:
+            rows = conn.execute('SELECT "value", "comment" FROM feedbacks').fetchall()
+        if rows:
+            break
+        time.sleep(0.2)
+    return rows

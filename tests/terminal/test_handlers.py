@@ -175,3 +175,19 @@ async def test_profiles_and_starters_follow_the_browser_language() -> None:
     ru = await handlers.starters(None, "ru-RU")
     en = await handlers.starters(None, "en-US")
     assert "котле" in ru[0].message and "boiler" in en[0].message and len(ru) == len(en) == 4
+
+
+@pytest.mark.asyncio
+async def test_unreachable_cortex_fails_the_upload_step_with_the_fix(
+    chat: RecordingEmitter, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    chat.activate()
+    url = f"http://127.0.0.1:{free_port()}/documents"
+    monkeypatch.setenv("TERMINAL_DOCUMENTS_URL", url)
+    handlers.settings.cache_clear()
+    path = tmp_path / "a.txt"
+    path.write_text("text", encoding="utf-8")
+    assert await handlers.ingest_file("a.txt", path, "text/plain") is None
+    step = next(d for d in [*chat.sent, *chat.updated][::-1] if d["type"] == "tool")
+    assert step["isError"] is True
+    assert f"CORTEX is not reachable at {url}" in step["output"] and "synapse cortex serve" in step["output"]
