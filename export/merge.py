@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import contextlib
 import errno
+import itertools
 import math
 import mmap
 import os
+import queue
 import time
 import warnings
 from collections.abc import Callable
@@ -86,6 +90,7 @@ def _add_metadata(writer: gguf.GGUFWriter, base: BaseModelInfo, name: str, out_t
 # Rows are merged in blocks of about this many float32 bytes: small enough that the bf16 -> f32 ->
 # (+ B @ A) -> f16 passes over a block stay in the CPU cache instead of going out to memory.
 _BLOCK_BYTES = 1 << 20
+_MAX_WORKERS = 4  # tensors merged at once; each holds at most one tensor's pages
 _TORCH_DTYPES = {"BF16": "bfloat16", "F16": "float16", "F32": "float32"}
 
 
@@ -219,39 +224,65 @@ def write_merged_gguf(
 
             lora_tensors = load_file(str(adapter.file))  # a few MiB for a rank-8 adapter
         widest = max((s.shape[-1] for s in base.tensors.values()), default=1)
-        scratch = [torch.empty(max(_BLOCK_BYTES // 4, widest), dtype=torch.float32) for _ in range(2)]
+        workers = max(1, min(_MAX_WORKERS, os.cpu_count() or 1))
+        scratch: queue.SimpleQueue[list[Any]] = queue.SimpleQueue()
+        for _ in range(workers):
+            scratch.put([torch.empty(max(_BLOCK_BYTES // 4, widest), dtype=torch.float32) for _ in range(2)])
         dest = handles[tmp] = tmp.open("r+b")
         _allocate(dest, size, out)
-        done = merged = 0
-        total = sum(math.prod(item.shape) * (4 if item.f32 else 2) for item in plan)
-        for item, offset in zip(plan, starts, strict=True):
-            meta = base.tensors[item.hf_name]
+        for meta in base.tensors.values():
             if meta.dtype not in _TORCH_DTYPES:
                 raise ExportInputError(
                     f"unsupported tensor type {meta.dtype} in {meta.file.name}", "use a bf16/fp16/fp32 base"
                 )
             if meta.file not in handles:
                 handles[meta.file] = meta.file.open("rb")
+
+        def merge_one(item: _Planned, offset: int) -> int:
+            """Merge one tensor into its place in the output; returns the bytes written."""
+            meta = base.tensors[item.hf_name]
             pair = adapter.pairs.get(item.hf_name) if adapter else None
             lora = None
             if pair is not None:
                 lora = (lora_tensors[pair.a_key].float(), lora_tensors[pair.b_key].float(), pair.scale)
-                merged += 1
             out_dtype = torch.float32 if item.f32 else torch.float16
             nbytes = math.prod(item.shape) * out_dtype.itemsize
             src = _Window(handles[meta.file], meta.start, meta.end - meta.start, writable=False)
             dst = _Window(dest, offset, nbytes, writable=True)
+            buffers = scratch.get()
             try:
                 raw = src.tensor(getattr(torch, _TORCH_DTYPES[meta.dtype]), meta.shape)
                 target = dst.tensor(out_dtype, meta.shape)
-                _merge_into(target, raw, lora, scratch)
+                _merge_into(target, raw, lora, buffers)
                 del raw, target
             finally:
+                scratch.put(buffers)
                 src.close()
                 dst.close()
-            done += nbytes
-            if progress is not None:
-                progress(done, total)
+            return nbytes
+
+        merged = sum(1 for item in plan if adapter is not None and item.hf_name in adapter.pairs)
+        total = sum(math.prod(item.shape) * (4 if item.f32 else 2) for item in plan)
+        done = 0
+        # Tensors go to their own places in the file, so several can be merged at once: torch and
+        # the kernel's page work run without the GIL. In flight: at most one tensor per worker.
+        with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="merge") as pool:
+            pending: collections.deque[concurrent.futures.Future[int]] = collections.deque()
+            jobs = iter(zip(plan, starts, strict=True))
+            try:
+                for first in itertools.islice(jobs, workers):
+                    pending.append(pool.submit(merge_one, *first))
+                while pending:
+                    done += pending.popleft().result()
+                    if (job := next(jobs, None)) is not None:
+                        pending.append(pool.submit(merge_one, *job))
+                    if progress is not None:
+                        progress(done, total)
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                concurrent.futures.wait(pending)
+                raise
         for fh in handles.values():
             fh.close()
         os.replace(tmp, out)
