@@ -69,7 +69,7 @@ def _render_result(result: QueryResult) -> None:
         table.add_column(column, overflow="fold")
     for s in result.sources:
         doc = f"{s.document} p.{s.page}" if s.document and s.page else (s.document or "")
-        table.add_row(f"{s.score:.2f}", s.kind, s.title, doc, s.snippet[:160])
+        table.add_row(f"{s.score:.2f}", s.kind, s.title, doc, s.snippet[:90])
     console.print(table)
     for warning in result.warnings:
         err_console.print(f"warning: {warning}")
