@@ -2,7 +2,7 @@
 
 from synapse.agent.budget import ContextOverflowError, FittedPrompt, fit_prompt
 from synapse.agent.connector import Agent, InvalidTurnError, create_agent
-from synapse.agent.cortex_link import UnavailableCortex, open_cortex
+from synapse.agent.cortex_link import ReopeningCortex, UnavailableCortex, open_cortex
 from synapse.agent.lang import detect_lang
 from synapse.agent.memory import DialogueMemory
 from synapse.agent.models import (
@@ -29,6 +29,7 @@ __all__ = [
     "InvalidTurnError",
     "RagMode",
     "RagOptions",
+    "ReopeningCortex",
     "RetrievalInfo",
     "TrizInfo",
     "TrizRouter",

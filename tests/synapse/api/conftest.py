@@ -29,7 +29,8 @@ def free_port() -> int:
 class LiveServer:
     """Runs an ASGI app with uvicorn on a free port until the context ends."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, start_timeout_s: float = 120.0) -> None:
+        self.start_timeout_s = start_timeout_s
         self.port = free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -40,7 +41,7 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + self.start_timeout_s
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("uvicorn did not start")
