@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 
 from cortex.api.deps import CortexDep, SettingsDep
 from cortex.errors import DocumentTooLargeError
@@ -12,8 +12,21 @@ from cortex.models import DocumentInfo, DocumentKind
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
+MULTIPART_SLACK = 64 * 1024  # form fields and boundaries around the file
 
-@router.post("", status_code=202)
+
+def refuse_oversized(request: Request, settings: SettingsDep) -> None:
+    """Refuse by Content-Length before the body is read and spooled to disk."""
+    declared = request.headers.get("content-length", "")
+    limit = int(settings.max_upload_mb * 2**20)
+    if declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
+        raise DocumentTooLargeError(
+            f"the upload is {int(declared) / 2**20:.1f} MiB, over the {settings.max_upload_mb:g} MiB limit",
+            "split the file, or raise CORTEX_MAX_UPLOAD_MB",
+        )
+
+
+@router.post("", status_code=202, dependencies=[Depends(refuse_oversized)])
 async def upload(
     cortex: CortexDep,
     settings: SettingsDep,

@@ -127,3 +127,9 @@ def test_triz_routes(client: TestClient) -> None:
 def test_triz_analyze(client: TestClient) -> None:
     body = client.post("/triz/analyze", json={"problem": "The bracket must be lighter, but it loses strength"}).json()
     assert body["candidates"][0]["improving"]["id"] in (1, 2)
+
+
+def test_oversized_upload_is_refused_before_reading(client: TestClient) -> None:
+    big = b"x" * (200 * 1024)  # the fixture's limit is 0.05 MiB; the body exceeds it with the slack
+    err = _error(client.post("/documents", files={"file": ("big.txt", big, "text/plain")}), 413, "document_too_large")
+    assert "MiB" in err["message"]
