@@ -63,10 +63,6 @@ class Agent:
         self.analyzer = analyzer
         self.router = router
         self.memory = memory
-        #: Run the analyzer on the event loop thread, not in a worker thread. The TRIZ core's Snowball
-        #: stemmers are shared and not thread-safe, and an in-process CORTEX stems on the loop thread
-        #: (its keyword extraction), so both must stay on one thread.
-        self.analyze_inline = False
 
     # ---- planning ------------------------------------------------------------------------------
 
@@ -82,10 +78,7 @@ class Agent:
         if self.analyzer is None:
             return None, []
         try:
-            if self.analyze_inline:
-                analysis = self.analyzer(question, lang)
-            else:
-                analysis = await asyncio.to_thread(self.analyzer, question, lang)
+            analysis = await asyncio.to_thread(self.analyzer, question, lang)
         except SynapseError as exc:
             return None, [f"TRIZ analysis skipped: {exc}"]
         found = [c for c in analysis.candidates if c.principles]
@@ -118,10 +111,7 @@ class Agent:
             lang=lang,
             timeout_s=self.settings.retrieval_timeout_s,
         )
-        if agent and self.analyze_inline:
-            triz, triz_warnings = await self._analyze(question.content, lang)
-            retrieved = await retrieval_task
-        elif agent:
+        if agent:
             retrieved, (triz, triz_warnings) = await asyncio.gather(
                 retrieval_task, self._analyze(question.content, lang)
             )
@@ -277,7 +267,7 @@ class Agent:
 
 async def create_agent(settings: SynapseSettings | None = None) -> Agent:
     """The agent the settings describe: backends started, CORTEX opened, routing and memory if enabled."""
-    from synapse.agent.cortex_link import UnavailableCortex, open_cortex
+    from synapse.agent.cortex_link import open_cortex
     from synapse.llm import build_backends
 
     settings = settings or SynapseSettings()
@@ -293,7 +283,6 @@ async def create_agent(settings: SynapseSettings | None = None) -> Agent:
         router = TrizRouter(get_embedder(settings.embedder), load_knowledge(), settings.routing_threshold)
     memory = DialogueMemory(cortex) if settings.memory else None
     agent = Agent(backends, cortex, settings, router=router, memory=memory)
-    agent.analyze_inline = not settings.cortex_url and not isinstance(cortex, UnavailableCortex)
     # Build the analyzer (phrase index, cached vectors) now, once, rather than inside the first chat.
     from synapse.triz import default_analyzer
 

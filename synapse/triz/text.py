@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from functools import cache, lru_cache
+import threading
+from functools import lru_cache
 
 import snowballstemmer
 
@@ -39,9 +40,18 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(normalize(text))
 
 
-@cache
+_per_thread = threading.local()
+
+
 def _stemmer(lang: LangCode) -> snowballstemmer.Stemmer:
-    return snowballstemmer.stemmer("russian" if lang == "ru" else "english")
+    # Snowball stemmers keep state between calls: sharing one across threads corrupts it (IndexError),
+    # and CORTEX's keyword extraction and the analyzer stem on different threads.
+    stemmers: dict[str, snowballstemmer.Stemmer] | None = getattr(_per_thread, "stemmers", None)
+    if stemmers is None:
+        stemmers = _per_thread.stemmers = {}
+    if lang not in stemmers:
+        stemmers[lang] = snowballstemmer.stemmer("russian" if lang == "ru" else "english")
+    return stemmers[lang]
 
 
 @lru_cache(maxsize=65536)

@@ -53,11 +53,7 @@ async def analyze(
 ) -> AnalyzeResponse:
     """The analyzer's contradictions and principle cards; with `explain`, the agent's explanation too."""
     lang = body.lang if body.lang != "auto" else detect_lang(body.problem)
-    # Same thread rule as the connector: beside an in-process CORTEX the analyzer stays on the loop thread.
-    if agent.analyze_inline:
-        analysis = agent.analyze_now(body.problem, lang, body.top)
-    else:
-        analysis = await asyncio.to_thread(agent.analyze_now, body.problem, lang, body.top)
+    analysis = await asyncio.to_thread(agent.analyze_now, body.problem, lang, body.top)
     if analysis is None:
         analysis = await asyncio.to_thread(analyze_problem, body.problem, lang, body.top)
     found = analysis.candidates[: body.top]
