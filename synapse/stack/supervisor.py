@@ -65,11 +65,16 @@ class Supervisor:
     # ---- start ----
 
     def start(self, timeout_s: float) -> None:
-        """Start every service and return once all are healthy; on any failure stop all and raise StackError."""
+        """Start the services in order, each once the one before is healthy; on any failure stop all and raise.
+
+        In order because each needs the one before (SYNAPSE asks CORTEX, the terminal asks SYNAPSE), and because a
+        first start is CPU-bound: three at once on two cores made CORTEX's embedding of the TRIZ graph time out.
+        """
+        deadline = time.monotonic() + timeout_s
         try:
             for spec in self.specs:
                 self._launch(spec)
-            self._wait_healthy(timeout_s)
+                self._wait_healthy([self.running[-1]], deadline, timeout_s)
         except BaseException:
             self.stop()
             raise
@@ -107,9 +112,8 @@ class Supervisor:
             "fix what the log says; `synapse config` shows the settings in effect",
         )
 
-    def _wait_healthy(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        pending = list(self.running)
+    def _wait_healthy(self, services: list[_Running], deadline: float, timeout_s: float) -> None:
+        pending = list(services)
         with httpx.Client(timeout=3.0) as client:
             while pending:
                 for running in list(pending):

@@ -31,14 +31,15 @@ def main() -> None:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(f"{name} listening on {port}", flush=True)
-    if "--die-after" in args:
-        time.sleep(float(args[args.index("--die-after") + 1]))
-        print(f"{name} crashing", flush=True)
-        sys.exit(3)
+    # Ctrl-C may come as soon as /health answers, so the handler covers the start too.
     try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        print(f"{name} listening on {port}", flush=True)
+        if "--die-after" in args:
+            time.sleep(float(args[args.index("--die-after") + 1]))
+            print(f"{name} crashing", flush=True)
+            sys.exit(3)
         while True:
             time.sleep(0.1)
     except KeyboardInterrupt:
