@@ -94,6 +94,8 @@ class Cortex(CortexBackend):
         self._doc_text_cache: dict[str, str] = {}
         self._memo: VectorMemo | None = None
         self._store_lock: StoreLock | None = None
+        self._enqueue_waiting: list[tuple[list[tuple[str, str]], asyncio.Future[None]]] = []
+        self._enqueuer: asyncio.Task[None] | None = None
         self.kg_builds = 0
 
     # ---- life cycle -------------------------------------------------------------------------
@@ -363,12 +365,7 @@ class Cortex(CortexBackend):
             out.append(info)
         if new:
             try:
-                await self.rag.apipeline_enqueue_documents(
-                    [p.text for _, p in new],
-                    ids=[d for d, _ in new],
-                    file_paths=[d for d, _ in new],
-                    process_options=None if self.settings.llm_model else "!",
-                )
+                await self._queue_together([(d, p.text) for d, p in new])
             except Exception as exc:
                 for doc_id, _ in new:
                     registry.delete(doc_id)
@@ -376,6 +373,39 @@ class Cortex(CortexBackend):
             self._idle.clear()
             self._wakeup.set()
         return out
+
+    async def _queue_together(self, docs: list[tuple[str, str]]) -> None:
+        """Hand documents to LightRAG, joined with those of concurrent uploads in one enqueue call.
+
+        Each enqueue call scans LightRAG's whole document status (duplicate checks), so one call per
+        upload made ingest of many small documents grow with the store; one call per burst does not.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._enqueue_waiting.append((docs, future))
+        if self._enqueuer is None or self._enqueuer.done():
+            self._enqueuer = asyncio.create_task(self._enqueue_drain())
+        await future
+
+    async def _enqueue_drain(self) -> None:
+        while self._enqueue_waiting:
+            await asyncio.sleep(0.005)  # let concurrent uploads join
+            taken, self._enqueue_waiting = self._enqueue_waiting, []
+            flat = [doc for docs, _ in taken for doc in docs]
+            try:
+                await self.rag.apipeline_enqueue_documents(
+                    [text for _, text in flat],
+                    ids=[doc_id for doc_id, _ in flat],
+                    file_paths=[doc_id for doc_id, _ in flat],
+                    process_options=None if self.settings.llm_model else "!",
+                )
+            except Exception as exc:
+                for _, future in taken:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, future in taken:
+                if not future.done():
+                    future.set_result(None)
 
     async def _process_forever(self) -> None:
         while True:
