@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -211,7 +212,11 @@ class Cortex(CortexBackend):
             # batcher fill its batches (LightRAG's defaults: 3 documents, 10 texts a call).
             max_parallel_insert=s.parallel_documents if not s.llm_model else 3,
             embedding_batch_num=64,
-            embedding_func_max_async=16,
+            # The local embedder is CPU-bound: more calls in flight than cores only stretch each call, and
+            # LightRAG kills a call after twice its timeout (a busy 2-core machine hit the default 60 s
+            # while the TRIZ graph was embedded). A local model cannot hang like a network call can.
+            embedding_func_max_async=max(2, os.cpu_count() or 2),
+            default_embedding_timeout=600,
             **lightrag_llm(s),
         )
         await rag.initialize_storages()
