@@ -13,11 +13,12 @@ from fastapi.responses import JSONResponse, Response
 
 from synapse import __version__
 from synapse.agent import AGENT_MODELS, Agent, TurnPlan, TurnRequest
-from synapse.api.deps import get_agent, get_limiter, get_settings, reserve_slot
+from synapse.api.deps import get_agent, get_limiter, get_settings
 from synapse.api.errors import ApiError
 from synapse.api.limits import ConcurrencyLimiter
 from synapse.api.schemas_ollama import OllamaChatRequest, OllamaGenerateRequest, OllamaOptions, OllamaShowRequest
-from synapse.api.streaming import ClientGoneError, GuardedStreamingResponse, ndjson, unless_disconnected
+from synapse.api.streaming import ndjson
+from synapse.api.turn_runner import Completed, StreamSpec, run_turn
 from synapse.api.turns import build_turn, extras
 from synapse.config import SynapseSettings
 from synapse.errors import SynapseError
@@ -175,27 +176,11 @@ async def _serve(
     stream: bool,
 ) -> Response:
     started = time.perf_counter()
-    slot = reserve_slot(limiter)
-    try:
-
-        async def prepare() -> TurnPlan:
-            await slot.acquire()
-            return await agent.plan(turn)
-
-        plan = await unless_disconnected(request, prepare())
-        if stream:
-            return GuardedStreamingResponse(
-                _ndjson(agent, plan, model, kind, started), media_type="application/x-ndjson", on_close=slot.release
-            )
-        first = time.perf_counter()
-        result = await unless_disconnected(request, agent.complete(plan))
-    except ClientGoneError:
-        slot.release()
-        return Response(status_code=499)
-    except BaseException:
-        slot.release()
-        raise
-    slot.release()
+    lines = StreamSpec(body=lambda plan: _ndjson(agent, plan, model, kind, started), media_type="application/x-ndjson")
+    done = await run_turn(request, agent, limiter, turn, lines if stream else None)
+    if not isinstance(done, Completed):
+        return done
+    plan, result, first = done.plan, done.result, done.generation_started
     reason = "length" if result.finish_reason == "length" else "stop"
     body = _final(model, plan, started, first, result.prompt_tokens, result.completion_tokens, reason)
     if kind == "chat":

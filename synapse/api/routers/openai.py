@@ -11,11 +11,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from synapse.agent import AGENT_MODELS, TRIZ_AGENT, Agent, TurnPlan
-from synapse.api.deps import get_agent, get_limiter, get_settings, reserve_slot
+from synapse.api.deps import get_agent, get_limiter, get_settings
 from synapse.api.errors import error_payload
 from synapse.api.limits import ConcurrencyLimiter
 from synapse.api.schemas_openai import ChatCompletionRequest, ModelCard, ModelList
-from synapse.api.streaming import SSE_DONE, ClientGoneError, GuardedStreamingResponse, sse, unless_disconnected
+from synapse.api.streaming import SSE_DONE, sse
+from synapse.api.turn_runner import Completed, StreamSpec, run_turn
 from synapse.api.turns import build_turn, extras
 from synapse.config import SynapseSettings
 from synapse.errors import SynapseError
@@ -96,31 +97,17 @@ async def chat_completions(
         rag=body.rag,
         conversation_id=body.user,
     )
-    slot = reserve_slot(limiter)
     cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
-    try:
-
-        async def prepare() -> TurnPlan:
-            await slot.acquire()
-            return await agent.plan(turn)
-
-        plan = await unless_disconnected(request, prepare())
-        if body.stream:
-            return GuardedStreamingResponse(
-                _events(agent, plan, cid, created, request.url.path),
-                media_type="text/event-stream",
-                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-                on_close=slot.release,
-            )
-        result = await unless_disconnected(request, agent.complete(plan))
-    except ClientGoneError:
-        slot.release()
-        return Response(status_code=499)
-    except BaseException:
-        slot.release()
-        raise
-    slot.release()
+    sse_stream = StreamSpec(
+        body=lambda plan: _events(agent, plan, cid, created, request.url.path),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+    done = await run_turn(request, agent, limiter, turn, sse_stream if body.stream else None)
+    if not isinstance(done, Completed):
+        return done
+    plan, result = done.plan, done.result
     usage = {
         "prompt_tokens": result.prompt_tokens,
         "completion_tokens": result.completion_tokens,
