@@ -104,42 +104,27 @@ def build_triz_graph(kb: TrizKnowledge) -> TrizGraph:
     def chunk(key: str, content: str, order: int = 0) -> None:
         graph.chunks.append({"content": content, "source_id": key, "file_path": key, "chunk_order_index": order})
 
-    for p in kb.parameters:
-        key = f"{TRIZ_PREFIX}parameter:{p.id}"
-        chunk(key, _parameter_text(p))
+    def entity(key: str, name: str, kind: str, item: Parameter | Principle | Separation, text: str) -> None:
+        chunk(key, text)
         graph.entities.append(
             {
-                "entity_name": parameter_entity(p),
-                "entity_type": "triz_parameter",
-                "description": f"{p.name.en} / {p.name.ru}: {_both(p.description)}",
+                "entity_name": name,
+                "entity_type": kind,
+                "description": f"{item.name.en} / {item.name.ru}: {_both(item.description)}",
                 "source_id": key,
                 "file_path": key,
             }
         )
+
+    for p in kb.parameters:
+        entity(f"{TRIZ_PREFIX}parameter:{p.id}", parameter_entity(p), "triz_parameter", p, _parameter_text(p))
     for pr in kb.principles:
-        key = f"{TRIZ_PREFIX}principle:{pr.id}"
-        chunk(key, _principle_text(pr, kb))
-        graph.entities.append(
-            {
-                "entity_name": principle_entity(pr),
-                "entity_type": "triz_principle",
-                "description": f"{pr.name.en} / {pr.name.ru}: {_both(pr.description)}",
-                "source_id": key,
-                "file_path": key,
-            }
+        entity(
+            f"{TRIZ_PREFIX}principle:{pr.id}", principle_entity(pr), "triz_principle", pr, _principle_text(pr, kb)
         )
     for s in kb.separation:
         key = f"{TRIZ_PREFIX}separation:{s.id}"
-        chunk(key, _separation_text(s, kb))
-        graph.entities.append(
-            {
-                "entity_name": separation_entity(s),
-                "entity_type": "triz_separation",
-                "description": f"{s.name.en} / {s.name.ru}: {_both(s.description)}",
-                "source_id": key,
-                "file_path": key,
-            }
-        )
+        entity(key, separation_entity(s), "triz_separation", s, _separation_text(s, kb))
         for n in s.principles:
             graph.relationships.append(
                 {
