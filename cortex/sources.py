@@ -8,7 +8,7 @@ from typing import Any
 
 from cortex.knowledge_graph import TRIZ_PREFIX, matrix_pair_key, matrix_text
 from cortex.models import Source, SourceKind
-from synapse.triz import LangCode, TrizKnowledge
+from synapse.triz import LangCode, Localized, TrizKnowledge
 
 SNIPPET = 320
 
@@ -38,48 +38,20 @@ def _triz_item(
 ) -> list[Item]:
     """Source(s) for a TRIZ key such as triz:principle:1 or triz:matrix:1-14 (`expand`: with its principles)."""
     kind_name, _, ident = key[len(TRIZ_PREFIX) :].partition(":")
+
+    def one(kind: SourceKind, title: str, description: Localized) -> list[Item]:
+        source = Source(id=key, kind=kind, title=title, snippet=_snippet(description.get(lang)), score=score)
+        return [Item(source, text)]
+
     if kind_name == "principle":
         p = kb.principle(int(ident))
-        return [
-            Item(
-                Source(
-                    id=key,
-                    kind="principle",
-                    title=f"{p.id}. {p.name.get(lang)}",
-                    snippet=_snippet(p.description.get(lang)),
-                    score=score,
-                ),
-                text,
-            )
-        ]
+        return one("principle", f"{p.id}. {p.name.get(lang)}", p.description)
     if kind_name == "parameter":
         q = kb.parameter(int(ident))
-        return [
-            Item(
-                Source(
-                    id=key,
-                    kind="parameter",
-                    title=f"{q.id}. {q.name.get(lang)}",
-                    snippet=_snippet(q.description.get(lang)),
-                    score=score,
-                ),
-                text,
-            )
-        ]
+        return one("parameter", f"{q.id}. {q.name.get(lang)}", q.description)
     if kind_name == "separation":
         s = next(s for s in kb.separation if s.id == ident)
-        return [
-            Item(
-                Source(
-                    id=key,
-                    kind="separation",
-                    title=s.name.get(lang),
-                    snippet=_snippet(s.description.get(lang)),
-                    score=score,
-                ),
-                text,
-            )
-        ]
+        return one("separation", s.name.get(lang), s.description)
     if kind_name == "matrix":
         lo, hi = (int(x) for x in ident.split("-"))
         a, b = kb.parameter(lo), kb.parameter(hi)
