@@ -78,6 +78,8 @@ class SynapseSettings(ServiceSettings):
     default_max_tokens: int = Field(default=1024, ge=1)
     max_concurrent: int = Field(default=4, ge=1)
     queue_size: int = Field(default=32, ge=0)
+    # Worker processes of `synapse serve` (each loads its own embedded model; >1 makes sense with Ollama).
+    workers: int = Field(default=1, ge=1, le=64)
 
     @field_validator("fallback")
     @classmethod
@@ -120,6 +122,13 @@ class CortexSettings(ServiceSettings):
     cosine_threshold: float = Field(default=0.1, ge=-1.0, le=1.0)
     # Documents processed at once when there is no LLM (chunk + embed only); their texts embed together.
     parallel_documents: int = Field(default=32, ge=1, le=256)
+    # "file": LightRAG storages under data_dir; "postgres": LightRAG's PostgreSQL storages (KV, pgvector
+    # vectors, document status) at postgres_url, the graph where graph_storage says.
+    storage: Literal["file", "postgres"] = "file"
+    # postgresql://user:password@host:5432/database
+    postgres_url: SecretStr = SecretStr("")
+    # Worker processes of `synapse cortex serve`.
+    workers: int = Field(default=1, ge=1, le=64)
     # LightRAG storage classes by name: CORTEX's own (default: SQLite+numpy vectors, coalesced JSON/GraphML
     # flushes), LightRAG's file storages (JsonKVStorage, NanoVectorDBStorage, NetworkXStorage,
     # JsonDocStatusStorage) or its servers' (PGKVStorage, PGVectorStorage, Neo4JStorage, QdrantVectorDBStorage...).
