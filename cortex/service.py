@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ from cortex.models import CortexHealth, DocumentInfo, DocumentKind, DocumentStat
 from cortex.registry import Manifest, Registry
 from cortex.sources import DocRef, build_sources
 from cortex.tokenizer import offline_tokenizer
-from cortex.workspace import StoreLock, claim, release
+from cortex.workspace import FILE_STORE_HINT, FILE_STORE_SINGLE_PROCESS, StoreLock, claim, release, several_workers
 from synapse.config import CortexSettings, OllamaSettings
 from synapse.embeddings import Embedder
 from synapse.triz import TrizKnowledge, load_knowledge
@@ -151,6 +152,8 @@ class Cortex(CortexBackend):
             return
         # LightRAG logs every query step at INFO; CORTEX reports what matters itself.
         logging.getLogger("lightrag").setLevel(max(logging.WARNING, logging.getLogger("lightrag").level))
+        if self.settings.storage == "file" and several_workers():
+            raise CortexError(FILE_STORE_SINGLE_PROCESS, FILE_STORE_HINT)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         lock = StoreLock(self.data_dir)
         if self._store_lock is None:
@@ -356,16 +359,24 @@ class Cortex(CortexBackend):
             if known is not None or any(d == doc_id for d, _ in new):
                 out.append(known.info if known else registry.get(doc_id).info)  # type: ignore[union-attr]
                 continue
-            info = registry.insert(
-                doc_id,
-                name=parsed.name,
-                kind=kind,
-                content_type=parsed.content_type,
-                size=parsed.size,
-                sha256=parsed.sha256,
-                tags=tags,
-                page_starts=parsed.page_starts,
-            )
+            try:
+                info = registry.insert(
+                    doc_id,
+                    name=parsed.name,
+                    kind=kind,
+                    content_type=parsed.content_type,
+                    size=parsed.size,
+                    sha256=parsed.sha256,
+                    tags=tags,
+                    page_starts=parsed.page_starts,
+                )
+            except sqlite3.IntegrityError:
+                # Another worker process stored the same document a moment ago: it queues it, not us.
+                raced = registry.get(doc_id)
+                if raced is None:
+                    raise
+                out.append(raced.info)
+                continue
             new.append((doc_id, parsed))
             out.append(info)
         if new:

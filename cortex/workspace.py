@@ -1,7 +1,11 @@
-"""LightRAG keeps per-workspace state in module globals; a closed Cortex must leave none behind."""
+"""LightRAG keeps per-workspace state in module globals; a closed Cortex must leave none behind.
+
+Also who owns a store's files: one process, or one server whose master holds the lock for its workers.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -10,6 +14,9 @@ from cortex.errors import CortexError
 
 _open: set[str] = set()
 _locked: set[str] = set()
+
+#: Set by a server's master process that holds a store's lock for its worker processes: "pid:lock path".
+HELD_FOR_WORKERS_ENV = "CORTEX_STORE_HELD_BY"
 
 
 def claim(workspace: str, data_dir: str) -> None:
@@ -28,22 +35,30 @@ def release(workspace: str) -> None:
     from lightrag.kg import shared_storage as ss  # type: ignore[import-untyped]
 
     prefix = f"{workspace}:"
-    registries: list[Any] = [
-        getattr(ss, name, None)
-        for name in (
-            "_shared_dicts",
-            "_init_flags",
-            "_update_flags",
-            "_namespace_data_cache",
-            "_pipeline_ingress_local",
-            "_scan_job_store_local",
-        )
-    ]
+    local = ["_namespace_data_cache", "_pipeline_ingress_local", "_scan_job_store_local"]
+    # With several workers the shared registries live in LightRAG's manager process and belong to every
+    # worker: one worker stopping (a restart, a recycle) must not wipe the pipeline state of the others.
+    shared = [] if getattr(ss, "_is_multiprocess", False) else ["_shared_dicts", "_init_flags", "_update_flags"]
+    registries: list[Any] = [getattr(ss, name, None) for name in [*shared, *local]]
     for registry in registries:
         if registry is None:
             continue
         for key in [k for k in list(registry.keys()) if isinstance(k, str) and k.startswith(prefix)]:
             registry.pop(key, None)
+
+
+def several_workers() -> bool:
+    """True in a worker of a server started with several processes (LightRAG's shared data is multi-process)."""
+    from lightrag.kg import shared_storage as ss  # type: ignore[import-untyped]
+
+    return bool(getattr(ss, "_is_multiprocess", False))
+
+
+FILE_STORE_SINGLE_PROCESS = (
+    "CORTEX's file storages keep their vector index and graph in each process's memory: "
+    "several worker processes would each see only their own writes"
+)
+FILE_STORE_HINT = "set CORTEX_STORAGE=postgres (and CORTEX_POSTGRES_URL) for several workers, or run one worker"
 
 
 class StoreLock:
@@ -53,8 +68,15 @@ class StoreLock:
         self.path = data_dir / ".cortex.lock"
         self._fh: IO[bytes] | None = None
 
+    def held_by_parent(self) -> bool:
+        """True in a worker process whose server master holds this store's lock for it."""
+        owner, _, path = os.environ.get(HELD_FOR_WORKERS_ENV, "").partition(":")
+        return owner.isdigit() and int(owner) == os.getppid() and path == str(self.path.resolve())
+
     def acquire(self) -> None:
         key = str(self.path.resolve())
+        if self.held_by_parent():
+            return  # the master locked the store for all its workers; they coordinate through LightRAG
         if key in _locked:
             raise CortexError(
                 f"the CORTEX store in {self.path.parent} is already open in this process",
@@ -86,3 +108,12 @@ class StoreLock:
             self._fh.close()  # closing drops the lock on every platform
             self._fh = None
             _locked.discard(str(self.path.resolve()))
+
+    def hold_for_workers(self) -> None:
+        """Take the lock in a server's master and let the worker processes it starts open the store."""
+        self.acquire()
+        os.environ[HELD_FOR_WORKERS_ENV] = f"{os.getpid()}:{self.path.resolve()}"
+
+    def release_for_workers(self) -> None:
+        os.environ.pop(HELD_FOR_WORKERS_ENV, None)
+        self.release()
