@@ -127,6 +127,11 @@ class CortexSettings(ServiceSettings):
     storage: Literal["file", "postgres"] = "file"
     # postgresql://user:password@host:5432/database
     postgres_url: SecretStr = SecretStr("")
+    # The CORTEX store's name in that database (several stores can share one database).
+    postgres_workspace: str = Field(default="cortex", pattern=r"^[A-Za-z0-9_]{1,48}$")
+    # Where the knowledge graph goes: empty (PostgreSQL/AGE when the server has AGE, else files in data_dir),
+    # "file", "age" (PostgreSQL with Apache AGE at postgres_url), or neo4j://user:password@host:7687[/database].
+    graph_url: SecretStr = SecretStr("")
     # Worker processes of `synapse cortex serve`.
     workers: int = Field(default=1, ge=1, le=64)
     # LightRAG storage classes by name: CORTEX's own (default: SQLite+numpy vectors, coalesced JSON/GraphML
