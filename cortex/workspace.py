@@ -49,7 +49,7 @@ def release(workspace: str) -> None:
 
 def several_workers() -> bool:
     """True in a worker of a server started with several processes (LightRAG's shared data is multi-process)."""
-    from lightrag.kg import shared_storage as ss  # type: ignore[import-untyped]
+    from lightrag.kg import shared_storage as ss
 
     return bool(getattr(ss, "_is_multiprocess", False))
 

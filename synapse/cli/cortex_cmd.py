@@ -53,14 +53,25 @@ def _with_backend(url: str, work: Callable[[CortexBackend], Awaitable[T]]) -> T:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on (default CORTEX_HOST).")] = "",
     port: Annotated[int, typer.Option(help="Port (default CORTEX_PORT, 8004).")] = 0,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (default CORTEX_WORKERS, 1); >1 needs CORTEX_STORAGE=postgres.")
+    ] = 0,
 ) -> None:
     """Serve the CORTEX HTTP API (health, query, documents, TRIZ look-ups)."""
-    import uvicorn
-
     from cortex import create_app
+    from synapse.serving import serve_app
 
     settings = CortexSettings()
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
+    if workers:
+        settings = settings.model_copy(update={"workers": workers})
+    serve_app(
+        lambda: create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=settings.workers,
+        cortex=settings,
+        what="CORTEX",
+    )
 
 
 def _render_result(result: QueryResult) -> None:

@@ -14,17 +14,31 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on (default SYNAPSE_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default SYNAPSE_PORT, 8000).", min=1, max=65535)] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes (default SYNAPSE_WORKERS, 1); >1 uses gunicorn (Linux, macOS).", min=1),
+    ] = None,
 ) -> None:
     """Serve the agent API: /v1/chat/completions, /api/chat, /v1/triz/analyze, /health, /docs."""
     import logging
 
-    import uvicorn
-
     from synapse.api import create_app
-    from synapse.config import SynapseSettings
+    from synapse.config import CortexSettings, SynapseSettings
+    from synapse.serving import serve_app
 
     settings = SynapseSettings()
-    updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    updates = {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
     settings = settings.model_copy(update=updates)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
+    serve_app(
+        lambda: create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=log_level,
+        # Without SYNAPSE_CORTEX_URL every worker opens the CORTEX store in its own process.
+        cortex=None if settings.cortex_url else CortexSettings(),
+        what="SYNAPSE with CORTEX in process (SYNAPSE_CORTEX_URL empty)",
+        store_hint="set SYNAPSE_CORTEX_URL to a CORTEX server (`synapse cortex serve`), "
+        "or CORTEX_STORAGE=postgres, or run one worker",
+    )

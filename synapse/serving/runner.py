@@ -1,0 +1,63 @@
+"""Run an ASGI app with one process (uvicorn) or several (gunicorn + uvicorn workers)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from synapse.config import CortexSettings
+from synapse.errors import SynapseError
+from synapse.serving.pid import WorkerPidHeader
+
+
+class WorkersUnsupportedError(SynapseError):
+    """Several worker processes were asked for where gunicorn cannot run."""
+
+
+def check_platform(workers: int) -> None:
+    """gunicorn runs on Linux and macOS only; on Windows name the ways that do work."""
+    if workers > 1 and sys.platform == "win32":
+        raise WorkersUnsupportedError(
+            f"--workers {workers} needs gunicorn, which does not run on Windows",
+            "run one worker here, or run the service with several workers in Docker (compose.yaml) or WSL",
+        )
+
+
+def serve_app(
+    app_factory: Callable[[], Any],
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str = "info",
+    cortex: CortexSettings | None = None,
+    what: str = "the server",
+    store_hint: str = "",
+) -> None:
+    """Serve the app that `app_factory` builds; `cortex`: the store the app opens in every process, if any.
+
+    `what` and `store_hint` word the refusal of a store that several workers cannot share.
+    """
+    check_platform(workers)
+
+    def build() -> Any:
+        return WorkerPidHeader(app_factory())
+
+    if workers == 1:
+        import uvicorn
+
+        uvicorn.run(build(), host=host, port=port, log_level=log_level)
+        return
+
+    from synapse.serving.gunicorn_app import GunicornServer
+    from synapse.serving.prefork import check_cortex_store, cortex_store_for_workers, share_lightrag_state
+
+    if cortex is not None:
+        check_cortex_store(cortex, workers, what=what, hint=store_hint)
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    with cortex_store_for_workers(cortex) if cortex is not None else contextlib.nullcontext():
+        share_lightrag_state(workers)
+        options = {"bind": bind, "workers": workers, "loglevel": log_level}
+        GunicornServer(build, options).run()
