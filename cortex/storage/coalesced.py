@@ -47,8 +47,38 @@ class _CoalescedFlush:
         return await super().finalize()  # type: ignore[misc]
 
 
+def _json_copy(value: Any) -> Any:
+    """A detached copy of JSON-shaped data (dicts, lists, scalars): what deepcopy gives, several times faster."""
+    if isinstance(value, dict):
+        return {k: _json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(v) for v in value]
+    return value
+
+
 class CortexKVStorage(_CoalescedFlush, JsonKVStorage):  # type: ignore[misc]
-    """JsonKVStorage with coalesced flushes (same files, so either can open the other's store)."""
+    """JsonKVStorage with coalesced flushes (same files, so either can open the other's store).
+
+    Reads return detached copies, as LightRAG's do (callers mutate nested lists in place), but made by a
+    JSON-shaped copy instead of `copy.deepcopy`, which was a tenth of a hybrid query's time.
+    """
+
+    def _detached(self, key: str, row: Any) -> dict[str, Any] | None:
+        if not row:
+            return None
+        out: dict[str, Any] = _json_copy(row)
+        out.setdefault("create_time", 0)
+        out.setdefault("update_time", 0)
+        out["_id"] = key
+        return out
+
+    async def get_by_id(self, id: str) -> dict[str, Any] | None:
+        async with self._storage_lock:
+            return self._detached(id, self._data.get(id))
+
+    async def get_by_ids(self, ids: list[str]) -> list[dict[str, Any] | None]:
+        async with self._storage_lock:
+            return [self._detached(key, self._data.get(key)) for key in ids]
 
 
 class CortexDocStatusStorage(_CoalescedFlush, JsonDocStatusStorage):  # type: ignore[misc]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from cortex.api.deps import CortexDep
 from cortex.models import QueryRequest, QueryResult
@@ -10,6 +10,8 @@ from cortex.models import QueryRequest, QueryResult
 router = APIRouter(prefix="/query", tags=["query"])
 
 
-@router.post("")
-async def query(request: QueryRequest, cortex: CortexDep) -> QueryResult:
-    return await cortex.query(request)
+@router.post("", response_model=QueryResult)
+async def query(request: QueryRequest, cortex: CortexDep) -> Response:
+    result = await cortex.query(request)
+    # Serialised once by pydantic: FastAPI would validate the model again and encode it a second way.
+    return Response(content=result.model_dump_json(), media_type="application/json")
