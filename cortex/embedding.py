@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 from lightrag.utils import EmbeddingFunc  # type: ignore[import-untyped]
 
@@ -21,6 +22,10 @@ from synapse.paths import default_cache_dir
 OLLAMA_PREFIX = "ollama:"
 
 
+# Connecting fails fast when nobody listens; a read may wait for Ollama to load the model first.
+OLLAMA_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
+
+
 class OllamaEmbedder(Embedder):
     """Embeddings from an Ollama server (`nomic-embed-text`, `bge-m3`...) through the `ollama` client."""
 
@@ -30,7 +35,7 @@ class OllamaEmbedder(Embedder):
         self.model = model
         self.host = host or OllamaSettings().host
         self.name = f"{OLLAMA_PREFIX}{model}"
-        self._client = ollama.Client(host=self.host)
+        self._client = ollama.Client(host=self.host, timeout=OLLAMA_TIMEOUT)
         self.dim = len(self._call(["dimension probe"])[0])
 
     def _call(self, texts: list[str]) -> list[Sequence[float]]:
@@ -39,15 +44,27 @@ class OllamaEmbedder(Embedder):
         try:
             response = self._client.embed(model=self.model, input=texts)
         except ollama.ResponseError as exc:
+            if exc.status_code == 404:
+                raise CortexError(
+                    f"Ollama at {self.host} has no model {self.model!r} (CORTEX_EMBEDDER={self.name}): {exc.error}",
+                    f"run `ollama pull {self.model}`, or set CORTEX_EMBEDDER to a pulled model or use-multilingual",
+                ) from exc
             raise CortexError(
-                f"Ollama cannot embed with {self.model!r}: {exc.error}",
-                f"run `ollama pull {self.model}` or set CORTEX_EMBEDDER to another model",
+                f"Ollama at {self.host} cannot embed with {self.model!r} (CORTEX_EMBEDDER={self.name}): {exc.error}",
+                f"check `ollama run {self.model}` works, or set CORTEX_EMBEDDER to another model",
             ) from exc
-        except (ConnectionError, OSError) as exc:
+        except (ConnectionError, OSError, httpx.TransportError) as exc:
+            # The ollama client turns a refused connection into ConnectionError; timeouts stay httpx errors.
             raise CortexUnavailableError(
-                f"Ollama is not reachable at {self.host}",
+                f"Ollama is not reachable at {self.host} (OLLAMA_HOST) for CORTEX_EMBEDDER={self.name} ({type(exc).__name__})",
                 "start Ollama (`ollama serve`) or set OLLAMA_HOST; CORTEX_EMBEDDER=use-multilingual needs no server",
             ) from exc
+        if len(response.embeddings) != len(texts):
+            raise CortexError(
+                f"Ollama at {self.host} returned {len(response.embeddings)} vectors for {len(texts)} texts "
+                f"(CORTEX_EMBEDDER={self.name})",
+                "update Ollama; /api/embed answers one vector per input",
+            )
         return list(response.embeddings)
 
     def _encode(self, texts: list[str]) -> Vectors:

@@ -1,19 +1,26 @@
-"""A stand-in Ollama server for tests and benchmarks: blobs and model creation, on a local port.
+"""A stand-in Ollama server for tests and benchmarks: blobs, model creation, embeddings and chat, on a local port.
 
-It speaks the parts of Ollama's documented HTTP API that registration uses, keeps what it receives
-for inspection, and needs nothing beyond the standard library:
+It speaks the parts of Ollama's documented HTTP API that registration, CORTEX's embedder and LightRAG's
+Ollama binding use, keeps what it receives for inspection, and needs nothing beyond the standard library:
 
     with FakeOllama() as fake:
         register_model(fake.url, profile, gguf)
         assert fake.creates[0]["model"] == "triz-td010v2-q4km"
+
+    with FakeOllama(embed_models={"nomic-embed-text": 768}, chat_models=["qwen2.5:14b"], chat_reply=reply) as fake:
+        ...  # POST /api/embed, /api/embeddings, /api/chat answer for those models only
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import re
+import socket
 import threading
+from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -21,6 +28,42 @@ from typing import Any
 FAKE_VERSION = "0.6.5"
 _BLOB_PATH = re.compile(r"^/api/blobs/(?P<digest>[^/]+)$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_WORD = re.compile(r"\w+")
+CREATED_AT = "2025-01-01T00:00:00Z"
+
+#: Turns an /api/chat request body into the assistant's whole reply (streamed in pieces when asked).
+ChatReply = Callable[[dict[str, Any]], str]
+
+
+class FakeOllamaError(Exception):
+    """Raised by a chat reply function to make the fake answer with an HTTP error, as Ollama would."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def model_key(name: str) -> str:
+    """Ollama's canonical model name: a name without a tag means the `latest` tag."""
+    name = name.strip()
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
+def hashed_embedding(text: str, dim: int) -> list[float]:
+    """A unit vector from the text's words (first six letters, hashed): texts sharing words are similar."""
+    vec = [0.0] * dim
+    for word in _WORD.findall(text.lower()):
+        h = int.from_bytes(hashlib.blake2b(word[:6].encode(), digest_size=8).digest(), "little")
+        vec[h % dim] += 1.0
+    norm = math.sqrt(sum(x * x for x in vec))
+    if norm == 0:
+        vec[0], norm = 1.0, 1.0  # Ollama never answers a zero vector, even for an empty text
+    return [x / norm for x in vec]
+
+
+def _default_reply(request: dict[str, Any]) -> str:
+    return "I am a stand-in model."
 
 
 class FakeOllama:
@@ -29,22 +72,44 @@ class FakeOllama:
     `blobs` maps digests to the bytes received, `creates` lists the JSON bodies of /api/create,
     `requests` lists (method, path) in arrival order. Set `create_error` to a message to make
     /api/create stream that message as an error status after its first status.
+
+    Pulled models: `embed_models` maps embedding models to their dimension (vectors from
+    `hashed_embedding`), `chat_models` names chat models, which answer with `chat_reply(body)`.
+    Any other model gets Ollama's 404 `model '<name>' not found`. `embeds` and `chats` keep the
+    request bodies. The first start picks a free port (or `port`) and later starts reuse it, so a
+    stopped fake plays an Ollama that went down and came back at the same OLLAMA_HOST.
     """
 
-    def __init__(self, create_error: str | None = None) -> None:
+    def __init__(
+        self,
+        create_error: str | None = None,
+        *,
+        embed_models: Mapping[str, int] | None = None,
+        chat_models: Iterable[str] = (),
+        chat_reply: ChatReply | None = None,
+        port: int = 0,
+    ) -> None:
         self.blobs: dict[str, bytes] = {}
         self.creates: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []
+        self.embeds: list[dict[str, Any]] = []
+        self.chats: list[dict[str, Any]] = []
         self.create_error = create_error
+        self.embed_models = {model_key(name): dim for name, dim in (embed_models or {}).items()}
+        self.chat_models = {model_key(name) for name in chat_models}
+        self.chat_reply = chat_reply or _default_reply
+        self.port = port
         self.lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        """The server's base URL, e.g. http://127.0.0.1:54321."""
+        """The server's base URL, e.g. http://127.0.0.1:54321 (still its address while stopped)."""
         if self._server is None:
-            raise RuntimeError("FakeOllama is not running; use it as a context manager")
+            if not self.port:
+                raise RuntimeError("FakeOllama is not running; use it as a context manager")
+            return f"http://127.0.0.1:{self.port}"
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
@@ -54,10 +119,16 @@ class FakeOllama:
         with self.lock:
             return [str(body.get("model")) for body in self.creates]
 
+    @property
+    def running(self) -> bool:
+        """Whether the server is accepting connections."""
+        return self._server is not None
+
     def start(self) -> FakeOllama:
-        """Start serving on 127.0.0.1 at a free port, in a background thread."""
-        server = _Server(("127.0.0.1", 0), _Handler)
+        """Start serving on 127.0.0.1 (a free port the first time, the same port after), in a background thread."""
+        server = _Server(("127.0.0.1", self.port), _Handler)
         server.fake = self
+        self.port = int(server.server_address[1])
         self._server = server
         # A short poll interval keeps stop() quick; the default half second adds up across tests.
         self._thread = threading.Thread(
@@ -67,10 +138,11 @@ class FakeOllama:
         return self
 
     def stop(self) -> None:
-        """Stop serving and free the port."""
+        """Stop serving, drop kept-alive connections (a real server that stops drops them) and free the port."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.drop_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
@@ -90,6 +162,31 @@ class _Server(ThreadingHTTPServer):
 
     daemon_threads = True
     fake: FakeOllama
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn, addr = super().get_request()
+        with self._open_lock:
+            self._open.add(conn)
+        return conn, addr
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Close connections still open (kept alive by clients), so no request is answered after stop."""
+        with self._open_lock:
+            conns, self._open = list(self._open), set()
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -126,13 +223,18 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/api/version":
             self._json(200, {"version": FAKE_VERSION})
         elif self.path == "/api/tags":
-            models = [{"name": name, "model": name} for name in self.fake.models]
+            pulled = sorted(self.fake.embed_models) + sorted(self.fake.chat_models)
+            models: list[dict[str, Any]] = [{"name": name, "model": name} for name in self.fake.models]
+            models += [
+                {"name": name, "model": name, "size": 1000, "digest": hashlib.sha256(name.encode()).hexdigest()}
+                for name in pulled
+            ]
             self._json(200, {"models": models})
         else:
             self._json(404, {"error": "not found"})
 
     def do_POST(self) -> None:
-        """POST /api/blobs/:digest (upload) and POST /api/create (streamed statuses)."""
+        """POST /api/blobs/:digest (upload), /api/create (streamed statuses), /api/embed, /api/embeddings, /api/chat."""
         self._record()
         # Read the body first: answering before it is read would break the kept-alive connection.
         body = self._body()
@@ -141,8 +243,104 @@ class _Handler(BaseHTTPRequestHandler):
             self._store_blob(match["digest"], body)
         elif self.path == "/api/create":
             self._create(body)
+        elif self.path in ("/api/embed", "/api/embeddings", "/api/chat"):
+            request = self._request_json(body)
+            if request is None:
+                return
+            if self.path == "/api/chat":
+                self._chat(request)
+            else:
+                self._embed(request, legacy=self.path == "/api/embeddings")
         else:
             self._json(404, {"error": "not found"})
+
+    def _request_json(self, body: bytes) -> dict[str, Any] | None:
+        """The JSON object of a request with a model, or None after answering 400 as Ollama does."""
+        try:
+            request = json.loads(body or b"{}")
+        except json.JSONDecodeError as exc:
+            self._json(400, {"error": f"invalid JSON: {exc}"})
+            return None
+        if not isinstance(request, dict) or not request.get("model"):
+            self._json(400, {"error": "model is required"})
+            return None
+        return request
+
+    def _not_found(self, model: str) -> None:
+        self._json(404, {"error": f"model '{model}' not found"})
+
+    def _embed(self, request: dict[str, Any], legacy: bool) -> None:
+        """/api/embed ({input: str | [str]} -> {embeddings}) and the older /api/embeddings ({prompt} -> {embedding})."""
+        model = str(request["model"])
+        dim = self.fake.embed_models.get(model_key(model))
+        if dim is None:
+            self._not_found(model)
+            return
+        with self.fake.lock:
+            self.fake.embeds.append(request)
+        if legacy:
+            self._json(200, {"embedding": hashed_embedding(str(request.get("prompt") or ""), dim)})
+            return
+        texts = request.get("input", [])
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not all(isinstance(t, str) for t in texts):
+            self._json(400, {"error": "invalid input type"})
+            return
+        wanted = request.get("dimensions")
+        vectors = [hashed_embedding(t, dim) for t in texts]
+        if isinstance(wanted, int) and 0 < wanted < dim:
+            # Ollama cuts matryoshka vectors to the dimensions asked for and normalises them again.
+            vectors = [[x / (math.sqrt(sum(y * y for y in v[:wanted])) or 1.0) for x in v[:wanted]] for v in vectors]
+        words = sum(len(_WORD.findall(t)) for t in texts)
+        self._json(
+            200,
+            {
+                "model": model,
+                "embeddings": vectors,
+                "total_duration": 1000,
+                "load_duration": 10,
+                "prompt_eval_count": words,
+            },
+        )
+
+    def _chat(self, request: dict[str, Any]) -> None:
+        """/api/chat: the reply of `chat_reply`, whole (stream false) or as NDJSON pieces (the default)."""
+        model = str(request["model"])
+        if model_key(model) not in self.fake.chat_models:
+            self._not_found(model)
+            return
+        with self.fake.lock:
+            self.fake.chats.append(request)
+        try:
+            reply = self.fake.chat_reply(request)
+        except FakeOllamaError as exc:
+            self._json(exc.status, {"error": exc.message})
+            return
+        final: dict[str, Any] = {
+            "model": model,
+            "created_at": CREATED_AT,
+            "message": {"role": "assistant", "content": ""},
+            "done": True,
+            "done_reason": "stop",
+            "total_duration": 1000,
+            "load_duration": 10,
+            "prompt_eval_count": sum(
+                len(_WORD.findall(str(m.get("content", "")))) for m in request.get("messages", [])
+            ),
+            "eval_count": len(_WORD.findall(reply)),
+            "eval_duration": 500,
+        }
+        if request.get("stream", True) is False:
+            final["message"] = {"role": "assistant", "content": reply}
+            self._json(200, final)
+            return
+        pieces = re.findall(r"\S*\s*", reply)
+        events = [
+            {"model": model, "created_at": CREATED_AT, "message": {"role": "assistant", "content": p}, "done": False}
+            for p in pieces
+            if p
+        ]
+        self._stream([*events, final])
 
     def _record(self) -> None:
         with self.fake.lock:
