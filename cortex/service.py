@@ -27,6 +27,7 @@ from cortex.knowledge_graph import TRIZ_PREFIX, build_triz_graph, graph_version
 from cortex.models import CortexHealth, DocumentInfo, DocumentKind, DocumentState, QueryRequest, QueryResult
 from cortex.registry import Manifest, Registry
 from cortex.sources import DocRef, build_sources
+from cortex.storage.selection import StoragePlan, plan_storage
 from cortex.tokenizer import offline_tokenizer
 from cortex.workspace import FILE_STORE_HINT, FILE_STORE_SINGLE_PROCESS, StoreLock, claim, release, several_workers
 from synapse.config import CortexSettings, OllamaSettings
@@ -98,6 +99,7 @@ class Cortex(CortexBackend):
         self._store_lock: StoreLock | None = None
         self._enqueue_waiting: list[tuple[list[tuple[str, str]], asyncio.Future[None]]] = []
         self._enqueuer: asyncio.Task[None] | None = None
+        self._plan: StoragePlan | None = None
         self.kg_builds = 0
 
     # ---- life cycle -------------------------------------------------------------------------
@@ -154,6 +156,9 @@ class Cortex(CortexBackend):
         logging.getLogger("lightrag").setLevel(max(logging.WARNING, logging.getLogger("lightrag").level))
         if self.settings.storage == "file" and several_workers():
             raise CortexError(FILE_STORE_SINGLE_PROCESS, FILE_STORE_HINT)
+        # The storage classes (and, for PostgreSQL, a reachable server with pgvector) before anything opens.
+        self._plan = await plan_storage(self.settings)
+        self.settings = self._plan.settings
         self.data_dir.mkdir(parents=True, exist_ok=True)
         lock = StoreLock(self.data_dir)
         if self._store_lock is None:
@@ -166,9 +171,7 @@ class Cortex(CortexBackend):
             raise
         try:
             emb = await asyncio.to_thread(lambda: self.embedder)
-            manifest = registry.manifest()
-            if manifest is None:
-                manifest = registry.create_manifest(emb.name, emb.dim, self.settings.vector_storage)
+            manifest = await self._load_manifest(registry, emb)
             self.check_embedder(manifest)
             claim(manifest.workspace, str(self.data_dir))
         except BaseException:
@@ -189,6 +192,28 @@ class Cortex(CortexBackend):
         if registry.unfinished():
             self._idle.clear()
             self._wakeup.set()
+
+    async def _load_manifest(self, registry: Registry, emb: Embedder) -> Manifest:
+        """The store's manifest, created on first use: in the database for a PostgreSQL store (every process
+        and machine opening it must agree on the embedder and workspace), else in the data directory."""
+        target = self._plan.target if self._plan else None
+        if target is None:
+            manifest = registry.manifest()
+            return manifest or registry.create_manifest(emb.name, emb.dim, self.settings.vector_storage)
+        from cortex.storage.postgres import create_manifest_once
+
+        return await create_manifest_once(
+            target, self.settings.postgres_workspace, emb.name, emb.dim, self.settings.vector_storage
+        )
+
+    async def _save_manifest(self, manifest: Manifest) -> None:
+        target = self._plan.target if self._plan else None
+        if target is None:
+            self.registry.save_manifest(manifest)
+            return
+        from cortex.storage.postgres import save_manifest
+
+        await save_manifest(target, self.settings.postgres_workspace, manifest)
 
     async def _open_rag(self, workspace: str) -> Any:
         from lightrag import LightRAG  # type: ignore[import-untyped]
@@ -274,7 +299,7 @@ class Cortex(CortexBackend):
         finally:
             memo.clear()
         manifest.knowledge_version = version
-        self.registry.save_manifest(manifest)
+        await self._save_manifest(manifest)
         self.kg_builds += 1
         log.info("TRIZ graph %s built in %.1f s", version, time.perf_counter() - t0)
 
@@ -318,7 +343,13 @@ class Cortex(CortexBackend):
     async def _all_chunks(self) -> dict[str, dict[str, Any]]:
         storage = self.rag.text_chunks
         data = getattr(storage, "_data", None)
-        return dict(data) if isinstance(data, dict) else {}
+        if isinstance(data, dict):
+            return dict(data)
+        if type(storage).__name__ == "PGKVStorage":
+            from cortex.storage.postgres import pg_chunks
+
+            return await pg_chunks(storage)
+        return {}
 
     # ---- documents --------------------------------------------------------------------------
 

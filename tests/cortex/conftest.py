@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest_asyncio
 from cortex import Cortex
 from synapse.config import CortexSettings
 from tests.conftest import HashingEmbedder
+from tests.pg_server import PostgresForTests, postgres_fixture
 
 EN_BRACKET = (
     "Our foundry team reduced the mass of the aluminium suspension bracket by casting an internal lattice of ribs. "
@@ -76,4 +78,51 @@ def fresh_dir(tmp_path: Path) -> Path:
 async def cortex(fresh_dir: Path, tmp_path: Path) -> AsyncIterator[Cortex]:
     """A new store on the fake embedder (the TRIZ graph builds in well under a second)."""
     async with Cortex(cortex_settings(fresh_dir), embedder=HashingEmbedder(), cache_dir=tmp_path / "cache") as c:
+        yield c
+
+
+# ---- both storage back ends ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresForTests]:
+    """PostgreSQL with pgvector: CORTEX_TEST_POSTGRES_URL, else a server started here (none: skip; in CI: fail)."""
+    yield from postgres_fixture()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres: PostgresForTests) -> str:
+    return postgres.url
+
+
+StoreSettings = Callable[..., CortexSettings]
+
+
+@pytest.fixture(params=["file", pytest.param("postgres", marks=pytest.mark.postgres)])
+def storage(request: pytest.FixtureRequest) -> str:
+    """The storage back end a test runs on (tests that take it run on both)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def store_settings(storage: str, request: pytest.FixtureRequest, fresh_dir: Path) -> StoreSettings:
+    """Makes settings for a store on the test's back end; on PostgreSQL the store has a name of its own."""
+    extra: dict[str, object] = {}
+    if storage == "postgres":
+        extra = {
+            "storage": "postgres",
+            "postgres_url": request.getfixturevalue("postgres_url"),
+            "postgres_workspace": f"t{uuid.uuid4().hex[:12]}",
+        }
+
+    def make(data_dir: Path = fresh_dir, **overrides: object) -> CortexSettings:
+        return cortex_settings(data_dir, **{**extra, **overrides})
+
+    return make
+
+
+@pytest_asyncio.fixture
+async def cortex_store(store_settings: StoreSettings, tmp_path: Path) -> AsyncIterator[Cortex]:
+    """A new store on the fake embedder, on each storage back end."""
+    async with Cortex(store_settings(), embedder=HashingEmbedder(), cache_dir=tmp_path / "cache") as c:
         yield c

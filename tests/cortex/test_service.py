@@ -19,7 +19,7 @@ from cortex import (
 )
 from synapse.embeddings import Vectors
 from tests.conftest import HashingEmbedder
-from tests.cortex.conftest import EN_BRACKET, RU_COOLING, cortex_settings, make_pdf
+from tests.cortex.conftest import EN_BRACKET, RU_COOLING, StoreSettings, cortex_settings, make_pdf
 
 
 def _doc_sources(result: object) -> list[str]:
@@ -27,7 +27,8 @@ def _doc_sources(result: object) -> list[str]:
 
 
 @pytest.mark.asyncio
-async def test_fresh_store_has_the_triz_graph(cortex: Cortex) -> None:
+async def test_fresh_store_has_the_triz_graph(cortex_store: Cortex) -> None:
+    cortex = cortex_store
     health = await cortex.health()
     assert health.status == "ok" and health.embedder == "test-hashing" and health.dim == 256
     assert health.knowledge_version and health.documents == 0
@@ -50,7 +51,8 @@ async def test_every_mode_runs_without_an_llm(cortex: Cortex, mode: str) -> None
 
 
 @pytest.mark.asyncio
-async def test_documents_add_query_idempotent_delete(cortex: Cortex) -> None:
+async def test_documents_add_query_idempotent_delete(cortex_store: Cortex) -> None:
+    cortex = cortex_store
     en = await cortex.add_document("bracket.md", EN_BRACKET.encode(), tags=["casting"])
     ru = await cortex.add_document("chat.txt", RU_COOLING.encode(), kind="dialogue")
     again = await cortex.add_document("renamed.md", EN_BRACKET.encode())
@@ -88,7 +90,8 @@ async def test_pdf_sources_carry_their_page(cortex: Cortex) -> None:
 
 
 @pytest.mark.asyncio
-async def test_bad_uploads_leave_the_store_unchanged(cortex: Cortex) -> None:
+async def test_bad_uploads_leave_the_store_unchanged(cortex_store: Cortex) -> None:
+    cortex = cortex_store
     await cortex.add_document("keep.md", EN_BRACKET.encode())
     await cortex.wait_idle(60)
     before = await cortex.list_documents()
@@ -132,15 +135,16 @@ class OtherEmbedder(HashingEmbedder):
 
 
 @pytest.mark.asyncio
-async def test_another_embedder_is_refused_and_names_reindex(fresh_dir: Path, tmp_path: Path) -> None:
-    async with Cortex(cortex_settings(fresh_dir), embedder=HashingEmbedder(), cache_dir=tmp_path) as cortex:
+async def test_another_embedder_is_refused_and_names_reindex(store_settings: StoreSettings, tmp_path: Path) -> None:
+    settings = store_settings()
+    async with Cortex(settings, embedder=HashingEmbedder(), cache_dir=tmp_path) as cortex:
         await cortex.add_document("keep.md", EN_BRACKET.encode())
         await cortex.wait_idle(60)
     with pytest.raises(EmbedderMismatchError) as info:
-        await Cortex(cortex_settings(fresh_dir), embedder=OtherEmbedder(), cache_dir=tmp_path).start()
+        await Cortex(settings, embedder=OtherEmbedder(), cache_dir=tmp_path).start()
     assert "synapse cortex reindex" in (info.value.hint or "")
     assert "test-hashing" in info.value.message
-    async with Cortex(cortex_settings(fresh_dir), embedder=HashingEmbedder(), cache_dir=tmp_path) as cortex:
+    async with Cortex(settings, embedder=HashingEmbedder(), cache_dir=tmp_path) as cortex:
         assert len(await cortex.list_documents()) == 1
 
 
