@@ -56,7 +56,8 @@ class OllamaEmbedder(Embedder):
         except (ConnectionError, OSError, httpx.TransportError) as exc:
             # The ollama client turns a refused connection into ConnectionError; timeouts stay httpx errors.
             raise CortexUnavailableError(
-                f"Ollama is not reachable at {self.host} (OLLAMA_HOST) for CORTEX_EMBEDDER={self.name} ({type(exc).__name__})",
+                f"Ollama is not reachable at {self.host} (OLLAMA_HOST) "
+                f"for CORTEX_EMBEDDER={self.name} ({type(exc).__name__})",
                 "start Ollama (`ollama serve`) or set OLLAMA_HOST; CORTEX_EMBEDDER=use-multilingual needs no server",
             ) from exc
         if len(response.embeddings) != len(texts):
