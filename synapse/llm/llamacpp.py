@@ -49,6 +49,25 @@ class _Job:
             self.cancelled.set()
 
 
+def _drain(
+    first: StreamDelta | BaseException, out: asyncio.Queue[StreamDelta | BaseException]
+) -> list[StreamDelta | BaseException]:
+    """`first` and whatever else is already queued, with consecutive text pieces joined into one delta.
+
+    A consumer that fell behind (a busy machine, many streams) then sends one chunk instead of a chunk per
+    token; a consumer that keeps up sees the tokens one by one.
+    """
+    items: list[StreamDelta | BaseException] = [first]
+    while not out.empty():
+        last, nxt = items[-1], out.get_nowait()
+        mergeable = isinstance(last, StreamDelta) and not last.done
+        if mergeable and isinstance(nxt, StreamDelta) and not nxt.done and isinstance(last, StreamDelta):
+            items[-1] = StreamDelta(content=last.content + nxt.content)
+        else:
+            items.append(nxt)
+    return items
+
+
 class LlamaCppBackend(LLMBackend):
     """llama.cpp in process; generation runs in one worker thread so the event loop stays free."""
 
@@ -212,12 +231,12 @@ class LlamaCppBackend(LLMBackend):
         self._jobs.put(job)
         try:
             while True:
-                item = await job.out.get()
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-                if item.done:
-                    return
+                for item in _drain(await job.out.get(), job.out):
+                    if isinstance(item, BaseException):
+                        raise item
+                    yield item
+                    if item.done:
+                        return
         finally:
             # Reached on completion, on an error and when the consumer goes away (client disconnect).
             job.cancelled.set()
