@@ -1,10 +1,12 @@
 """The real offline embedder end to end: TRIZ answers from the matrix, documents found across languages.
 
-One store per module (the first TRIZ graph build embeds ~850 texts; later builds reuse the cached vectors).
+One store per module and storage back end (the first TRIZ graph build embeds ~850 texts; the second back end
+reuses the vectors cached by the first).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -27,10 +29,17 @@ RU_DOC = (
 )
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def cortex(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cortex]:
+@pytest_asyncio.fixture(
+    scope="module", loop_scope="module", params=["file", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+async def cortex(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> AsyncIterator[Cortex]:
     root = tmp_path_factory.mktemp("cortex-real")
-    async with Cortex(cortex_settings(root / "data"), cache_dir=root / "cache") as store:
+    extra: dict[str, object] = {}
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        extra = {"storage": "postgres", "postgres_url": url, "postgres_workspace": f"real_{uuid.uuid4().hex[:12]}"}
+    cache = tmp_path_factory.getbasetemp() / "cortex-real-cache"
+    async with Cortex(cortex_settings(root / "data", **extra), cache_dir=cache) as store:
         await store.add_document("trucks.md", EN_DOC.encode())
         await store.add_document("grain.txt", RU_DOC.encode())
         await store.wait_idle(300)
