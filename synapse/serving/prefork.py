@@ -32,7 +32,7 @@ def share_lightrag_state(workers: int) -> None:
 
 def release_lightrag_state() -> None:
     """Stop LightRAG's manager process (the master, at exit)."""
-    from lightrag.kg import shared_storage as ss
+    from lightrag.kg import shared_storage as ss  # type: ignore[import-untyped]
 
     manager = getattr(ss, "_manager", None)
     process = getattr(manager, "_process", None)
