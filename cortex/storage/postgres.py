@@ -9,6 +9,7 @@ too, so every CORTEX process that opens the store, on any machine, sees the same
 from __future__ import annotations
 
 import json
+import logging
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -93,6 +94,7 @@ class PgTarget:
     def apply_env(self) -> None:
         """Point LightRAG's PostgreSQL storages at this database (they read the environment)."""
         os.environ.update(self.lightrag_env())
+        _quiet_table_creation()
         # The workspace comes from CORTEX's manifest; LightRAG would let this variable override it.
         os.environ.pop("POSTGRES_WORKSPACE", None)
 
@@ -108,6 +110,20 @@ class PgTarget:
         if mode:
             kwargs["ssl"] = mode
         return kwargs
+
+
+class _MissingTableFilter(logging.Filter):
+    """LightRAG logs an ERROR for each of its tables it looks for and then creates on a new database."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ('relation "lightrag_' in message and "does not exist" in message)
+
+
+def _quiet_table_creation() -> None:
+    logger = logging.getLogger("lightrag")
+    if not any(isinstance(f, _MissingTableFilter) for f in logger.filters):
+        logger.addFilter(_MissingTableFilter())
 
 
 def _mask(url: str) -> str:

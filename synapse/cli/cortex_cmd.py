@@ -1,4 +1,4 @@
-"""`synapse cortex ...`: serve the CORTEX API, query it, manage documents, reindex."""
+"""`synapse cortex ...`: serve the CORTEX API, query it, manage documents, reindex, migrate to PostgreSQL."""
 
 from __future__ import annotations
 
@@ -182,3 +182,50 @@ def reindex(json: JsonOpt = False) -> None:
             f"reindexed {report.documents} documents: {report.old_embedder} -> {report.new_embedder} "
             f"in {report.seconds:.1f} s ({report.data_dir})"
         )
+
+
+@app.command()
+@reports_errors
+def migrate(
+    to: Annotated[str, typer.Option("--to", help="The PostgreSQL database: postgresql://user:password@host:5432/db")],
+    store: Annotated[str, typer.Option(help="The store's name there (default CORTEX_POSTGRES_WORKSPACE).")] = "",
+    force: Annotated[bool, typer.Option("--force", help="Replace a store of that name already there.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Copy the file store (CORTEX_DATA_DIR) into PostgreSQL without re-embedding, then check counts and vectors."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+    from cortex.migrate import migrate as run_migrate
+
+    settings = CortexSettings()
+    with Progress(
+        TextColumn("{task.description:<18}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=json,
+    ) as bars:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bars.add_task(step, total=max(total, 1))
+            bars.update(tasks[step], completed=done if total else 1, total=max(total, 1))
+
+        report = asyncio.run(run_migrate(settings, to, store=store or None, force=force, progress=progress))
+    if json:
+        print_json(report)
+        return
+    table = Table(title=f"{report.data_dir} -> {report.target} (store {report.store})")
+    for column in ("namespace", "file store", "PostgreSQL"):
+        table.add_column(column)
+    for count in report.counts:
+        table.add_row(count.namespace, f"{count.source:,}", f"{count.target:,}")
+    console.print(table)
+    console.print(
+        f"{report.documents} documents, {report.vectors_compared} sampled vectors equal "
+        f"(max difference {report.max_vector_error:.1e}), graph in {report.graph_storage}, {report.seconds:.1f} s. "
+        f"Use it with CORTEX_STORAGE=postgres, CORTEX_POSTGRES_URL={report.target} (with its password), "
+        f"CORTEX_POSTGRES_WORKSPACE={report.store} and the same CORTEX_DATA_DIR."
+    )

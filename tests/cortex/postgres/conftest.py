@@ -1,0 +1,40 @@
+"""PostgreSQL fixtures: a file store with documents to migrate, names of stores of their own."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest_asyncio
+
+from cortex import Cortex
+from synapse.config import CortexSettings
+from tests.conftest import HashingEmbedder
+from tests.cortex.conftest import EN_BRACKET, RU_COOLING, cortex_settings, make_pdf
+
+DOCS = {
+    "bracket.md": EN_BRACKET.encode(),
+    "cooling.txt": RU_COOLING.encode(),
+    "report.pdf": make_pdf(["Cover page of the pump report.", "Pump impeller cavitation was cured by a bypass valve."]),
+}
+
+
+def store_name() -> str:
+    """A store of its own in the shared test database."""
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+def pg_settings(data_dir: Path, url: str, store: str, **overrides: object) -> CortexSettings:
+    return cortex_settings(data_dir, storage="postgres", postgres_url=url, postgres_workspace=store, **overrides)
+
+
+@pytest_asyncio.fixture
+async def file_store(tmp_path: Path) -> AsyncIterator[Path]:
+    """A closed file store (fake embedder) with the TRIZ graph and three documents; yields its data dir."""
+    data_dir = tmp_path / "file-store"
+    async with Cortex(cortex_settings(data_dir), embedder=HashingEmbedder(), cache_dir=tmp_path / "cache") as cortex:
+        for name, data in DOCS.items():
+            await cortex.add_document(name, data)
+        await cortex.wait_idle(60)
+    yield data_dir
