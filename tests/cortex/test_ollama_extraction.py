@@ -149,8 +149,8 @@ async def test_extracted_entities_and_relations_land_in_the_graph(fake: FakeOlla
             result = await cortex.query(
                 QueryRequest(query="Who builds the Falcon Bracket of Helios Aerospace?", mode=mode)
             )
-            graph_sources = [s for s in result.sources if s.document == "bracket.md" and s.id != s.title]
-            titles = {s.title for s in graph_sources if not s.id.startswith(f"{doc.id}-chunk")}
+            # Entity and relation sources carry their names as titles (a chunk's title is the file name).
+            titles = {s.title for s in result.sources if s.document == "bracket.md"}
             assert titles & HELIOS_ENTITIES, (mode, [(s.id, s.title) for s in result.sources])
         triz = await cortex.query(QueryRequest(query="make the part lighter without losing strength", mode="hybrid"))
         assert triz.sources[0].id == "triz:matrix:1-14"
@@ -220,3 +220,23 @@ async def test_a_chat_model_not_pulled_names_ollama_pull(fake: FakeOllama, tmp_p
         failed = await cortex.get_document(doc.id)
         assert failed.status == "failed" and failed.error
         assert "ollama pull qwen2.5:32b" in failed.error and "model 'qwen2.5:32b' not found" in failed.error
+
+
+@pytest.mark.asyncio
+async def test_embeddings_and_extraction_both_from_ollama(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The production setting: CORTEX_EMBEDDER=ollama:nomic-embed-text and CORTEX_LLM_MODEL on one Ollama."""
+    with FakeOllama(embed_models={"nomic-embed-text": 768}, chat_models=[QWEN], chat_reply=lightrag_reply) as server:
+        monkeypatch.setenv("OLLAMA_HOST", server.url)
+        settings = CortexSettings(data_dir=tmp_path / "store", embedder="ollama:nomic-embed-text", llm_model=QWEN)  # type: ignore[call-arg]
+        async with Cortex(settings, cache_dir=tmp_path / "cache") as cortex:
+            health = await cortex.health()
+            assert (health.embedder, health.dim, health.llm) == ("ollama:nomic-embed-text", 768, QWEN)
+            doc = await cortex.add_document("bracket.md", HELIOS.encode())
+            await cortex.wait_idle(60)
+            assert (await cortex.get_document(doc.id)).status == "processed" and extraction_chats(server)
+            # The extracted entities were embedded by Ollama too (LightRAG embeds "name\ndescription").
+            embedded = [t for body in server.embeds for t in body["input"]]
+            assert any(t.startswith("Helios Aerospace\n") for t in embedded)
+            result = await cortex.query(QueryRequest(query="Helios Aerospace and the Falcon Bracket", mode="local"))
+            titles = {s.title for s in result.sources if s.document == "bracket.md"}
+            assert titles & HELIOS_ENTITIES, [(s.id, s.title) for s in result.sources]
