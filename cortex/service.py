@@ -417,6 +417,10 @@ class Cortex(CortexBackend):
         for parsed, kind, tags in items:
             doc_id = f"doc-{parsed.sha256[:32]}"
             known = registry.get(doc_id)
+            if known is not None and known.info.status == "failed" and not any(d == doc_id for d, _ in new):
+                # Uploading a failed document again is how a user retries it (Ollama was down, say).
+                await self.delete_document(doc_id)
+                known = None
             if known is not None or any(d == doc_id for d, _ in new):
                 out.append(known.info if known else registry.get(doc_id).info)  # type: ignore[union-attr]
                 continue
@@ -533,7 +537,19 @@ class Cortex(CortexBackend):
             state = _STATES.get(str(row.get("status", "")).split(".")[-1].lower(), "pending")
             if state != info.status:
                 error = row.get("error_msg") if state == "failed" else None
+                if state == "failed":
+                    await self._unindex_chunks(row.get("chunks_list") or [])
                 registry.set_status(info.id, state, error=error, chunks=int(row.get("chunks_count") or 0))
+
+    async def _unindex_chunks(self, chunk_ids: Sequence[str]) -> None:
+        """Take a failed document's chunks out of retrieval: LightRAG leaves what it stored before failing."""
+        if not chunk_ids:
+            return
+        try:
+            await self.rag.chunks_vdb.delete(list(chunk_ids))
+            await self.rag.text_chunks.delete(list(chunk_ids))
+        except Exception:  # the document stays failed either way; a retry re-creates or replaces them
+            log.exception("removing the chunks of a failed document failed")
 
     async def list_documents(self) -> list[DocumentInfo]:
         await self._sync_statuses()

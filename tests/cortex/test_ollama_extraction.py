@@ -178,11 +178,6 @@ async def test_llm_down_fails_the_document_and_a_retry_processes_it(fake: FakeOl
         assert set(nodes) >= ORION_ENTITIES
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Cortex._enqueue answers a re-upload of a failed document with the failed record and never "
-    "queues it again; retrying needs DELETE then upload",
-)
 @pytest.mark.asyncio
 async def test_uploading_a_failed_document_again_retries_it(fake: FakeOllama, tmp_path: Path) -> None:
     async with llm_cortex(tmp_path) as cortex:
@@ -196,11 +191,6 @@ async def test_uploading_a_failed_document_again_retries_it(fake: FakeOllama, tm
         assert (await cortex.get_document(doc.id)).status == "processed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CortexVectorStorage applies upserts at once and its drop_pending_index_ops is a no-op, so the "
-    "chunks of a document whose extraction failed stay searchable (LightRAG's NanoVectorDBStorage drops them)",
-)
 @pytest.mark.asyncio
 async def test_a_failed_document_is_not_retrieved(fake: FakeOllama, tmp_path: Path) -> None:
     async with llm_cortex(tmp_path) as cortex:
