@@ -120,3 +120,35 @@ def test_deletes_and_adds_survive_a_restart(tmp_path: Path) -> None:
 
     gone_id = asyncio.run(first())
     asyncio.run(second(gone_id))
+
+
+@pytest.mark.asyncio
+async def test_graph_batch_reads_match_networkx(tmp_path: Path) -> None:
+    """CortexGraphStorage's one-lock batch reads give what NetworkXStorage's per-item reads give."""
+    from lightrag.kg.networkx_impl import NetworkXStorage
+    from lightrag.kg.shared_storage import initialize_share_data
+
+    from cortex.storage.coalesced import CortexGraphStorage
+
+    initialize_share_data(1)
+    config: dict[str, Any] = {"working_dir": str(tmp_path)}
+    embed = lightrag_embedding(VectorMemo(HashingEmbedder()))
+    ours = CortexGraphStorage(namespace="g", workspace="w1", global_config=config, embedding_func=embed)
+    stock = NetworkXStorage(namespace="g", workspace="w2", global_config=config, embedding_func=embed)
+    edges = [("A", "B"), ("A", "C"), ("C", "D"), ("D", "D")]
+    for storage in (ours, stock):
+        await storage.initialize()
+        for node in "ABCD":
+            await storage.upsert_node(node, {"entity_id": node, "description": node.lower()})
+        for src, tgt in edges:
+            await storage.upsert_edge(src, tgt, {"weight": 1.0, "description": f"{src}-{tgt}"})
+    nodes = ["A", "C", "D", "missing"]
+    pairs = [("A", "B"), ("C", "D"), ("B", "A"), ("A", "missing")]
+    assert await ours.node_degrees_batch(nodes) == {n: await stock.node_degree(n) for n in nodes}
+    assert await ours.edge_degrees_batch(pairs) == {p: await stock.edge_degree(*p) for p in pairs}
+    got = await ours.get_edges_batch([{"src": a, "tgt": b} for a, b in pairs])
+    assert set(got) == {("A", "B"), ("C", "D"), ("B", "A")}
+    assert got[("B", "A")]["description"] == (await stock.get_edge("B", "A") or {})["description"] == "A-B"
+    assert await ours.get_nodes_edges_batch(["A"]) == {"A": await stock.get_node_edges("A")}
+    await ours.finalize()
+    await stock.finalize()
