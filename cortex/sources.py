@@ -40,7 +40,9 @@ def _triz_item(
     kind_name, _, ident = key[len(TRIZ_PREFIX) :].partition(":")
 
     def one(kind: SourceKind, title: str, description: Localized) -> list[Item]:
-        source = Source(id=key, kind=kind, title=title, snippet=_snippet(description.get(lang)), score=score)
+        source = Source.model_construct(
+            id=key, kind=kind, title=title, snippet=_snippet(description.get(lang)), score=score
+        )
         return [Item(source, text)]
 
     if kind_name == "principle":
@@ -57,7 +59,7 @@ def _triz_item(
         a, b = kb.parameter(lo), kb.parameter(hi)
         items = [
             Item(
-                Source(
+                Source.model_construct(
                     id=key,
                     kind="matrix",
                     title=f"{a.name.get(lang)} × {b.name.get(lang)}",
@@ -115,7 +117,7 @@ def build_sources(
         page = ref.page(text) if chunk_id else None
         items.append(
             Item(
-                Source(
+                Source.model_construct(
                     id=chunk_id or f"{key}:{title}",
                     kind=ref.kind,
                     title=title or ref.name,
@@ -147,7 +149,7 @@ def build_sources(
             best[item.source.id] = item
         else:
             if item.source.score > known.source.score:
-                known.source = known.source.model_copy(update={"score": item.source.score})
+                known.source.score = item.source.score
             if len(item.text) > len(known.text):
                 known.text = item.text
     ranked = sorted(best.values(), key=lambda it: -it.source.score)[:limit]
