@@ -8,6 +8,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
+from synapse.serving.blas import limit_blas_threads
 from synapse.serving.prefork import release_lightrag_state
 
 #: A worker may take minutes to start on a busy machine (embedder, LightRAG); gunicorn's 30 s would kill it.
@@ -16,6 +17,11 @@ WORKER_TIMEOUT_S = 600
 
 def _on_exit(server: Any) -> None:
     release_lightrag_state()
+
+
+def _post_fork(server: Any, worker: Any) -> None:
+    """Each worker gets its share of the cores for BLAS (the embedder's matrix products)."""
+    limit_blas_threads(max(1, (os.cpu_count() or 1) // max(1, int(server.cfg.workers))))
 
 
 def _post_worker_init(worker: Any) -> None:
@@ -43,6 +49,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             # shared socket the first worker to wake accepted nearly every connection of a burst (59 of 60).
             "reuse_port": True,
             "on_exit": _on_exit,
+            "post_fork": _post_fork,
             "post_worker_init": _post_worker_init,
             **self._options,
         }
