@@ -13,6 +13,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_SERVICES = {"cortex": 8004, "synapse": 8000, "terminal": 8501}
+SCALE_OUT = {"postgres", "neo4j"}  # opt-in: the postgres profile with compose.postgres.yaml
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def compose() -> dict[str, Any]:
 
 def test_services_and_ports(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"ollama", "ollama-init", *APP_SERVICES}
+    assert set(services) == {"ollama", "ollama-init", *APP_SERVICES, *SCALE_OUT}
     assert services["ollama"]["ports"] == ["11434:11434"] and services["ollama"]["image"].startswith("ollama/ollama")
     for name, port in APP_SERVICES.items():
         service = services[name]
@@ -69,7 +70,7 @@ def test_named_volumes_are_declared_and_used(compose: dict[str, Any]) -> None:
         for volume in service.get("volumes", [])
         if not volume.startswith((".", "/", "$"))
     }
-    assert used == declared == {"ollama", "cortex-data", "synapse-data", "terminal-data"}
+    assert used == declared == {"ollama", "cortex-data", "synapse-data", "terminal-data", "postgres-data", "neo4j-data"}
 
 
 def test_init_pulls_the_embedder_and_creates_models_from_modelfiles(compose: dict[str, Any]) -> None:
@@ -81,6 +82,44 @@ def test_init_pulls_the_embedder_and_creates_models_from_modelfiles(compose: dic
     # The Modelfiles the export writes name their GGUF relative to themselves, which the script resolves.
     for modelfile in (ROOT / "modelfiles").glob("*.Modelfile"):
         assert re.search(r"^FROM \./\S+\.gguf$", modelfile.read_text(encoding="utf-8"), re.MULTILINE)
+
+
+def test_scale_out_stores_are_opt_in_with_volumes_and_health_checks(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    postgres, neo4j = services["postgres"], services["neo4j"]
+    assert postgres["image"].startswith("pgvector/pgvector:") and neo4j["image"].startswith("neo4j:5")
+    for service in (postgres, neo4j):
+        assert service["profiles"] == ["postgres"]  # not started by a plain `docker compose up`
+        assert service["healthcheck"]["retries"] >= 3 and service["volumes"]
+        assert all(port.startswith("127.0.0.1:") for port in service["ports"])  # not open to the network
+    assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
+    assert postgres["volumes"] == ["postgres-data:/var/lib/postgresql/data"]
+    assert "cypher-shell" in " ".join(neo4j["healthcheck"]["test"]) and neo4j["volumes"] == ["neo4j-data:/data"]
+    # The plain stack keeps CORTEX on its file storages.
+    assert "CORTEX_STORAGE" not in services["cortex"]["environment"]
+    assert not set(services["cortex"]["depends_on"]) & SCALE_OUT
+
+
+def test_postgres_override_points_cortex_at_postgres_and_neo4j(compose: dict[str, Any]) -> None:
+    override = yaml.safe_load((ROOT / "compose.postgres.yaml").read_text(encoding="utf-8"))
+    assert set(override["services"]) == {"cortex"}
+    cortex = override["services"]["cortex"]
+    env = cortex["environment"]
+    postgres_env = compose["services"]["postgres"]["environment"]
+    assert env["CORTEX_STORAGE"] == "postgres"
+    url = env["CORTEX_POSTGRES_URL"]
+    assert url.startswith(f"postgresql://{postgres_env['POSTGRES_USER']}:") and url.endswith(
+        f"@postgres:5432/{postgres_env['POSTGRES_DB']}"
+    )
+    assert env["CORTEX_GRAPH_URL"].startswith("neo4j://neo4j:") and env["CORTEX_GRAPH_URL"].endswith("@neo4j:7687")
+    assert cortex["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "neo4j": {"condition": "service_healthy"},
+    }
+    # The same password on both sides (compose substitutes the same variable).
+    assert "${POSTGRES_PASSWORD:-cortex}" in url and postgres_env["POSTGRES_PASSWORD"] == "${POSTGRES_PASSWORD:-cortex}"
+    assert "${NEO4J_PASSWORD:-cortex-graph}" in env["CORTEX_GRAPH_URL"]
+    assert compose["services"]["neo4j"]["environment"]["NEO4J_AUTH"] == "neo4j/${NEO4J_PASSWORD:-cortex-graph}"
 
 
 def test_gpu_override_reserves_nvidia_devices_for_ollama() -> None:
@@ -112,7 +151,8 @@ def test_docker_compose_accepts_the_files(tmp_path: Path) -> None:
     command = _docker_compose()
     if command is None:
         pytest.skip("the docker CLI here has no compose plugin")
-    for files in (["compose.yaml"], ["compose.yaml", "compose.gpu.yaml"]):
-        args = [*command, *(arg for f in files for arg in ("-f", f)), "config", "--quiet"]
+    for files in (["compose.yaml"], ["compose.yaml", "compose.gpu.yaml"], ["compose.yaml", "compose.postgres.yaml"]):
+        profile = ["--profile", "postgres"] if "compose.postgres.yaml" in files else []
+        args = [*command, *profile, *(arg for f in files for arg in ("-f", f)), "config", "--quiet"]
         result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
