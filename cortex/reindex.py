@@ -11,7 +11,8 @@ from pydantic import BaseModel
 
 from cortex.documents import ParsedDocument
 from cortex.errors import CortexError
-from cortex.registry import Registry
+from cortex.models import DocumentKind
+from cortex.registry import DocumentRecord, Registry
 from cortex.service import Cortex
 from synapse.config import CortexSettings
 from synapse.embeddings import Embedder, Vectors
@@ -43,6 +44,8 @@ async def reindex(
     progress: Callable[[str], None] = lambda _: None,
 ) -> ReindexReport:
     """Re-embed every document and the TRIZ graph into a new store, then swap it in; the old one is removed."""
+    if settings.storage == "postgres":
+        return await _reindex_postgres(settings, embedder, progress)
     t0 = time.perf_counter()
     data_dir = Path(settings.data_dir)
     if not (data_dir / "cortex.sqlite3").exists():
@@ -67,26 +70,100 @@ async def reindex(
     new_settings = settings.model_copy(update={"data_dir": staging})
     async with Cortex(new_settings, embedder=embedder) as fresh:
         progress(f"embedding the TRIZ graph and {len(records)} documents with {fresh.embedder.name}")
-        items = [
-            (
-                ParsedDocument(
-                    name=r.info.name,
-                    content_type=r.info.content_type,
-                    sha256=r.info.sha256,
-                    size=r.info.size,
-                    text=texts[r.info.id],
-                    page_starts=r.page_starts,
-                ),
-                r.info.kind,
-                r.info.tags,
-            )
-            for r in reversed(records)  # oldest first, so the list keeps its order
-            if texts[r.info.id]
-        ]
+        items = _items(records, texts)
         await fresh.enqueue_parsed(items)
         await fresh.wait_idle(timeout=24 * 3600)
         new_name = fresh.embedder.name
 
+    retired = data_dir.with_name(data_dir.name + ".old")
+    shutil.rmtree(retired, ignore_errors=True)
+    data_dir.rename(retired)
+    staging.rename(data_dir)
+    shutil.rmtree(retired, ignore_errors=True)
+    progress("done")
+    return ReindexReport(
+        data_dir=str(data_dir),
+        old_embedder=manifest.embedder,
+        new_embedder=new_name,
+        documents=len(items),
+        seconds=round(time.perf_counter() - t0, 1),
+    )
+
+
+def _items(
+    records: list[DocumentRecord], texts: dict[str, str]
+) -> list[tuple[ParsedDocument, DocumentKind, list[str]]]:
+    return [
+        (
+            ParsedDocument(
+                name=r.info.name,
+                content_type=r.info.content_type,
+                sha256=r.info.sha256,
+                size=r.info.size,
+                text=texts[r.info.id],
+                page_starts=r.page_starts,
+            ),
+            r.info.kind,
+            r.info.tags,
+        )
+        for r in reversed(records)  # oldest first, so the list keeps its order
+        if texts.get(r.info.id)
+    ]
+
+
+async def _reindex_postgres(
+    settings: CortexSettings, embedder: Embedder | None, progress: Callable[[str], None]
+) -> ReindexReport:
+    """The same for a PostgreSQL store: a staging store in the same database, then the names are swapped.
+
+    The new store gets a LightRAG workspace of its own (vector tables are named after the embedder), so
+    the old one keeps answering until the swap; its rows are deleted after it.
+    """
+    from cortex.migrate import drop_workspace
+    from cortex.storage.postgres import PgTarget, connect, delete_manifest, load_manifest, rename_store
+
+    t0 = time.perf_counter()
+    data_dir = Path(settings.data_dir)
+    target, store = PgTarget.parse(settings.postgres_url.get_secret_value()), settings.postgres_workspace
+    manifest = await load_manifest(target, store)
+    if manifest is None:
+        raise CortexError(
+            f"there is no CORTEX store {store!r} in {target.display()}",
+            "start `synapse cortex serve` once to create it",
+        )
+    registry = Registry(data_dir / "cortex.sqlite3")
+    try:
+        records = registry.all()
+    finally:
+        registry.close()
+    progress(f"reading {len(records)} documents embedded with {manifest.embedder}")
+    old = Cortex(settings, embedder=_StoredVectorsOnly(manifest.embedder, manifest.dim), build_graph=False)
+    async with old:
+        rows = await old.rag.full_docs.get_by_ids([r.info.id for r in records])
+    texts = {r.info.id: str((row or {}).get("content", "")) for r, row in zip(records, rows, strict=True)}
+
+    staging_store = f"{store[:38]}_reindex"
+    leftover = await load_manifest(target, staging_store)
+    if leftover is not None:  # an earlier reindex that did not finish
+        await drop_workspace(target, leftover.workspace)
+        await delete_manifest(target, staging_store)
+    staging = data_dir.with_name(data_dir.name + ".reindex")
+    shutil.rmtree(staging, ignore_errors=True)
+    new_settings = settings.model_copy(update={"data_dir": staging, "postgres_workspace": staging_store})
+    items = _items(records, texts)
+    async with Cortex(new_settings, embedder=embedder) as fresh:
+        progress(f"embedding the TRIZ graph and {len(records)} documents with {fresh.embedder.name}")
+        await fresh.enqueue_parsed(items)
+        await fresh.wait_idle(timeout=24 * 3600)
+        new_name = fresh.embedder.name
+
+    conn = await connect(target)
+    try:
+        async with conn.transaction():
+            await rename_store(conn, old=store, new=staging_store)
+    finally:
+        await conn.close()
+    await drop_workspace(target, manifest.workspace)
     retired = data_dir.with_name(data_dir.name + ".old")
     shutil.rmtree(retired, ignore_errors=True)
     data_dir.rename(retired)

@@ -263,6 +263,12 @@ async def create_manifest_once(target: PgTarget, store: str, embedder: str, dim:
     return Manifest.model_validate(json.loads(raw))
 
 
+async def rename_store(conn: asyncpg.Connection, *, old: str, new: str) -> None:
+    """Give store `new` the name `old`, replacing the store called `old` (inside the caller's transaction)."""
+    await conn.execute(f"DELETE FROM {MANIFEST_TABLE} WHERE store = $1", old)
+    await conn.execute(f"UPDATE {MANIFEST_TABLE} SET store = $1, updated_at = now() WHERE store = $2", old, new)
+
+
 async def delete_manifest(target: PgTarget, store: str) -> None:
     conn = await connect(target)
     try:
