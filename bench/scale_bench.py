@@ -210,7 +210,11 @@ async def query_load(url: str, mode: str, clients: int, total: int) -> Load:
             nonlocal errors
             for i in counter:
                 t0 = time.perf_counter()
-                response = await client.post("/query", json=bodies[i % len(bodies)])
+                try:
+                    response = await client.post("/query", json=bodies[i % len(bodies)])
+                except httpx.TransportError:
+                    errors += 1  # a dropped connection is an error of the server under test, not the end
+                    continue
                 latencies.append((time.perf_counter() - t0) * 1000)
                 if response.status_code != 200 or not response.json()["sources"]:
                     errors += 1  # an answer without sources is no answer (a failed retrieval says 200 too)
@@ -228,7 +232,7 @@ def summarise(workers: int, mode: str, loads: list[Load]) -> Cell:
         mode=mode,
         p50_ms=pct(latencies, 0.5),
         p95_ms=pct(latencies, 0.95),
-        qps=len(latencies) / sum(load.wall_s for load in loads),
+        qps=len(latencies) / sum(load.wall_s for load in loads),  # answered queries only
         errors=sum(load.errors for load in loads),
     )
 
@@ -340,6 +344,7 @@ def main() -> None:
     worker_counts = sorted({int(w) for w in args.workers.split(",") if w.strip()})
     work = Path(tempfile.mkdtemp(prefix="scale-bench-"))
     runs: list[Run] = []
+    keep = args.keep
     try:
         with postgres(args.pg_url, work) as pg_url:
             for size in sizes:
@@ -350,8 +355,11 @@ def main() -> None:
         report(runs, args.clients)
         if args.json:
             args.json.write_text(json.dumps([{**asdict(r), "rate": r.rate} for r in runs], indent=1))
+    except BaseException:
+        keep = True  # the servers' logs say what went wrong
+        raise
     finally:
-        if args.keep:
+        if keep:
             print(f"stores and logs kept in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
