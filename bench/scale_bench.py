@@ -201,7 +201,8 @@ async def query_load(url: str, mode: str, clients: int, total: int) -> Load:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client:
         # Warm every worker (first queries load caches): enough to reach each over its own connections.
-        await asyncio.gather(*(client.post("/query", json=bodies[i % len(bodies)]) for i in range(clients * 2)))
+        warm = (client.post("/query", json=bodies[i % len(bodies)]) for i in range(clients * 2))
+        await asyncio.gather(*warm, return_exceptions=True)
         latencies: list[float] = []
         errors = 0
         counter = iter(range(total))

@@ -42,6 +42,9 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             "preload_app": True,
             "timeout": WORKER_TIMEOUT_S,
             "graceful_timeout": 30,
+            # uvicorn's own default; gunicorn's 2 s closed idle connections that clients were about to reuse
+            # (a POST on a connection the server just closed fails with a read error).
+            "keepalive": 5,
             # gunicorn's control socket sits at one path per user: a second server (CORTEX beside SYNAPSE)
             # would take it over. Nothing here uses it.
             "control_socket_disable": True,
