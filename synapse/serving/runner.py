@@ -58,6 +58,7 @@ def serve_app(
         check_cortex_store(cortex, workers, what=what, hint=store_hint)
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     with cortex_store_for_workers(cortex) if cortex is not None else contextlib.nullcontext():
-        share_lightrag_state(workers)
+        if cortex is not None:  # LightRAG runs in the workers only when they open the store themselves
+            share_lightrag_state(workers)
         options = {"bind": bind, "workers": workers, "loglevel": log_level}
         GunicornServer(build, options).run()
