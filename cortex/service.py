@@ -230,11 +230,19 @@ class Cortex(CortexBackend):
         if target is None:
             manifest = registry.manifest()
             return manifest or registry.create_manifest(emb.name, emb.dim, self.settings.vector_storage)
-        from cortex.storage.postgres import create_manifest_once
+        from cortex.storage.postgres import create_manifest_once, load_manifest
 
-        return await create_manifest_once(
-            target, self.settings.postgres_workspace, emb.name, emb.dim, self.settings.vector_storage
-        )
+        store = self.settings.postgres_workspace
+        manifest = await load_manifest(target, store)
+        if manifest is None and registry.count():
+            # A file store lives in this data directory: a new, empty database store would hide its documents.
+            raise CortexError(
+                f"{self.data_dir} holds a file store with {registry.count()} documents, and {target.display()} "
+                f"has no CORTEX store {store!r} yet",
+                f"copy it over first: synapse cortex migrate --to {target.display()} (add the password), "
+                "or use another CORTEX_DATA_DIR for a new store",
+            )
+        return manifest or await create_manifest_once(target, store, emb.name, emb.dim, self.settings.vector_storage)
 
     async def _save_manifest(self, manifest: Manifest) -> None:
         target = self._plan.target if self._plan else None

@@ -94,3 +94,14 @@ def test_cli_migrate_copies_and_prints_the_counts(
     again = CliRunner().invoke(app, ["cortex", "migrate", "--to", postgres_url, "--store", store])
     said = " ".join(again.output.split())
     assert again.exit_code != 0 and "already holds a CORTEX store" in said and "--force" in said
+
+
+@pytest.mark.asyncio
+async def test_switching_a_file_store_to_postgres_without_migrating_is_refused(
+    file_store: Path, postgres_url: str
+) -> None:
+    with pytest.raises(CortexError, match="holds a file store with 3 documents") as info:
+        await Cortex(pg_settings(file_store, postgres_url, store_name()), embedder=HashingEmbedder()).start()
+    assert "synapse cortex migrate --to postgresql://" in (info.value.hint or "")
+    async with Cortex(cortex_settings(file_store), embedder=HashingEmbedder()) as still_there:
+        assert len(await still_there.list_documents()) == 3  # the refusal touched nothing
