@@ -1,6 +1,9 @@
-"""CORTEX's own LightRAG storages, registered with LightRAG so settings can name them."""
+"""CORTEX's own LightRAG storages, registered with LightRAG so settings can name them; the choice of storages."""
 
 from __future__ import annotations
+
+from cortex.storage.postgres import PgTarget
+from cortex.storage.selection import GraphChoice, StoragePlan, plan_storage
 
 _REGISTERED = {
     "CortexVectorStorage": ("VECTOR_STORAGE", "cortex.storage.vectors"),
@@ -30,4 +33,4 @@ async def flush_now(storages: list[object]) -> None:
             await flush()
 
 
-__all__ = ["flush_now", "register_storages"]
+__all__ = ["GraphChoice", "PgTarget", "StoragePlan", "flush_now", "plan_storage", "register_storages"]
