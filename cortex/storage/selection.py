@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from cortex.errors import CortexError
+from cortex.errors import CortexError, CortexUnavailableError
 from cortex.storage.postgres import PgTarget, ServerCheck, check_server
 from synapse.config import CortexSettings
 
@@ -104,6 +104,32 @@ def storage_classes(settings: CortexSettings, graph: GraphChoice) -> dict[str, s
     return chosen
 
 
+async def check_neo4j(graph: GraphChoice, timeout: float = 10.0) -> None:
+    """Reach the Neo4j server before LightRAG does, so a wrong URL or password is one clear line."""
+    from neo4j import AsyncGraphDatabase
+    from neo4j.exceptions import AuthError, DriverError, Neo4jError
+
+    uri, user = graph.env["NEO4J_URI"], graph.env["NEO4J_USERNAME"]
+    driver = AsyncGraphDatabase.driver(
+        uri, auth=(user, graph.env["NEO4J_PASSWORD"]), connection_timeout=timeout, max_transaction_retry_time=0
+    )
+    try:
+        await driver.verify_connectivity()
+    except AuthError as exc:
+        raise CortexUnavailableError(
+            f"Neo4j at {uri} refused the login of {user!r}: {exc.message}",
+            "fix the user and password in CORTEX_GRAPH_URL",
+        ) from None
+    except (DriverError, Neo4jError, OSError) as exc:
+        raise CortexUnavailableError(
+            f"CORTEX cannot reach Neo4j at {uri}: {exc}",
+            "start it (docker compose --profile postgres up -d neo4j), fix CORTEX_GRAPH_URL, "
+            "or leave CORTEX_GRAPH_URL empty to keep the graph in PostgreSQL",
+        ) from None
+    finally:
+        await driver.close()
+
+
 @dataclass
 class StoragePlan:
     """The settings with the storage classes filled in, and the database they live in (if any)."""
@@ -135,6 +161,8 @@ async def plan_storage(settings: CortexSettings) -> StoragePlan:
         server = await check_server(target)
         target.apply_env()
     graph = choose_graph(settings, age=bool(server and server.age))
+    if graph.storage == "Neo4JStorage" and graph.env:
+        await check_neo4j(graph)
     os.environ.update(graph.env)
     plan = StoragePlan(settings.model_copy(update=storage_classes(settings, graph)), graph, target, server)
     if target is not None:
@@ -142,4 +170,12 @@ async def plan_storage(settings: CortexSettings) -> StoragePlan:
     return plan
 
 
-__all__ = ["FILE_CLASSES", "POSTGRES_CLASSES", "GraphChoice", "StoragePlan", "choose_graph", "plan_storage"]
+__all__ = [
+    "FILE_CLASSES",
+    "POSTGRES_CLASSES",
+    "GraphChoice",
+    "StoragePlan",
+    "check_neo4j",
+    "choose_graph",
+    "plan_storage",
+]

@@ -105,3 +105,15 @@ async def test_switching_a_file_store_to_postgres_without_migrating_is_refused(
     assert "synapse cortex migrate --to postgresql://" in (info.value.hint or "")
     async with Cortex(cortex_settings(file_store), embedder=HashingEmbedder()) as still_there:
         assert len(await still_there.list_documents()) == 3  # the refusal touched nothing
+
+
+@pytest.mark.asyncio
+async def test_an_unreachable_neo4j_graph_is_named_before_lightrag_starts(postgres_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    settings = pg_settings(
+        tmp_path / "s", postgres_url, store_name(), graph_url=f"neo4j://neo4j:graphpw@127.0.0.1:{port}"
+    )
+    with pytest.raises(CortexUnavailableError, match=f"cannot reach Neo4j at neo4j://127.0.0.1:{port}") as info:
+        await Cortex(settings, embedder=HashingEmbedder()).start()
+    assert "graphpw" not in info.value.message and "CORTEX_GRAPH_URL" in (info.value.hint or "")
+    assert not (tmp_path / "s").exists()
