@@ -156,25 +156,44 @@ async def ingest(url: str, texts: list[str], data_dir: Path, concurrency: int = 
         sent = bar.add_task("uploaded", total=len(texts))
         done = bar.add_task("processed", total=len(texts))
         async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+            ids: list[str | None] = [None] * len(texts)
+            probe = 0  # documents go through the pipeline about in upload order: the first unfinished one
 
             async def uploader() -> None:
                 for i, text in queue:
                     files = {"file": (f"p{i:06d}.txt", text.encode(), "text/plain")}
-                    (await client.post("/documents", files=files)).raise_for_status()
+                    response = await client.post("/documents", files=files)
+                    response.raise_for_status()
+                    ids[i] = str(response.json()["id"])
                     bar.advance(sent)
+
+            async def advance_probe(limit: int = 200) -> None:
+                """CORTEX copies LightRAG's statuses to its list when a pipeline run ends (one run may take
+                all the documents), but asking for one document copies its status at once."""
+                nonlocal probe
+                for _ in range(limit):
+                    doc_id = ids[probe] if probe < len(ids) else None
+                    if doc_id is None:
+                        return
+                    status = (await client.get(f"/documents/{doc_id}")).json()["status"]
+                    if status not in ("processed", "failed"):
+                        return
+                    probe += 1
 
             t0 = time.perf_counter()
             uploads = asyncio.gather(*(uploader() for _ in range(concurrency)))
             while True:
                 counts = registry_counts(data_dir)
                 finished = counts.get("processed", 0) + counts.get("failed", 0)
-                bar.update(done, completed=finished)
                 if finished >= len(texts):
                     break
+                await advance_probe()
+                bar.update(done, completed=max(finished, probe))
                 if uploads.done() and uploads.exception():
                     raise uploads.exception()  # type: ignore[misc]
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(1.0)
             elapsed = time.perf_counter() - t0
+            bar.update(done, completed=len(texts))
             await uploads
             listed = (await client.get("/documents")).json()  # once, to check the registry against the API
     statuses = [d["status"] for d in listed]
