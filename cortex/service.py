@@ -681,8 +681,14 @@ class Cortex(CortexBackend):
                 storage="",
             )
         s = self.settings
+        ok = self._worker is not None and not self._worker.done()
+        target = self._plan.target if self._plan else None
+        if ok and target is not None:
+            from cortex.storage.postgres import reachable
+
+            ok = await reachable(target)  # a store whose database is gone is not healthy
         return CortexHealth(
-            status="ok" if self._worker is not None and not self._worker.done() else "degraded",
+            status="ok" if ok else "degraded",
             embedder=self._manifest.embedder,
             dim=self._manifest.dim,
             documents=self.registry.count(),

@@ -8,6 +8,7 @@ too, so every CORTEX process that opens the store, on any machine, sees the same
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -167,6 +168,22 @@ async def connect(target: PgTarget, timeout: float = 10.0) -> asyncpg.Connection
             f"CORTEX cannot reach PostgreSQL at {where}: {reason}",
             "start the database (docker compose --profile postgres up -d postgres) or fix CORTEX_POSTGRES_URL",
         ) from None
+
+
+async def reachable(target: PgTarget, timeout: float = 2.0) -> bool:
+    """Whether the database answers now (for /health)."""
+    try:
+        conn = await connect(target, timeout=timeout)
+    except CortexError:
+        return False
+    try:
+        await conn.fetchval("SELECT 1", timeout=timeout)
+        return True
+    except Exception:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await conn.close(timeout=timeout)
 
 
 class ServerCheck(BaseModel):

@@ -127,3 +127,14 @@ async def test_killing_the_database_mid_ingestion_loses_and_duplicates_nothing(
     assert document(17).decode() in own_server.psql(
         f"SELECT content FROM lightrag_doc_full WHERE workspace = '{w}' AND content LIKE 'faultdoc 17:%'"
     )
+
+
+async def test_health_says_degraded_while_the_database_is_down(own_server: LocalPostgres, tmp_path: Path) -> None:
+    settings = pg_settings(tmp_path / "store", own_server.url(), store_name())
+    async with Cortex(settings, embedder=HashingEmbedder(), cache_dir=tmp_path / "cache") as cortex:
+        up = await cortex.health()
+        assert up.status == "ok" and "PGVectorStorage" in up.storage
+        own_server.stop(mode="immediate")
+        assert (await cortex.health()).status == "degraded"
+        own_server.start()
+        assert (await cortex.health()).status == "ok"
