@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -17,11 +18,18 @@ class WorkersUnsupportedError(SynapseError):
 
 
 def check_platform(workers: int) -> None:
-    """gunicorn runs on Linux and macOS only; on Windows name the ways that do work."""
+    """gunicorn runs on Linux and macOS only; on Windows name the ways that do work, on macOS the fork setting."""
     if workers > 1 and sys.platform == "win32":
         raise WorkersUnsupportedError(
             f"--workers {workers} needs gunicorn, which does not run on Windows",
             "run one worker here, or run the service with several workers in Docker (compose.yaml) or WSL",
+        )
+    # macOS's Objective-C runtime (under NumPy's Accelerate) kills forked children unless this is set when
+    # the process starts; setting it here would be too late.
+    if workers > 1 and sys.platform == "darwin" and os.environ.get("OBJC_DISABLE_INITIALIZE_FORK_SAFETY") != "YES":
+        raise WorkersUnsupportedError(
+            f"--workers {workers} on macOS needs OBJC_DISABLE_INITIALIZE_FORK_SAFETY=YES in the environment",
+            "export OBJC_DISABLE_INITIALIZE_FORK_SAFETY=YES, then start the server again (or run one worker)",
         )
 
 

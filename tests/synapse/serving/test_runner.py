@@ -34,6 +34,15 @@ def test_windows_refuses_several_workers_and_names_the_alternatives(monkeypatch:
     assert "compose" in (caught.value.hint or "") and "WSL" in (caught.value.hint or "")
 
 
+def test_macos_needs_the_fork_safety_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.platform", "darwin")
+    monkeypatch.delenv("OBJC_DISABLE_INITIALIZE_FORK_SAFETY", raising=False)
+    with pytest.raises(WorkersUnsupportedError, match="OBJC_DISABLE_INITIALIZE_FORK_SAFETY"):
+        check_platform(2)
+    monkeypatch.setenv("OBJC_DISABLE_INITIALIZE_FORK_SAFETY", "YES")
+    check_platform(2)
+
+
 def test_only_the_file_store_is_refused_for_several_workers() -> None:
     file_store = CortexSettings(storage="file")
     check_cortex_store(file_store, 1, what="CORTEX")
