@@ -146,3 +146,29 @@ def test_pids_helper_sees_one_worker_of_a_plain_server(tmp_path: Path) -> None:
     env = clean_env(CORTEX_DATA_DIR=str(tmp_path / "data"), CORTEX_EMBEDDER="test-hashing")
     with running_server(["cortex", "serve"], env, tmp_path / "server.log") as url:
         assert len(pids_seen(url, tries=8)) == 1
+
+
+@pytest.mark.postgres
+def test_synapse_workers_each_open_cortex_on_postgres(postgres_url: str, tmp_path: Path) -> None:
+    """`synapse serve --workers 2` without SYNAPSE_CORTEX_URL: every worker opens the PostgreSQL store."""
+    env = clean_env(
+        CORTEX_STORAGE="postgres",
+        CORTEX_POSTGRES_URL=postgres_url,
+        CORTEX_POSTGRES_WORKSPACE=f"s{uuid.uuid4().hex[:12]}",
+        CORTEX_DATA_DIR=str(tmp_path / "cortex"),
+        CORTEX_EMBEDDER="test-hashing",
+        SYNAPSE_DATA_DIR=str(tmp_path / "synapse"),
+        SYNAPSE_BACKEND="ollama",
+        OLLAMA_HOST="http://127.0.0.1:9",  # no model: /health says 503, but reports CORTEX
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        XDG_DATA_HOME=str(tmp_path / "xdg"),
+    )
+    with running_server(["serve", "--workers", "2"], env, tmp_path / "server.log") as url:
+        seen: dict[str, str] = {}
+        for _ in range(200):
+            response = httpx.get(f"{url}/health", timeout=30, headers={"Connection": "close"})
+            seen[response.headers["x-worker-pid"]] = response.json()["cortex"].get("status", "")
+            if len(seen) == 2 and all(s == "ok" for s in seen.values()):
+                break
+            time.sleep(0.05)
+        assert len(seen) == 2 and all(s == "ok" for s in seen.values()), seen
