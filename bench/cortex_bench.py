@@ -233,19 +233,20 @@ class Target:
 
 
 async def interleaved_latencies(targets: list[Target], rounds: int) -> dict[str, dict[str, list[float]]]:
-    """Each query goes to every target back to back, alternating who goes first: load hits all alike."""
+    """Rounds of the whole query set, each target in turn (who goes first alternates), so that load
+    from elsewhere hits them alike. Whole sets, not single queries: a server's idle threads (OpenBLAS
+    spins for a while after each product) would otherwise land on the other server's next query."""
     out: dict[str, dict[str, list[float]]] = {t.name: {} for t in targets}
     for mode in MODES:
         for target in targets:
             for q in QUERIES[:3]:  # warm-up
                 await target.ask(q, mode)
             out[target.name][mode] = []
-        turn = 0
-        for _ in range(rounds):
-            for q in QUERIES:
-                order = targets if turn % 2 == 0 else list(reversed(targets))
-                turn += 1
-                for target in order:
+        for turn in range(rounds * 2):
+            order = targets if turn % 2 == 0 else list(reversed(targets))
+            for target in order:
+                await asyncio.sleep(0.3)
+                for q in QUERIES:
                     out[target.name][mode].append(await target.ask(q, mode))
     return out
 
