@@ -75,11 +75,7 @@ async def reindex(
         await fresh.wait_idle(timeout=24 * 3600)
         new_name = fresh.embedder.name
 
-    retired = data_dir.with_name(data_dir.name + ".old")
-    shutil.rmtree(retired, ignore_errors=True)
-    data_dir.rename(retired)
-    staging.rename(data_dir)
-    shutil.rmtree(retired, ignore_errors=True)
+    _swap_in(staging, data_dir)
     progress("done")
     return ReindexReport(
         data_dir=str(data_dir),
@@ -89,6 +85,15 @@ async def reindex(
         seconds=round(time.perf_counter() - t0, 1),
     )
 
+
+
+def _swap_in(staging: Path, data_dir: Path) -> None:
+    """Put the rebuilt store where the old one was; the old one is gone afterwards."""
+    retired = data_dir.with_name(data_dir.name + ".old")
+    shutil.rmtree(retired, ignore_errors=True)
+    data_dir.rename(retired)
+    staging.rename(data_dir)
+    shutil.rmtree(retired, ignore_errors=True)
 
 def _items(
     records: list[DocumentRecord], texts: dict[str, str]
@@ -164,11 +169,7 @@ async def _reindex_postgres(
     finally:
         await conn.close()
     await drop_workspace(target, manifest.workspace)
-    retired = data_dir.with_name(data_dir.name + ".old")
-    shutil.rmtree(retired, ignore_errors=True)
-    data_dir.rename(retired)
-    staging.rename(data_dir)
-    shutil.rmtree(retired, ignore_errors=True)
+    _swap_in(staging, data_dir)
     progress("done")
     return ReindexReport(
         data_dir=str(data_dir),
