@@ -75,8 +75,7 @@ async def reindex(
         await fresh.wait_idle(timeout=24 * 3600)
         new_name = fresh.embedder.name
 
-    _swap_in(staging, data_dir)
-    progress("done")
+    _swap_in(staging, data_dir, progress)
     return ReindexReport(
         data_dir=str(data_dir),
         old_embedder=manifest.embedder,
@@ -86,14 +85,15 @@ async def reindex(
     )
 
 
-
-def _swap_in(staging: Path, data_dir: Path) -> None:
+def _swap_in(staging: Path, data_dir: Path, progress: Callable[[str], None]) -> None:
     """Put the rebuilt store where the old one was; the old one is gone afterwards."""
     retired = data_dir.with_name(data_dir.name + ".old")
     shutil.rmtree(retired, ignore_errors=True)
     data_dir.rename(retired)
     staging.rename(data_dir)
     shutil.rmtree(retired, ignore_errors=True)
+    progress("done")
+
 
 def _items(
     records: list[DocumentRecord], texts: dict[str, str]
@@ -169,8 +169,7 @@ async def _reindex_postgres(
     finally:
         await conn.close()
     await drop_workspace(target, manifest.workspace)
-    _swap_in(staging, data_dir)
-    progress("done")
+    _swap_in(staging, data_dir, progress)
     return ReindexReport(
         data_dir=str(data_dir),
         old_embedder=manifest.embedder,

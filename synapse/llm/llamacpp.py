@@ -60,8 +60,7 @@ def _drain(
     items: list[StreamDelta | BaseException] = [first]
     while not out.empty():
         last, nxt = items[-1], out.get_nowait()
-        mergeable = isinstance(last, StreamDelta) and not last.done
-        if mergeable and isinstance(nxt, StreamDelta) and not nxt.done and isinstance(last, StreamDelta):
+        if isinstance(last, StreamDelta) and isinstance(nxt, StreamDelta) and not (last.done or nxt.done):
             items[-1] = StreamDelta(content=last.content + nxt.content)
         else:
             items.append(nxt)

@@ -19,7 +19,7 @@ from lightrag.operate import (  # type: ignore[import-untyped]
     _process_json_extraction_result,
 )
 
-from cortex import Cortex, QueryRequest
+from cortex import Cortex, DocumentInfo, QueryRequest
 from cortex.knowledge_graph import TRIZ_PREFIX
 from export.fake_ollama import FakeOllama, FakeOllamaError
 from synapse.config import CortexSettings
@@ -62,6 +62,16 @@ def triz_part(nodes: dict[str, dict[str, Any]], edges: list[dict[str, Any]]) -> 
 
 def extraction_chats(fake: FakeOllama) -> list[dict[str, Any]]:
     return [c for c in fake.chats if "---Input Text---" in c["messages"][-1]["content"]]
+
+
+async def upload_while_ollama_is_down(cortex: Cortex, fake: FakeOllama) -> DocumentInfo:
+    """Upload ORION with Ollama stopped; the document must end failed."""
+    fake.stop()
+    doc = await cortex.add_document("rack.md", ORION.encode())
+    await cortex.wait_idle(60)
+    failed = await cortex.get_document(doc.id)
+    assert failed.status == "failed"
+    return failed
 
 
 @pytest.mark.asyncio
@@ -159,11 +169,8 @@ async def test_extracted_entities_and_relations_land_in_the_graph(fake: FakeOlla
 @pytest.mark.asyncio
 async def test_llm_down_fails_the_document_and_a_retry_processes_it(fake: FakeOllama, tmp_path: Path) -> None:
     async with llm_cortex(tmp_path) as cortex:
-        fake.stop()
-        doc = await cortex.add_document("rack.md", ORION.encode())
-        await cortex.wait_idle(60)
-        failed = await cortex.get_document(doc.id)
-        assert failed.status == "failed" and failed.error
+        failed = doc = await upload_while_ollama_is_down(cortex, fake)
+        assert failed.error
         assert fake.url in failed.error and "OLLAMA_HOST" in failed.error and QWEN in failed.error
         assert "ollama serve" in failed.error
         nodes, _ = await graph_of(cortex)
@@ -181,10 +188,7 @@ async def test_llm_down_fails_the_document_and_a_retry_processes_it(fake: FakeOl
 @pytest.mark.asyncio
 async def test_uploading_a_failed_document_again_retries_it(fake: FakeOllama, tmp_path: Path) -> None:
     async with llm_cortex(tmp_path) as cortex:
-        fake.stop()
-        doc = await cortex.add_document("rack.md", ORION.encode())
-        await cortex.wait_idle(60)
-        assert (await cortex.get_document(doc.id)).status == "failed"
+        doc = await upload_while_ollama_is_down(cortex, fake)
         fake.start()
         await cortex.add_document("rack.md", ORION.encode())
         await cortex.wait_idle(60)
@@ -194,10 +198,7 @@ async def test_uploading_a_failed_document_again_retries_it(fake: FakeOllama, tm
 @pytest.mark.asyncio
 async def test_a_failed_document_is_not_retrieved(fake: FakeOllama, tmp_path: Path) -> None:
     async with llm_cortex(tmp_path) as cortex:
-        fake.stop()
-        doc = await cortex.add_document("rack.md", ORION.encode())
-        await cortex.wait_idle(60)
-        assert (await cortex.get_document(doc.id)).status == "failed"
+        await upload_while_ollama_is_down(cortex, fake)
         naive = await cortex.query(QueryRequest(query="Glycol Loop of the Vega Rack", mode="naive"))
         assert "rack.md" not in [s.document for s in naive.sources]
 
