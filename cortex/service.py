@@ -257,8 +257,10 @@ class Cortex(CortexBackend):
         from lightrag import LightRAG  # type: ignore[import-untyped]
 
         from cortex.storage import register_storages
+        from cortex.tokenizer_executor import install_tokenizer_executor
 
         register_storages()
+        install_tokenizer_executor()
         s = self.settings
         self._memo = VectorMemo(self.embedder, self.cache_dir)
         rag = LightRAG(

@@ -49,6 +49,10 @@ def run(settings: TerminalSettings, host: str, port: int) -> None:
     """Serve the chat until interrupted (headless: no browser is opened)."""
     prepare(settings, host, port)
     from chainlit.cli import run_chainlit
+
+    from synapse.serving.blas import limit_serving_blas
+
+    limit_serving_blas()
     from chainlit.config import config
 
     config.run.headless = True

@@ -8,7 +8,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
-from synapse.serving.blas import limit_blas_threads
+from synapse.serving.blas import limit_serving_blas
 from synapse.serving.prefork import release_lightrag_state
 
 #: A worker may take minutes to start on a busy machine (embedder, LightRAG); gunicorn's 30 s would kill it.
@@ -20,8 +20,8 @@ def _on_exit(server: Any) -> None:
 
 
 def _post_fork(server: Any, worker: Any) -> None:
-    """Each worker gets its share of the cores for BLAS (the embedder's matrix products)."""
-    limit_blas_threads(max(1, (os.cpu_count() or 1) // max(1, int(server.cfg.workers))))
+    """Each worker keeps the serving BLAS thread count (a forked OpenBLAS may have reset its pool)."""
+    limit_serving_blas()
 
 
 def _post_worker_init(worker: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from synapse.config import CortexSettings
 from synapse.errors import SynapseError
+from synapse.serving.blas import limit_serving_blas
 from synapse.serving.pid import WorkerPidHeader
 
 
@@ -49,6 +50,7 @@ def serve_app(
     `what` and `store_hint` word the refusal of a store that several workers cannot share.
     """
     check_platform(workers)
+    limit_serving_blas()
 
     def build() -> Any:
         return WorkerPidHeader(app_factory())
