@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import copy
+import itertools
+import json
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from lightrag.utils import Tokenizer
 
 from cortex.tokenizer import ByteQuadTokenizer, offline_tokenizer
 
@@ -45,3 +50,44 @@ def test_deepcopy_shares_the_instance_and_threads_agree() -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(wrapper.encode, [text] * 32))
     assert all(r == expected for r in results)
+
+
+def _spans_text() -> str:
+    return "".join(TEXTS[:3]) * 40 + "🙂Ж" * 17
+
+
+def test_truncation_finds_the_longest_prefix_that_fits() -> None:
+    exact, generic = offline_tokenizer(), Tokenizer("generic", ByteQuadTokenizer())
+    text = _spans_text()
+    for budget in (1, 2, 3, 7, 50, 333, len(exact.encode(text)) - 1, len(exact.encode(text)) + 5):
+        span = exact.truncate_by_token_limit(text, budget)
+        assert span.start == 0
+        assert len(exact.encode(text[: span.end])) == span.token_count <= budget
+        if span.end < len(text):  # one more character would not fit
+            assert len(exact.encode(text[: span.end + 1])) > budget
+        # LightRAG's own search over the same tokenizer never finds a longer prefix.
+        assert generic.truncate_by_token_limit(text, budget).end <= span.end
+    with pytest.raises(ValueError, match="positive"):
+        exact.truncate_by_token_limit(text, 0)
+
+
+def test_chunking_spans_cover_the_text_with_overlap() -> None:
+    tok = offline_tokenizer()
+    text = _spans_text()
+    spans = tok.split_by_token_limit(text, 64, overlap_tokens=8)
+    assert spans[0].start == 0 and spans[-1].end == len(text)
+    for before, after in itertools.pairwise(spans):
+        assert after.start < before.end < after.end  # overlapping, always advancing
+    for span in spans:
+        assert len(tok.encode(text[span.start : span.end])) == span.token_count <= 64
+
+
+def test_lightrag_list_truncation_keeps_whole_items_within_budget() -> None:
+    from lightrag.utils import truncate_list_by_token_size
+
+    tok = offline_tokenizer()
+    items = [{"entity": f"Принцип {i}", "description": "дробление " * (i % 7)} for i in range(200)]
+    kept = truncate_list_by_token_size(items, key=json.dumps, separator="\n", max_token_size=500, tokenizer=tok)
+    assert 0 < len(kept) < len(items)
+    assert len(tok.encode("\n".join(json.dumps(x) for x in kept))) <= 500
+    assert len(tok.encode("\n".join(json.dumps(x) for x in items[: len(kept) + 1]))) > 500
