@@ -5,7 +5,7 @@ stalls the event loop. A hybrid query makes about fourteen such hand-offs for a 
 each; with CORTEX's numpy tokenizer the counting itself takes microseconds, but each hand-off costs two
 thread switches, and on a busy 2-core machine every switch waits for a core (hybrid p50 went from
 tens of milliseconds to hundreds while an ingest ran). Small work therefore runs in place; work over
-INLINE_MAX_CHARS of text (a document being chunked) still goes to the thread.
+INLINE_MAX_CHARS of text still goes to the thread.
 """
 
 from __future__ import annotations
@@ -24,20 +24,17 @@ T = TypeVar("T")
 INLINE_MAX_CHARS = 100_000
 
 
-def _text_size(values: Iterable[Any], depth: int = 0) -> int:
-    """Characters of text among `values` (strings, lists of strings, partials), as far as it can tell."""
+def _text_size(values: Iterable[Any]) -> int:
+    """Characters of the strings among `values` and among a partial's arguments (no deeper: it is on every call).
+
+    Lists of query results (what LightRAG truncates) are query-sized and run in place.
+    """
     size = 0
     for value in values:
         if isinstance(value, str):
             size += len(value)
-        elif isinstance(value, partial) and depth < 3:
-            size += _text_size((*value.args, *value.keywords.values()), depth + 1)
-        elif isinstance(value, (list, tuple)) and depth < 3:
-            size += _text_size(value, depth + 1)
-        elif isinstance(value, dict) and depth < 3:
-            size += _text_size(value.values(), depth + 1)
-        if size > INLINE_MAX_CHARS:
-            break
+        elif isinstance(value, partial):
+            size += _text_size((*value.args, *value.keywords.values()))
     return size
 
 
@@ -50,7 +47,7 @@ class InlineSmallWorkExecutor(Executor):
         self.thread_runs = 0
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        if _text_size((*args, *kwargs.values())) > INLINE_MAX_CHARS:
+        if _text_size((fn, *args, *kwargs.values())) > INLINE_MAX_CHARS:
             self.thread_runs += 1
             return self._pool.submit(fn, *args, **kwargs)
         self.inline_runs += 1

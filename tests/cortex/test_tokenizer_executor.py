@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 import lightrag.utils as lightrag_utils
 import pytest
@@ -42,15 +43,16 @@ async def test_a_failure_reaches_the_awaiting_caller() -> None:
         await lightrag_utils.run_in_tokenizer_executor(broken, "this")
 
 
-def test_text_inside_lists_and_partials_counts_towards_the_limit() -> None:
+def test_text_in_a_partial_counts_towards_the_limit() -> None:
     executor = InlineSmallWorkExecutor()
     try:
-        chunks = ["y" * (INLINE_MAX_CHARS // 2)] * 3
-        names = [executor.submit(lambda c: threading.current_thread().name, chunks).result()]
-        names.append(executor.submit(lambda c: threading.current_thread().name, chunks[:1]).result())
+        big, small = "y" * (INLINE_MAX_CHARS + 1), "y" * 10
+        for text in (big, small):
+            executor.submit(partial(lambda t: threading.current_thread().name, text)).result()
+        names = [executor.submit(partial(lambda t: threading.current_thread().name, t)).result() for t in (big, small)]
         assert names[0].startswith("cortex-tokenizer")
         assert names[1] == threading.current_thread().name
-        assert (executor.thread_runs, executor.inline_runs) == (1, 1)
+        assert (executor.thread_runs, executor.inline_runs) == (2, 2)
     finally:
         executor.shutdown()
 
