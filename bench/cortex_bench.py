@@ -383,6 +383,9 @@ async def reference_server(texts: list[str], work: Path, server: Path, out: dict
     emb = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "--serve-embeddings", str(emb_port)],
         cwd=ROOT,
+        # The same one BLAS thread `synapse cortex serve` keeps: the reference's query embeddings then cost
+        # what CORTEX's do, instead of waiting on OpenBLAS threads that fight the servers for 2 cores.
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -41,7 +41,7 @@ def _triz_item(
 
     def one(kind: SourceKind, title: str, description: Localized) -> list[Item]:
         source = Source.model_construct(
-            id=key, kind=kind, title=title, snippet=_snippet(description.get(lang)), score=score
+            id=key, kind=kind, title=title, snippet=description.get(lang), score=score
         )
         return [Item(source, text)]
 
@@ -63,7 +63,7 @@ def _triz_item(
                     id=key,
                     kind="matrix",
                     title=f"{a.name.get(lang)} × {b.name.get(lang)}",
-                    snippet=_snippet(text),
+                    snippet=text,
                     score=score,
                 ),
                 text,
@@ -121,7 +121,7 @@ def build_sources(
                     id=chunk_id or f"{key}:{title}",
                     kind=ref.kind,
                     title=title or ref.name,
-                    snippet=_snippet(text),
+                    snippet=text,
                     score=score,
                     document=ref.name,
                     page=page,
@@ -153,6 +153,8 @@ def build_sources(
             if len(item.text) > len(known.text):
                 known.text = item.text
     ranked = sorted(best.values(), key=lambda it: -it.source.score)[:limit]
+    for it in ranked:  # items carry their full text until here: most of them are not kept
+        it.source.snippet = _snippet(it.source.snippet)
     context = "\n\n".join(
         f"[{i}] ({it.source.kind}) {it.source.title}\n{it.text or it.source.snippet}" for i, it in enumerate(ranked, 1)
     )
