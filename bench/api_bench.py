@@ -147,7 +147,7 @@ async def one_stream(http: httpx.AsyncClient, mode: str, max_tokens: int) -> dic
 
 
 async def compare_runs(url: str, plans: dict[str, Any], runs: int, max_tokens: int) -> dict[str, Any]:
-    """Direct and API runs interleaved, so that load from elsewhere on the machine hits both alike."""
+    """Direct and API runs in pairs, so that load from elsewhere on the machine hits both alike."""
     from synapse.config import SynapseSettings
     from synapse.llm.llamacpp import LlamaCppBackend
 
@@ -160,8 +160,14 @@ async def compare_runs(url: str, plans: dict[str, Any], runs: int, max_tokens: i
             for mode in ("off", "mix"):
                 direct, api = [], []
                 for i in range(runs + 1):
-                    d = await direct_once(backend, plans[mode])
-                    r = await one_stream(http, mode, max_tokens)
+                    # Who goes first alternates: the second of a pair runs right after the first's
+                    # generation, with its caches and the machine's clock in whatever state it left them.
+                    if i % 2:
+                        r = await one_stream(http, mode, max_tokens)
+                        d = await direct_once(backend, plans[mode])
+                    else:
+                        d = await direct_once(backend, plans[mode])
+                        r = await one_stream(http, mode, max_tokens)
                     if r["status"] != 200:
                         raise SystemExit(f"request failed: {r}")
                     if i:  # the first round warms the caches
