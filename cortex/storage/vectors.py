@@ -186,8 +186,15 @@ class CortexVectorStorage(BaseVectorStorage):  # type: ignore[misc]
     async def get_by_ids(self, ids: list[str]) -> list[dict[str, Any] | None]:
         return [self._record(i) for i in ids]
 
-    async def get_vectors_by_ids(self, ids: list[str]) -> dict[str, list[float]]:
-        return {i: self._matrix[self._index[i]].tolist() for i in ids if i in self._index}
+    async def get_vectors_by_ids(self, ids: list[str]) -> dict[str, Any]:
+        """Stored vectors as float32 arrays, not the lists LightRAG's signature names.
+
+        LightRAG only does arithmetic on them (hybrid's related-chunk ranking, one cosine per chunk), where
+        arrays skip a list conversion each way; anything needing a list gets one with `.tolist()`.
+        """
+        found = [i for i in ids if i in self._index]
+        rows = self._matrix[[self._index[i] for i in found]]  # one copy, detached from the store
+        return dict(zip(found, rows, strict=True))
 
     async def index_done_callback(self) -> None:
         """Write the rows changed since the last flush, in one transaction."""

@@ -64,6 +64,9 @@ async def test_vector_store_upsert_query_delete_persist(tmp_path: Path) -> None:
     assert "c2" not in [h["id"] for h in again]
     vec = np.asarray((await reopened.get_vectors_by_ids(["c3"]))["c3"])
     assert abs(float(np.linalg.norm(vec)) - 1.0) < 1e-5
+    vec *= 0  # a caller's changes stay its own
+    assert abs(float(np.linalg.norm((await reopened.get_vectors_by_ids(["c3"]))["c3"])) - 1.0) < 1e-5
+    assert await reopened.get_vectors_by_ids(["gone"]) == {}
     await reopened.finalize()
 
 
