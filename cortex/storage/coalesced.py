@@ -2,8 +2,8 @@
 
 They rewrite their whole file on every flush, and LightRAG flushes after every document (the status
 store after every status change; the graph even when the document added nothing to it), so ingest
-grew quadratically. Here a flush request starts a timer;
-the file is written once when it fires, and always on finalize. A crash loses at most that window;
+grew quadratically. Here a flush request starts a timer (2 s, longer for a store whose write takes
+long); the file is written once when it fires, and always on finalize. A crash loses at most that window;
 LightRAG then sees the affected documents as unfinished and processes them again.
 """
 
@@ -11,19 +11,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 from lightrag.kg.json_doc_status_impl import JsonDocStatusStorage  # type: ignore[import-untyped]
 from lightrag.kg.json_kv_impl import JsonKVStorage  # type: ignore[import-untyped]
 from lightrag.kg.networkx_impl import NetworkXStorage  # type: ignore[import-untyped]
 
+from cortex.storage.doc_status_index import IndexedDuplicates
+
 FLUSH_DELAY_S = 2.0
+FLUSH_MAX_DELAY_S = 30.0
+FLUSH_SHARE = 0.1
 
 
 class _CoalescedFlush:
-    """Mixin: `index_done_callback` schedules one delayed write instead of writing now."""
+    """Mixin: `index_done_callback` schedules one delayed write instead of writing now.
+
+    The delay grows with what a write costs (FLUSH_SHARE), so a store of tens of thousands of documents,
+    whose JSON takes a second or more to write, spends at most a tenth of its time writing it.
+    """
 
     _flush_task: asyncio.Task[None] | None = None
+    _last_write_s: float = 0.0
+
+    def flush_delay(self) -> float:
+        return min(FLUSH_MAX_DELAY_S, max(FLUSH_DELAY_S, self._last_write_s / FLUSH_SHARE))
 
     async def index_done_callback(self) -> None:
         task = self._flush_task
@@ -31,8 +44,10 @@ class _CoalescedFlush:
             self._flush_task = asyncio.get_running_loop().create_task(self._flush_later())
 
     async def _flush_later(self) -> None:
-        await asyncio.sleep(FLUSH_DELAY_S)
+        await asyncio.sleep(self.flush_delay())
+        started = time.perf_counter()
         await super().index_done_callback()  # type: ignore[misc]
+        self._last_write_s = time.perf_counter() - started
 
     async def flush_now(self) -> None:
         task, self._flush_task = self._flush_task, None
@@ -81,8 +96,8 @@ class CortexKVStorage(_CoalescedFlush, JsonKVStorage):  # type: ignore[misc]
             return [self._detached(key, self._data.get(key)) for key in ids]
 
 
-class CortexDocStatusStorage(_CoalescedFlush, JsonDocStatusStorage):  # type: ignore[misc]
-    """JsonDocStatusStorage with coalesced flushes (same files)."""
+class CortexDocStatusStorage(IndexedDuplicates, _CoalescedFlush, JsonDocStatusStorage):  # type: ignore[misc]
+    """JsonDocStatusStorage with coalesced flushes (same files) and indexed duplicate checks."""
 
 
 class CortexGraphStorage(_CoalescedFlush, NetworkXStorage):  # type: ignore[misc]
