@@ -22,10 +22,29 @@ class DocRef:
     page: Callable[[str], int | None]
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
-    source: Source
+    """A candidate source; only the ones kept become `Source` models (a query sees about a hundred)."""
+
+    id: str
+    kind: SourceKind
+    title: str
+    description: str  # the snippet's text, shortened only if the item is kept
+    score: float
     text: str
+    document: str | None = None
+    page: int | None = None
+
+    def source(self) -> Source:
+        return Source.model_construct(
+            id=self.id,
+            kind=self.kind,
+            title=self.title,
+            snippet=_snippet(self.description),
+            score=self.score,
+            document=self.document,
+            page=self.page,
+        )
 
 
 def _snippet(text: str) -> str:
@@ -40,10 +59,7 @@ def _triz_item(
     kind_name, _, ident = key[len(TRIZ_PREFIX) :].partition(":")
 
     def one(kind: SourceKind, title: str, description: Localized) -> list[Item]:
-        source = Source.model_construct(
-            id=key, kind=kind, title=title, snippet=description.get(lang), score=score
-        )
-        return [Item(source, text)]
+        return [Item(key, kind, title, description.get(lang), score, text)]
 
     if kind_name == "principle":
         p = kb.principle(int(ident))
@@ -57,18 +73,7 @@ def _triz_item(
     if kind_name == "matrix":
         lo, hi = (int(x) for x in ident.split("-"))
         a, b = kb.parameter(lo), kb.parameter(hi)
-        items = [
-            Item(
-                Source.model_construct(
-                    id=key,
-                    kind="matrix",
-                    title=f"{a.name.get(lang)} × {b.name.get(lang)}",
-                    snippet=text,
-                    score=score,
-                ),
-                text,
-            )
-        ]
+        items = [Item(key, "matrix", f"{a.name.get(lang)} × {b.name.get(lang)}", text, score, text)]
         if not expand:
             return items
         # The cell's principles are part of the matrix text; listing them lets callers cite them directly.
@@ -115,20 +120,7 @@ def build_sources(
         if ref is None:
             return
         page = ref.page(text) if chunk_id else None
-        items.append(
-            Item(
-                Source.model_construct(
-                    id=chunk_id or f"{key}:{title}",
-                    kind=ref.kind,
-                    title=title or ref.name,
-                    snippet=text,
-                    score=score,
-                    document=ref.name,
-                    page=page,
-                ),
-                text,
-            )
-        )
+        items.append(Item(chunk_id or f"{key}:{title}", ref.kind, title or ref.name, text, score, text, ref.name, page))
 
     chunks = data.get("chunks") or []
     for rank, chunk in enumerate(chunks):
@@ -144,18 +136,18 @@ def build_sources(
 
     best: dict[str, Item] = {}
     for item in items:
-        known = best.get(item.source.id)
+        known = best.get(item.id)
         if known is None:
-            best[item.source.id] = item
+            best[item.id] = item
         else:
-            if item.source.score > known.source.score:
-                known.source.score = item.source.score
+            if item.score > known.score:
+                known.score = item.score
             if len(item.text) > len(known.text):
                 known.text = item.text
-    ranked = sorted(best.values(), key=lambda it: -it.source.score)[:limit]
-    for it in ranked:  # items carry their full text until here: most of them are not kept
-        it.source.snippet = _snippet(it.source.snippet)
+    ranked = sorted(best.values(), key=lambda it: -it.score)[:limit]
+    sources = [it.source() for it in ranked]
     context = "\n\n".join(
-        f"[{i}] ({it.source.kind}) {it.source.title}\n{it.text or it.source.snippet}" for i, it in enumerate(ranked, 1)
+        f"[{i}] ({src.kind}) {src.title}\n{it.text or src.snippet}"
+        for i, (it, src) in enumerate(zip(ranked, sources, strict=True), 1)
     )
-    return [it.source for it in ranked], context
+    return sources, context
