@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from lightrag.base import SourceAbsent, SourceConflict, SourceUnique
 from lightrag.kg.json_doc_status_impl import JsonDocStatusStorage
-from lightrag.kg.shared_storage import initialize_share_data
 
-from cortex.embedding import VectorMemo, lightrag_embedding
 from cortex.storage.coalesced import CortexDocStatusStorage
-from tests.conftest import HashingEmbedder
+from tests.cortex.storage.conftest import PairFn
 
 
 def _row(content_hash: str, path: str, created: str, **metadata: Any) -> dict[str, Any]:
@@ -58,12 +55,8 @@ async def _answers(store: Any) -> list[Any]:
 
 
 @pytest.mark.asyncio
-async def test_indexed_answers_match_lightrags_scan_through_writes(tmp_path: Path) -> None:
-    initialize_share_data(1)
-    config: dict[str, Any] = {"working_dir": str(tmp_path)}
-    embed = lightrag_embedding(VectorMemo(HashingEmbedder()))
-    ours = CortexDocStatusStorage(namespace="s", workspace="w1", global_config=config, embedding_func=embed)
-    stock = JsonDocStatusStorage(namespace="s", workspace="w2", global_config=config, embedding_func=embed)
+async def test_indexed_answers_match_lightrags_scan_through_writes(storage_pair: PairFn) -> None:
+    ours, stock = storage_pair(CortexDocStatusStorage, JsonDocStatusStorage)
     for store in (ours, stock):
         await store.initialize()
         await store.upsert({k: dict(v) for k, v in ROWS.items()})

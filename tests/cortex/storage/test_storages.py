@@ -15,6 +15,7 @@ from cortex.storage import register_storages
 from cortex.storage.vectors import CortexVectorStorage
 from tests.conftest import HashingEmbedder
 from tests.cortex.conftest import EN_BRACKET, RU_COOLING, cortex_settings
+from tests.cortex.storage.conftest import PairFn
 
 LIGHTRAG_FILES = {
     "kv_storage": "JsonKVStorage",
@@ -126,18 +127,13 @@ def test_deletes_and_adds_survive_a_restart(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_graph_batch_reads_match_networkx(tmp_path: Path) -> None:
+async def test_graph_batch_reads_match_networkx(storage_pair: PairFn) -> None:
     """CortexGraphStorage's one-lock batch reads give what NetworkXStorage's per-item reads give."""
     from lightrag.kg.networkx_impl import NetworkXStorage
-    from lightrag.kg.shared_storage import initialize_share_data
 
     from cortex.storage.coalesced import CortexGraphStorage
 
-    initialize_share_data(1)
-    config: dict[str, Any] = {"working_dir": str(tmp_path)}
-    embed = lightrag_embedding(VectorMemo(HashingEmbedder()))
-    ours = CortexGraphStorage(namespace="g", workspace="w1", global_config=config, embedding_func=embed)
-    stock = NetworkXStorage(namespace="g", workspace="w2", global_config=config, embedding_func=embed)
+    ours, stock = storage_pair(CortexGraphStorage, NetworkXStorage, "g")
     edges = [("A", "B"), ("A", "C"), ("C", "D"), ("D", "D")]
     for storage in (ours, stock):
         await storage.initialize()
