@@ -376,6 +376,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="rounds over the worker counts, taking turns")
     parser.add_argument("--embedder", default="use-multilingual", help="CORTEX_EMBEDDER for the stores")
     parser.add_argument("--no-file", action="store_true", help="skip the file storages")
+    parser.add_argument("--no-postgres", action="store_true", help="only the file storages (no server started)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the stores and logs (printed path)")
     args = parser.parse_args()
@@ -385,10 +386,11 @@ def main() -> None:
     runs: list[Run] = []
     keep = args.keep
     try:
-        with postgres(args.pg_url, work) as pg_url:
+        with postgres(args.pg_url, work) if not args.no_postgres else contextlib.nullcontext("") as pg_url:
             for size in sizes:
                 texts = corpus(size)
-                runs.append(bench_store("postgres", texts, work, pg_url, args, worker_counts))
+                if not args.no_postgres:
+                    runs.append(bench_store("postgres", texts, work, pg_url, args, worker_counts))
                 if not args.no_file and size <= FILE_MAX_SIZE:
                     runs.append(bench_store("file", texts, work, pg_url, args, worker_counts))
         report(runs, args.clients)
