@@ -19,19 +19,24 @@ from tests.cortex.workers_server import LAUNCHER, clean_env, pids_seen, running_
 WORKERS = 2
 
 
+def postgres_store_env(postgres_url: str, root: Path, workspace_prefix: str, **extra: str) -> dict[str, str]:
+    """The environment of a server whose CORTEX store is a fresh workspace in the test PostgreSQL."""
+    return clean_env(
+        CORTEX_STORAGE="postgres",
+        CORTEX_POSTGRES_URL=postgres_url,
+        CORTEX_POSTGRES_WORKSPACE=f"{workspace_prefix}{uuid.uuid4().hex[:12]}",
+        CORTEX_EMBEDDER="test-hashing",
+        XDG_CACHE_HOME=str(root / "cache"),
+        XDG_DATA_HOME=str(root / "xdg"),
+        **extra,
+    )
+
+
 @pytest.fixture(scope="module")
 def workers_url(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`synapse cortex serve --workers 2` on a store of its own in the test PostgreSQL."""
     root = tmp_path_factory.mktemp("cortex-workers")
-    env = clean_env(
-        CORTEX_STORAGE="postgres",
-        CORTEX_POSTGRES_URL=postgres_url,
-        CORTEX_POSTGRES_WORKSPACE=f"w{uuid.uuid4().hex[:12]}",
-        CORTEX_DATA_DIR=str(root / "data"),
-        CORTEX_EMBEDDER="test-hashing",
-        XDG_CACHE_HOME=str(root / "cache"),
-        XDG_DATA_HOME=str(root / "xdg"),
-    )
+    env = postgres_store_env(postgres_url, root, "w", CORTEX_DATA_DIR=str(root / "data"))
     with running_server(["cortex", "serve", "--workers", str(WORKERS)], env, root / "server.log") as url:
         yield url
 
@@ -151,17 +156,14 @@ def test_pids_helper_sees_one_worker_of_a_plain_server(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_synapse_workers_each_open_cortex_on_postgres(postgres_url: str, tmp_path: Path) -> None:
     """`synapse serve --workers 2` without SYNAPSE_CORTEX_URL: every worker opens the PostgreSQL store."""
-    env = clean_env(
-        CORTEX_STORAGE="postgres",
-        CORTEX_POSTGRES_URL=postgres_url,
-        CORTEX_POSTGRES_WORKSPACE=f"s{uuid.uuid4().hex[:12]}",
+    env = postgres_store_env(
+        postgres_url,
+        tmp_path,
+        "s",
         CORTEX_DATA_DIR=str(tmp_path / "cortex"),
-        CORTEX_EMBEDDER="test-hashing",
         SYNAPSE_DATA_DIR=str(tmp_path / "synapse"),
         SYNAPSE_BACKEND="ollama",
         OLLAMA_HOST="http://127.0.0.1:9",  # no model: /health says 503, but reports CORTEX
-        XDG_CACHE_HOME=str(tmp_path / "cache"),
-        XDG_DATA_HOME=str(tmp_path / "xdg"),
     )
     with running_server(["serve", "--workers", "2"], env, tmp_path / "server.log") as url:
         seen: dict[str, str] = {}
