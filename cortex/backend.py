@@ -5,7 +5,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from cortex.models import CortexHealth, DocumentInfo, DocumentKind, QueryRequest, QueryResult
+from cortex.models import (
+    CortexHealth,
+    DocumentInfo,
+    DocumentKind,
+    DocumentState,
+    QueryRequest,
+    QueryResult,
+)
 
 
 class CortexBackend(ABC):
@@ -31,8 +38,8 @@ class CortexBackend(ABC):
         """Store a file's bytes (.txt, .md, .pdf, .docx); processing continues in the background."""
 
     @abstractmethod
-    async def list_documents(self) -> list[DocumentInfo]:
-        """Every stored document, newest first."""
+    async def list_documents(self, status: Sequence[DocumentState] = ()) -> list[DocumentInfo]:
+        """The stored documents, newest first; only those in one of `status` when it is given."""
 
     @abstractmethod
     async def get_document(self, doc_id: str) -> DocumentInfo:

@@ -12,7 +12,7 @@ from pydantic import TypeAdapter
 from cortex import errors
 from cortex.backend import CortexBackend
 from cortex.documents import CONTENT_TYPES, suffix_of
-from cortex.models import CortexHealth, DocumentInfo, DocumentKind, QueryRequest, QueryResult
+from cortex.models import CortexHealth, DocumentInfo, DocumentKind, DocumentState, QueryRequest, QueryResult
 
 _CODES: dict[str, type[errors.CortexError]] = {
     "cortex_unavailable": errors.CortexUnavailableError,
@@ -113,8 +113,9 @@ class CortexClient(CortexBackend):
         )
         return DocumentInfo.model_validate_json(response.content)
 
-    async def list_documents(self) -> list[DocumentInfo]:
-        return _DOCS.validate_json((await self._request("GET", "/documents")).content)
+    async def list_documents(self, status: Sequence[DocumentState] = ()) -> list[DocumentInfo]:
+        response = await self._request("GET", "/documents", params={"status": list(status)} if status else None)
+        return _DOCS.validate_json(response.content)
 
     async def get_document(self, doc_id: str) -> DocumentInfo:
         response = await self._request("GET", f"/documents/{quote(doc_id, safe='')}")

@@ -119,9 +119,7 @@ def build_triz_graph(kb: TrizKnowledge) -> TrizGraph:
     for p in kb.parameters:
         entity(f"{TRIZ_PREFIX}parameter:{p.id}", parameter_entity(p), "triz_parameter", p, _parameter_text(p))
     for pr in kb.principles:
-        entity(
-            f"{TRIZ_PREFIX}principle:{pr.id}", principle_entity(pr), "triz_principle", pr, _principle_text(pr, kb)
-        )
+        entity(f"{TRIZ_PREFIX}principle:{pr.id}", principle_entity(pr), "triz_principle", pr, _principle_text(pr, kb))
     for s in kb.separation:
         key = f"{TRIZ_PREFIX}separation:{s.id}"
         entity(key, separation_entity(s), "triz_separation", s, _separation_text(s, kb))

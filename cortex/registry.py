@@ -6,11 +6,11 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -49,6 +49,15 @@ class Manifest(BaseModel):
     dim: int
     knowledge_version: str = ""
     vector_storage: str = ""
+
+
+class StatusChange(NamedTuple):
+    """A document's new processing state, as LightRAG reports it."""
+
+    doc_id: str
+    status: DocumentState
+    error: str | None
+    chunks: int
 
 
 class DocumentRecord(BaseModel):
@@ -128,9 +137,12 @@ class Registry:
             row = self._db.execute("SELECT * FROM documents WHERE id=?", (doc_id,)).fetchone()
         return self._record(row) if row else None
 
-    def all(self) -> list[DocumentRecord]:
+    def all(self, status: Sequence[DocumentState] = ()) -> list[DocumentRecord]:
+        """Every document, newest first; only those in one of `status` when it is given."""
+        where = f"WHERE status IN ({','.join('?' * len(status))})" if status else ""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM documents ORDER BY created_at DESC, id").fetchall()
+            query = f"SELECT * FROM documents {where} ORDER BY created_at DESC, id"
+            rows = self._db.execute(query, tuple(status)).fetchall()
         return [self._record(r) for r in rows]
 
     def unfinished(self) -> list[DocumentInfo]:
@@ -138,6 +150,20 @@ class Registry:
         with self._lock:
             rows = self._db.execute("SELECT * FROM documents WHERE status IN ('pending', 'processing')").fetchall()
         return [self._record(r).info for r in rows]
+
+    def unfinished_states(self, doc_ids: Sequence[str] | None = None) -> dict[str, DocumentState]:
+        """Id and state of the documents still pending or processing, among `doc_ids` when given.
+
+        Plain values, not models: the document list polls this while thousands are queued.
+        """
+        query = "SELECT id, status FROM documents WHERE status IN ('pending', 'processing')"
+        with self._lock:
+            if doc_ids is None:
+                rows = self._db.execute(query).fetchall()
+            else:
+                marks = ",".join("?" * len(doc_ids))
+                rows = self._db.execute(f"{query} AND id IN ({marks})", tuple(doc_ids)).fetchall()
+        return {doc_id: status for doc_id, status in rows}
 
     def count(self) -> int:
         with self._lock:
@@ -179,11 +205,15 @@ class Registry:
         assert record is not None
         return record.info
 
-    def set_status(self, doc_id: str, status: DocumentState, *, error: str | None = None, chunks: int = 0) -> None:
+    def set_statuses(self, changes: Sequence[StatusChange]) -> None:
+        """Several status changes in one transaction."""
+        if not changes:
+            return
+        stamp = now().isoformat()
         with self._tx() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE documents SET status=?, error=?, chunks=?, updated_at=? WHERE id=?",
-                (status, error, chunks, now().isoformat(), doc_id),
+                [(c.status, c.error, c.chunks, stamp, c.doc_id) for c in changes],
             )
 
     def delete(self, doc_id: str) -> None:

@@ -25,7 +25,7 @@ from cortex.errors import (
 from cortex.keywords import extract_keywords
 from cortex.knowledge_graph import TRIZ_PREFIX, build_triz_graph, graph_version
 from cortex.models import CortexHealth, DocumentInfo, DocumentKind, DocumentState, QueryRequest, QueryResult
-from cortex.registry import Manifest, Registry
+from cortex.registry import Manifest, Registry, StatusChange
 from cortex.sources import DocRef, build_sources
 from cortex.storage.selection import StoragePlan, plan_storage
 from cortex.tokenizer import offline_tokenizer
@@ -533,23 +533,21 @@ class Cortex(CortexBackend):
     async def _sync_statuses(self, doc_ids: Sequence[str] | None = None) -> None:
         """Copy LightRAG's processing state of unfinished documents into the registry."""
         registry = self.registry
-        if doc_ids is None:
-            pending = registry.unfinished()
-        else:
-            records = [registry.get(d) for d in doc_ids]
-            pending = [r.info for r in records if r is not None and r.info.status in ("pending", "processing")]
+        pending = registry.unfinished_states(doc_ids)
         if not pending:
             return
-        rows = await self.rag.doc_status.get_by_ids([i.id for i in pending])
-        for info, row in zip(pending, rows, strict=False):
+        rows = await self.rag.doc_status.get_by_ids(list(pending))
+        changes: list[StatusChange] = []
+        for (doc_id, known), row in zip(pending.items(), rows, strict=False):
             if not row:
                 continue
             state = _STATES.get(str(row.get("status", "")).split(".")[-1].lower(), "pending")
-            if state != info.status:
+            if state != known:
                 error = row.get("error_msg") if state == "failed" else None
                 if state == "failed":
                     await self._unindex_chunks(row.get("chunks_list") or [])
-                registry.set_status(info.id, state, error=error, chunks=int(row.get("chunks_count") or 0))
+                changes.append(StatusChange(doc_id, state, error, int(row.get("chunks_count") or 0)))
+        registry.set_statuses(changes)
 
     async def _unindex_chunks(self, chunk_ids: Sequence[str]) -> None:
         """Take a failed document's chunks out of retrieval: LightRAG leaves what it stored before failing."""
@@ -561,9 +559,9 @@ class Cortex(CortexBackend):
         except Exception:  # the document stays failed either way; a retry re-creates or replaces them
             log.exception("removing the chunks of a failed document failed")
 
-    async def list_documents(self) -> list[DocumentInfo]:
+    async def list_documents(self, status: Sequence[DocumentState] = ()) -> list[DocumentInfo]:
         await self._sync_statuses()
-        return [r.info for r in self.registry.all()]
+        return [r.info for r in self.registry.all(status)]
 
     async def get_document(self, doc_id: str) -> DocumentInfo:
         await self._sync_statuses([doc_id])

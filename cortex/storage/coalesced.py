@@ -46,7 +46,10 @@ class _CoalescedFlush:
     async def _flush_later(self) -> None:
         await asyncio.sleep(self.flush_delay())
         started = time.perf_counter()
-        await super().index_done_callback()  # type: ignore[misc]
+        try:
+            await super().index_done_callback()  # type: ignore[misc]
+        finally:
+            self._after_write()
         self._last_write_s = time.perf_counter() - started
 
     async def flush_now(self) -> None:
@@ -55,7 +58,13 @@ class _CoalescedFlush:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await super().index_done_callback()  # type: ignore[misc]
+        try:
+            await super().index_done_callback()  # type: ignore[misc]
+        finally:
+            self._after_write()
+
+    def _after_write(self) -> None:
+        """Hook for mixins that cache what the written rows say (LightRAG may reload them from the file)."""
 
     async def finalize(self) -> Any:
         await self.flush_now()
@@ -97,7 +106,21 @@ class CortexKVStorage(_CoalescedFlush, JsonKVStorage):  # type: ignore[misc]
 
 
 class CortexDocStatusStorage(IndexedDuplicates, _CoalescedFlush, JsonDocStatusStorage):  # type: ignore[misc]
-    """JsonDocStatusStorage with coalesced flushes (same files) and indexed duplicate checks."""
+    """JsonDocStatusStorage with coalesced flushes (same files) and indexed duplicate checks.
+
+    Reads return detached copies made like CortexKVStorage's: the document list reads the status of
+    every queued document each time it is asked.
+    """
+
+    async def get_by_id(self, id: str) -> dict[str, Any] | None:
+        return (await self.get_by_ids([id]))[0]
+
+    async def get_by_ids(self, ids: list[str]) -> list[dict[str, Any] | None]:
+        self._require_lock()
+        async with self._storage_lock:
+            rows = [self._data.get(key) for key in ids]
+            out: list[dict[str, Any] | None] = [_json_copy(row) if row else None for row in rows]
+        return out
 
 
 class CortexGraphStorage(_CoalescedFlush, NetworkXStorage):  # type: ignore[misc]

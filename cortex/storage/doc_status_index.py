@@ -22,9 +22,11 @@ _INDEXED_FIELDS = ("content_hash", "file_path")
 class IndexedDuplicates:
     """Mixin for JsonDocStatusStorage: content-hash and source-name look-ups through an index.
 
-    The index follows the rows lazily: before each look-up (under the storage lock) the row ids are
-    compared with the indexed ones, a set operation in C, and only new or removed rows are touched. A
-    row rewritten in place is re-indexed by the writes that can change those two fields.
+    The writes LightRAG makes per document (upsert, field updates, delete) keep the index in step as
+    they go. Any other change (a file write, which may reload sanitised rows; a conflict repair; a drop)
+    marks the index stale, and so does a row count that disagrees with it: the next look-up rebuilds it.
+    Writes are seconds apart, so that is rare. (Comparing all row ids on every look-up instead cost a
+    twentieth of the event loop during a 2,000-document ingest: two look-ups per document.)
     """
 
     _data: Any
@@ -34,21 +36,40 @@ class IndexedDuplicates:
     _by_path: dict[str, set[str]]
     _keys_of: dict[str, tuple[str, str]]
 
+    _index_stale: bool
+
     def _sync_index(self) -> None:
         if not hasattr(self, "_indexed"):
             self._indexed, self._by_hash, self._by_path, self._keys_of = set(), {}, {}, {}
-        keys = self._data.keys()
-        for doc_id in self._indexed - keys:
+            self._index_stale = True
+        if not self._index_stale and len(self._data) == len(self._indexed):
+            return
+        self._indexed, self._by_hash, self._by_path, self._keys_of = set(), {}, {}, {}
+        for doc_id in self._data:
+            self._index(doc_id)
+        self._index_stale = False
+
+    def _index(self, doc_id: str) -> None:
+        row = self._data.get(doc_id)
+        if not isinstance(row, dict):
+            return
+        content_hash, path = str(row.get("content_hash") or ""), str(row.get("file_path") or "")
+        self._by_hash.setdefault(content_hash, set()).add(doc_id)
+        self._by_path.setdefault(path, set()).add(doc_id)
+        self._keys_of[doc_id] = (content_hash, path)
+        self._indexed.add(doc_id)
+
+    def _reindex(self, doc_ids: Any) -> None:
+        """Index rows afresh after a write: a replaced row may carry another hash or name."""
+        if not hasattr(self, "_indexed"):
+            return  # the first look-up indexes every row
+        for doc_id in doc_ids:
             self._unindex(doc_id)
-        for doc_id in keys - self._indexed:
-            row = self._data.get(doc_id)
-            if not isinstance(row, dict):
-                continue
-            content_hash, path = str(row.get("content_hash") or ""), str(row.get("file_path") or "")
-            self._by_hash.setdefault(content_hash, set()).add(doc_id)
-            self._by_path.setdefault(path, set()).add(doc_id)
-            self._keys_of[doc_id] = (content_hash, path)
-            self._indexed.add(doc_id)
+            self._index(doc_id)
+
+    def _mark_stale(self) -> None:
+        if hasattr(self, "_indexed"):
+            self._index_stale = True
 
     def _unindex(self, doc_id: str) -> None:
         if not hasattr(self, "_indexed"):
@@ -65,14 +86,40 @@ class IndexedDuplicates:
                     del index[key]
 
     async def upsert(self, data: dict[str, dict[str, Any]]) -> None:
-        await super().upsert(data)  # type: ignore[misc]
-        for doc_id in data:  # a replaced row may carry another hash or name: index it afresh
-            self._unindex(doc_id)
+        try:
+            await super().upsert(data)  # type: ignore[misc]
+        finally:
+            self._reindex(data)
 
     async def update_doc_status_fields(self, doc_id: str, fields: dict[str, Any], **kwargs: Any) -> None:
-        await super().update_doc_status_fields(doc_id, fields, **kwargs)  # type: ignore[misc]
-        if any(name in fields for name in _INDEXED_FIELDS):
-            self._unindex(doc_id)
+        try:
+            await super().update_doc_status_fields(doc_id, fields, **kwargs)  # type: ignore[misc]
+        finally:
+            if any(name in fields for name in _INDEXED_FIELDS):
+                self._reindex([doc_id])
+
+    async def delete(self, doc_ids: list[str]) -> None:
+        try:
+            await super().delete(doc_ids)  # type: ignore[misc]
+        finally:
+            for doc_id in doc_ids:
+                self._unindex(doc_id)
+
+    def _after_write(self) -> None:
+        super()._after_write()  # type: ignore[misc]
+        self._mark_stale()  # a write may reload sanitised rows from disk
+
+    async def repair_source_conflict(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().repair_source_conflict(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            self._mark_stale()
+
+    async def drop(self) -> dict[str, str]:
+        try:
+            return await super().drop()  # type: ignore[misc,no-any-return]
+        finally:
+            self._mark_stale()
 
     def _require_lock(self) -> None:
         if self._storage_lock is None:

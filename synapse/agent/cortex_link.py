@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from cortex.backend import CortexBackend
 from cortex.errors import CortexUnavailableError
-from cortex.models import CortexHealth, DocumentInfo, DocumentKind, QueryRequest, QueryResult
+from cortex.models import CortexHealth, DocumentInfo, DocumentKind, DocumentState, QueryRequest, QueryResult
 from synapse.config import CortexSettings, SynapseSettings
 
 log = logging.getLogger("synapse.agent")
@@ -37,7 +37,7 @@ class UnavailableCortex(CortexBackend):
     ) -> DocumentInfo:
         raise self._fail()
 
-    async def list_documents(self) -> list[DocumentInfo]:
+    async def list_documents(self, status: Sequence[DocumentState] = ()) -> list[DocumentInfo]:
         raise self._fail()
 
     async def get_document(self, doc_id: str) -> DocumentInfo:
@@ -113,8 +113,8 @@ class ReopeningCortex(CortexBackend):
     ) -> DocumentInfo:
         return await self._get().add_document(name, data, kind=kind, tags=tags)
 
-    async def list_documents(self) -> list[DocumentInfo]:
-        return await self._get().list_documents()
+    async def list_documents(self, status: Sequence[DocumentState] = ()) -> list[DocumentInfo]:
+        return await self._get().list_documents(status)
 
     async def get_document(self, doc_id: str) -> DocumentInfo:
         return await self._get().get_document(doc_id)

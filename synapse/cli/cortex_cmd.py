@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -16,6 +17,7 @@ from synapse.errors import SynapseError
 
 if TYPE_CHECKING:  # importing LightRAG takes a second or two: only the cortex commands pay for it
     from cortex import CortexBackend, DocumentInfo, QueryResult
+    from cortex.models import DocumentState
 
 app = typer.Typer(help="CORTEX: retrieval of TRIZ knowledge and your documents (LightRAG).", no_args_is_help=True)
 
@@ -25,6 +27,15 @@ UrlOpt = Annotated[
     typer.Option("--url", help="Use a running CORTEX server (e.g. http://127.0.0.1:8004) instead of the local store."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+class State(str, Enum):
+    """DocumentState's values, spelled out: importing cortex.models would load LightRAG for every command."""
+
+    pending = "pending"
+    processing = "processing"
+    processed = "processed"
+    failed = "failed"
 
 
 def _with_backend(url: str, work: Callable[[CortexBackend], Awaitable[T]]) -> T:
@@ -150,9 +161,14 @@ def add(
 
 @app.command()
 @reports_errors
-def docs(url: UrlOpt = "", json: JsonOpt = False) -> None:
+def docs(
+    url: UrlOpt = "",
+    json: JsonOpt = False,
+    status: Annotated[list[State] | None, typer.Option(help="Only documents in this state (repeatable).")] = None,
+) -> None:
     """List the stored documents and their processing state."""
-    found = _with_backend(url, lambda backend: backend.list_documents())
+    wanted: list[DocumentState] = [s.value for s in status or []]
+    found = _with_backend(url, lambda backend: backend.list_documents(wanted))
     print_json({"documents": [d.model_dump(mode="json") for d in found]}) if json else _render_docs(found)
 
 

@@ -75,6 +75,8 @@ async def test_client_round_trip(server_url: str) -> None:
                 break
             await asyncio.sleep(0.05)
         assert [d.id for d in await client.list_documents()] == [doc.id]
+        assert [d.id for d in await client.list_documents(["processed", "failed"])] == [doc.id]
+        assert await client.list_documents(["pending", "processing"]) == []
         await client.delete_document(doc.id)
         with pytest.raises(DocumentNotFoundError):
             await client.get_document(doc.id)
@@ -88,6 +90,9 @@ async def test_client_maps_errors(server_url: str) -> None:
         assert unsupported.value.hint
         with pytest.raises(DocumentTooLargeError):
             await client.add_document("big.txt", b"x" * 20_000)
+    async with httpx.AsyncClient(base_url=server_url, headers={"X-API-Key": KEY}) as raw:
+        bad_state = await raw.get("/documents", params={"status": "done"})
+        assert bad_state.status_code == 422 and "pending" in bad_state.text
     async with CortexClient(server_url, api_key="wrong") as stranger:
         with pytest.raises(CortexError) as denied:
             await stranger.list_documents()

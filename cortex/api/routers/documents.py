@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
 from cortex.api.deps import CortexDep, SettingsDep
 from cortex.errors import DocumentTooLargeError
-from cortex.models import DocumentInfo, DocumentKind
+from cortex.models import DocumentInfo, DocumentKind, DocumentState
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
@@ -46,8 +46,11 @@ async def upload(
 
 
 @router.get("")
-async def list_documents(cortex: CortexDep) -> list[DocumentInfo]:
-    return await cortex.list_documents()
+async def list_documents(
+    cortex: CortexDep,
+    status: Annotated[list[DocumentState], Query(description="only documents in these states")] = [],  # noqa: B006
+) -> list[DocumentInfo]:
+    return await cortex.list_documents(status)
 
 
 @router.get("/{doc_id}")

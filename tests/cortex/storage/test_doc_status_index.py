@@ -76,6 +76,12 @@ async def test_indexed_answers_match_lightrags_scan_through_writes(storage_pair:
     assert second == await _answers(stock)
     assert second != first
 
+    # A row LightRAG rewrites behind the hooks (its flush reloads sanitised rows): found after the write.
+    ours._data["doc-a"] = _row("h9", "a9.txt", "2026-01-01T00:00:02")
+    await ours.flush_now()
+    assert (await ours.get_doc_by_content_hash("h9") or ("",))[0] == "doc-a"
+    assert await ours.get_doc_by_content_hash("h1", exclude_doc_id="doc-c") is None
+
     await ours.drop()
     assert await ours.get_doc_by_content_hash("h1") is None
     for store in (ours, stock):

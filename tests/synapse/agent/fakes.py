@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from cortex.backend import CortexBackend
 from cortex.errors import CortexUnavailableError, DocumentNotFoundError
-from cortex.models import CortexHealth, DocumentInfo, DocumentKind, QueryRequest, QueryResult, Source
+from cortex.models import CortexHealth, DocumentInfo, DocumentKind, DocumentState, QueryRequest, QueryResult, Source
 from synapse.llm import BackendHealth, ChatMessage, GenerationOptions, LLMBackend, ModelInfo, StreamDelta
 from synapse.llm.errors import BackendUnavailableError, ModelNotFoundError
 
@@ -81,8 +81,8 @@ class FakeCortex(CortexBackend):
         self.docs[info.id] = (info, data)
         return info
 
-    async def list_documents(self) -> list[DocumentInfo]:
-        return [info for info, _ in self.docs.values()]
+    async def list_documents(self, status: Sequence[DocumentState] = ()) -> list[DocumentInfo]:
+        return [info for info, _ in self.docs.values() if not status or info.status in status]
 
     async def get_document(self, doc_id: str) -> DocumentInfo:
         if doc_id not in self.docs:

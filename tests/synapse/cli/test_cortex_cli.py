@@ -42,6 +42,11 @@ def test_add_docs_query_delete(store: dict[str, Embedder], tmp_path: Path) -> No
 
     listed = json.loads(runner.invoke(app, ["cortex", "docs", "--json"]).stdout)["documents"]
     assert {d["name"] for d in listed} == {"bracket.md", "chat.txt"}
+    processed = runner.invoke(app, ["cortex", "docs", "--status", "processed", "--status", "failed", "--json"])
+    assert {d["name"] for d in json.loads(processed.stdout)["documents"]} == {"bracket.md", "chat.txt"}
+    assert json.loads(runner.invoke(app, ["cortex", "docs", "--status", "pending", "--json"]).stdout)["documents"] == []
+    res = runner.invoke(app, ["cortex", "docs", "--status", "done"])
+    assert res.exit_code == 2 and "processing" in res.output
 
     res = runner.invoke(app, ["cortex", "query", "aluminium bracket lattice of ribs", "--mode", "naive", "--json"])
     assert res.exit_code == 0, res.output
@@ -78,3 +83,12 @@ def test_changed_embedder_is_refused_until_reindex(
     assert res.exit_code == 0, res.output
     assert any(s["document"] == "bracket.md" for s in json.loads(res.stdout)["sources"])
     assert not (tmp_path / "cortex.reindex").exists() and not (tmp_path / "cortex.old").exists()
+
+
+def test_the_cli_offers_every_document_state() -> None:
+    from typing import get_args
+
+    from cortex.models import DocumentState
+    from synapse.cli.cortex_cmd import State
+
+    assert tuple(s.value for s in State) == get_args(DocumentState)

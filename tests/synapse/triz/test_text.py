@@ -7,8 +7,16 @@ from concurrent.futures import ThreadPoolExecutor
 from synapse.triz import text
 
 WORDS = [
-    "прочность", "увеличивающийся", "взаимодействующими", "производительности", "надёжность",
-    "strengthening", "manufacturability", "reliabilities", "conditionally", "generalizations",
+    "прочность",
+    "увеличивающийся",
+    "взаимодействующими",
+    "производительности",
+    "надёжность",
+    "strengthening",
+    "manufacturability",
+    "reliabilities",
+    "conditionally",
+    "generalizations",
 ]
 
 
