@@ -312,7 +312,7 @@ async def cortex_server(texts: list[str], work: Path, out: dict[str, Any]) -> As
             # fifth of its CPU during ingest.
             unfinished = {"status": ["pending", "processing"]}
             while (await client.get("/documents", params=unfinished)).json():
-                await asyncio.sleep(float(os.environ.get("BENCH_POLL_S", "0.1")))
+                await asyncio.sleep(0.1)
             out["ingest_s"] = time.perf_counter() - t0
             out["failed"] = len((await client.get("/documents", params={"status": "failed"})).json())
             stored = (await client.get("/health")).json()["documents"]
@@ -472,11 +472,14 @@ async def measure(
         ref.update(lat["lightrag-server"])
 
 
-def embed_alone(texts: list[str]) -> float:
+def embed_alone(texts: list[str], threads: int | None = None) -> float:
+    """Seconds the offline embedder takes for `texts` in batches of 64, with `threads` BLAS threads."""
     from synapse.embeddings import get_embedder
+    from synapse.serving.blas import limit_blas_threads
 
     embedder = get_embedder("use-multilingual")
     embedder.embed(["warm-up"])
+    limit_blas_threads(threads or os.cpu_count() or 1)
     t0 = time.perf_counter()
     for start in range(0, len(texts), 64):
         embedder.embed(texts[start : start + 64])
@@ -516,6 +519,7 @@ def report(n: int, embed_s: float, ours: dict[str, Any], ref: dict[str, Any] | N
             )
     Console().print(table)
     checks = [
+        ("ingest <= 2x the embedder alone", ours["ingest_s"] <= 2 * embed_s),
         ("naive p50 <= 20 ms", pct(ours["naive"], 0.5) <= 20),
         ("hybrid p50 <= 40 ms", pct(ours["hybrid"], 0.5) <= 40),
         ("add one <= 0.2 s", ours["add_s"] <= 0.2),
@@ -546,8 +550,12 @@ def main() -> None:
         print(
             f"corpus: {len(texts)} paragraphs, {sum(len(t.split()) for t in texts) / len(texts):.0f} words on average"
         )
+        # The fastest the embedder goes here: every core to BLAS (the server gives its child one).
         embed_s = embed_alone(texts)
-        print(f"embedder alone: {embed_s:.1f} s")
+        print(
+            f"embedder alone: {embed_s:.1f} s with {os.cpu_count()} BLAS threads, "
+            f"{embed_alone(texts, 1):.1f} s with one"
+        )
         ours: dict[str, Any] = {}
         ref: dict[str, Any] | None = {} if args.reference else None
         asyncio.run(measure(texts, work, args.rounds, ours, ref, args.reference))

@@ -17,6 +17,7 @@ from lightrag.utils import EmbeddingFunc  # type: ignore[import-untyped]
 from cortex.errors import CortexError, CortexUnavailableError
 from synapse.config import OllamaSettings
 from synapse.embeddings import Embedder, Vectors, get_embedder
+from synapse.embeddings.child import EmbeddingProcess
 from synapse.paths import default_cache_dir
 
 OLLAMA_PREFIX = "ollama:"
@@ -123,9 +124,12 @@ class VectorMemo:
     While `recording`, every text embedded is remembered; `save` writes them (float16, sha1 keys).
     """
 
-    def __init__(self, embedder: Embedder, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, embedder: Embedder, cache_dir: Path | None = None, process: EmbeddingProcess | None = None
+    ) -> None:
         self.embedder = embedder
         self.cache_dir = cache_dir
+        self.process = process  # documents' batches go there once it runs; queries stay here
         self._lock = QueryFirstLock()
         self._waiting: list[tuple[list[str], asyncio.Future[Vectors]]] = []
         self._drainer: asyncio.Task[None] | None = None
@@ -172,6 +176,14 @@ class VectorMemo:
     def clear(self) -> None:
         self.vectors, self.seen, self.recording = {}, {}, False
 
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.close()
+
+    def _embed_documents(self, texts: list[str]) -> Vectors:
+        vectors = self.process.embed(texts) if self.process is not None else None
+        return vectors if vectors is not None else self._embed_serially(texts)
+
     def _embed_serially(self, texts: list[str], query: bool = False) -> Vectors:
         self._lock.acquire(query)
         try:
@@ -198,7 +210,7 @@ class VectorMemo:
                 size += len(item[0])
             flat = [t for texts, _ in taken for t in texts]
             try:
-                vectors = await asyncio.to_thread(self._embed_serially, flat)
+                vectors = await asyncio.to_thread(self._embed_documents, flat)
             except Exception as exc:
                 for _, future in taken:
                     if not future.done():

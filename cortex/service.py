@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from cortex.tokenizer import offline_tokenizer
 from cortex.workspace import FILE_STORE_HINT, FILE_STORE_SINGLE_PROCESS, StoreLock, claim, release, several_workers
 from synapse.config import CortexSettings, OllamaSettings
 from synapse.embeddings import Embedder
+from synapse.embeddings.child import EmbeddingProcess
 from synapse.triz import TrizKnowledge, load_knowledge
 from synapse.triz.text import resolve_lang
 
@@ -262,7 +262,9 @@ class Cortex(CortexBackend):
         register_storages()
         install_tokenizer_executor()
         s = self.settings
-        self._memo = VectorMemo(self.embedder, self.cache_dir)
+        emb = self.embedder
+        process = EmbeddingProcess(emb.name) if s.embed_process and EmbeddingProcess.supports(emb) else None
+        self._memo = VectorMemo(emb, self.cache_dir, process=process)
         rag = LightRAG(
             working_dir=str(self.data_dir / "rag"),
             workspace=workspace,
@@ -280,10 +282,12 @@ class Cortex(CortexBackend):
             # batcher fill its batches (LightRAG's defaults: 3 documents, 10 texts a call).
             max_parallel_insert=s.parallel_documents if not s.llm_model else 3,
             embedding_batch_num=64,
-            # The local embedder is CPU-bound: more calls in flight than cores only stretch each call, and
-            # LightRAG kills a call after twice its timeout (a busy 2-core machine hit the default 60 s
-            # while the TRIZ graph was embedded). A local model cannot hang like a network call can.
-            embedding_func_max_async=max(2, os.cpu_count() or 2),
+            # Every document's texts must reach VectorMemo's batcher at once for it to batch them; it
+            # runs one embedder call at a time itself. (At 2 calls in flight, a 2,000-document ingest
+            # embedded 2 texts a call.) LightRAG kills a call after twice its timeout, and a call waits
+            # in the batcher too: a busy 2-core machine hit the default 60 s while the TRIZ graph was
+            # embedded. A local model cannot hang like a network call can.
+            embedding_func_max_async=max(64, 2 * s.parallel_documents),
             default_embedding_timeout=600,
             **lightrag_llm(s),
         )
@@ -302,6 +306,8 @@ class Cortex(CortexBackend):
                 await self._rag.finalize_storages()
             finally:
                 self._rag = None
+        if self._memo is not None:
+            self._memo.close()
         if self._manifest is not None:
             release(self._manifest.workspace)
             self._manifest = None
