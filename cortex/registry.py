@@ -51,6 +51,14 @@ class Manifest(BaseModel):
     vector_storage: str = ""
 
 
+class DocumentLabel(NamedTuple):
+    """What a retrieved chunk's source shows of its document."""
+
+    name: str
+    kind: DocumentKind
+    page_starts: list[int]
+
+
 class StatusChange(NamedTuple):
     """A document's new processing state, as LightRAG reports it."""
 
@@ -150,6 +158,23 @@ class Registry:
         with self._lock:
             rows = self._db.execute("SELECT * FROM documents WHERE status IN ('pending', 'processing')").fetchall()
         return [self._record(r).info for r in rows]
+
+    def labels(self, doc_ids: Sequence[str]) -> dict[str, DocumentLabel]:
+        """Name, kind and page starts of each known document among `doc_ids`, in one look-up.
+
+        Sources need only these, for a query's few documents; `get` builds a whole record per call.
+        """
+        if not doc_ids:
+            return {}
+        marks = ",".join("?" * len(doc_ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT id, name, kind, page_starts FROM documents WHERE id IN ({marks})", tuple(doc_ids)
+            ).fetchall()
+        return {
+            doc_id: DocumentLabel(name, kind, json.loads(pages) if pages != "[]" else [])
+            for doc_id, name, kind, pages in rows
+        }
 
     def unfinished_states(self, doc_ids: Sequence[str] | None = None) -> dict[str, DocumentState]:
         """Id and state of the documents still pending or processing, among `doc_ids` when given.

@@ -24,7 +24,7 @@ from cortex.errors import (
 from cortex.keywords import extract_keywords
 from cortex.knowledge_graph import TRIZ_PREFIX, build_triz_graph, graph_version
 from cortex.models import CortexHealth, DocumentInfo, DocumentKind, DocumentState, QueryRequest, QueryResult
-from cortex.registry import Manifest, Registry, StatusChange
+from cortex.registry import DocumentLabel, Manifest, Registry, StatusChange
 from cortex.sources import DocRef, build_sources
 from cortex.storage.selection import StoragePlan, plan_storage
 from cortex.tokenizer import offline_tokenizer
@@ -254,8 +254,7 @@ class Cortex(CortexBackend):
         await save_manifest(target, self.settings.postgres_workspace, manifest)
 
     async def _open_rag(self, workspace: str) -> Any:
-        from lightrag import LightRAG  # type: ignore[import-untyped]
-
+        from cortex.rag import CortexRAG
         from cortex.storage import register_storages
         from cortex.tokenizer_executor import install_tokenizer_executor
 
@@ -265,7 +264,7 @@ class Cortex(CortexBackend):
         emb = self.embedder
         process = EmbeddingProcess(emb.name) if s.embed_process and EmbeddingProcess.supports(emb) else None
         self._memo = VectorMemo(emb, self.cache_dir, process=process)
-        rag = LightRAG(
+        rag = CortexRAG(
             working_dir=str(self.data_dir / "rag"),
             workspace=workspace,
             kv_storage=s.kv_storage,
@@ -598,7 +597,7 @@ class Cortex(CortexBackend):
     # ---- query ------------------------------------------------------------------------------
 
     async def query(self, request: QueryRequest) -> QueryResult:
-        from lightrag import QueryParam
+        from lightrag import QueryParam  # type: ignore[import-untyped]
 
         t0 = time.perf_counter()
         lang = resolve_lang(request.query, request.lang)
@@ -615,12 +614,15 @@ class Cortex(CortexBackend):
         warnings: list[str] = []
         if data.get("status") != "success":
             warnings.append(str(data.get("message", "retrieval failed")))
-        pages = await self._page_lookup(data.get("data") or {})
+        retrieved = data.get("data") or {}
+        doc_ids = {str(c.get("file_path", "")) for c in retrieved.get("chunks") or []}
+        labels = self.registry.labels([d for d in doc_ids if d and not d.startswith(TRIZ_PREFIX)])
+        pages = await self._page_texts(labels)
         sources, context = build_sources(
-            data.get("data") or {},
+            retrieved,
             kb=self.kb,
             lang=lang,
-            docs=lambda key: self._doc_ref(key, pages),
+            docs=lambda key: self._doc_ref(labels.get(key), pages.get(key, "")),
             limit=max(request.top_k, 5) * 2,
             pairs=keywords.pairs if keywords else (),
         )
@@ -636,15 +638,11 @@ class Cortex(CortexBackend):
             elapsed_ms=round((time.perf_counter() - t0) * 1000, 2),
         )
 
-    async def _page_lookup(self, data: dict[str, Any]) -> dict[str, str]:
-        """Full texts of the paged documents (PDFs) among the retrieved chunks, to find their pages."""
+    async def _page_texts(self, labels: dict[str, DocumentLabel]) -> dict[str, str]:
+        """Full texts of the paged documents (PDFs) among those retrieved, to find a chunk's page."""
         texts: dict[str, str] = {}
-        for chunk in data.get("chunks") or []:
-            doc_id = str(chunk.get("file_path", ""))
-            if doc_id in texts or doc_id.startswith(TRIZ_PREFIX):
-                continue
-            record = self.registry.get(doc_id)
-            if record is None or not record.page_starts:
+        for doc_id, label in labels.items():
+            if not label.page_starts:
                 continue
             if doc_id not in self._doc_text_cache:
                 row = await self.rag.full_docs.get_by_id(doc_id)
@@ -652,12 +650,11 @@ class Cortex(CortexBackend):
             texts[doc_id] = self._doc_text_cache[doc_id]
         return texts
 
-    def _doc_ref(self, key: str, texts: dict[str, str]) -> DocRef | None:
-        record = self.registry.get(key)
-        if record is None:
+    @staticmethod
+    def _doc_ref(label: DocumentLabel | None, full: str) -> DocRef | None:
+        if label is None:
             return None
-        full = texts.get(key, "")
-        starts = record.page_starts
+        starts = label.page_starts
 
         def page(chunk_text: str) -> int | None:
             """The page holding most of the chunk."""
@@ -671,7 +668,7 @@ class Cortex(CortexBackend):
             spans = [(min(end, bounds[i + 1]) - max(begin, bounds[i]), i + 1) for i in range(len(starts))]
             return max(spans)[1]
 
-        return DocRef(name=record.info.name, kind=record.info.kind, page=page)
+        return DocRef(name=label.name, kind=label.kind, page=page)
 
     # ---- health -----------------------------------------------------------------------------
 
