@@ -1,4 +1,7 @@
-"""FastAPI dependencies: the agent, the settings, the limiter, and a reserved generation slot."""
+"""FastAPI dependencies: the agent, the settings, the limiter, and a reserved generation slot.
+
+The dependencies are coroutines: FastAPI runs a plain `def` one in its thread pool, a hand-off per request.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +13,17 @@ from synapse.api.limits import BusyError, ConcurrencyLimiter, Slot
 from synapse.config import SynapseSettings
 
 
-def get_agent(request: Request) -> Agent:
+async def get_agent(request: Request) -> Agent:
     agent: Agent = request.app.state.agent
     return agent
 
 
-def get_settings(request: Request) -> SynapseSettings:
+async def get_settings(request: Request) -> SynapseSettings:
     settings: SynapseSettings = request.app.state.settings
     return settings
 
 
-def get_limiter(request: Request) -> ConcurrencyLimiter:
+async def get_limiter(request: Request) -> ConcurrencyLimiter:
     limiter: ConcurrencyLimiter = request.app.state.limiter
     return limiter
 

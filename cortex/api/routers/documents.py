@@ -15,7 +15,7 @@ router = APIRouter(prefix="/documents", tags=["documents"])
 MULTIPART_SLACK = 64 * 1024  # form fields and boundaries around the file
 
 
-def refuse_oversized(request: Request, settings: SettingsDep) -> None:
+async def refuse_oversized(request: Request, settings: SettingsDep) -> None:
     """Refuse by Content-Length before the body is read and spooled to disk."""
     declared = request.headers.get("content-length", "")
     limit = int(settings.max_upload_mb * 2**20)
