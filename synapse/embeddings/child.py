@@ -11,8 +11,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
 import threading
+import types
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -42,6 +46,23 @@ def _encode(texts: list[str]) -> Vectors:
 
 def _ready() -> int:
     return os.getpid()
+
+
+@contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """Keep spawn from running the caller's script again in the child.
+
+    Spawn re-imports the parent's `__main__` file in the child, so a user's script without an
+    `if __name__ == "__main__":` guard would do all its work a second time there (open the store,
+    upload its documents). Without a file or spec to import, the child imports only this module.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 class EmbeddingProcess:
@@ -78,7 +99,8 @@ class EmbeddingProcess:
                 initializer=_load,
                 initargs=(self.name, self.blas_threads),
             )
-            self._ready = self._pool.submit(_ready)
+            with _main_script_hidden():  # the first submit spawns the child
+                self._ready = self._pool.submit(_ready)
 
     @property
     def pid(self) -> int | None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,3 +53,39 @@ def test_only_registry_embedders_run_in_a_child() -> None:
     assert not EmbeddingProcess.supports(HashingEmbedder())
     with pytest.raises(ValueError, match="not a registry embedder"):
         EmbeddingProcess("test-hashing")
+
+
+def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
+    """Spawn re-imports the parent's script in the child; a script without a guard must not run twice."""
+    marker = tmp_path / "runs.txt"
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import time
+            from synapse.embeddings.child import EmbeddingProcess
+
+            with open({str(marker)!r}, "a") as fh:
+                fh.write("ran\\n")
+            process = EmbeddingProcess("use-multilingual")
+            process.start()
+            deadline = time.monotonic() + 120
+            while process.pid is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            print("served" if process.embed(["a bracket"]) is not None else "fell back")
+            process.close()
+            """
+        )
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "served", done.stderr
+    assert marker.read_text().splitlines() == ["ran"]
