@@ -181,6 +181,8 @@ class Registry:
 
         Plain values, not models: the document list polls this while thousands are queued.
         """
+        if doc_ids is not None and not doc_ids:
+            return {}
         query = "SELECT id, status FROM documents WHERE status IN ('pending', 'processing')"
         with self._lock:
             if doc_ids is None:

@@ -1,0 +1,48 @@
+"""CORTEX's document registry: filtered lists, batched status changes, a query's document labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cortex.registry import Registry, StatusChange
+
+
+def _registry(tmp_path: Path) -> Registry:
+    registry = Registry(tmp_path / "cortex.sqlite3")
+    for i, name in enumerate(["a.txt", "b.pdf", "c.md"]):
+        registry.insert(
+            f"doc-{i}",
+            name=name,
+            kind="dialogue" if name == "c.md" else "document",
+            content_type="text/plain",
+            size=10,
+            sha256=f"{i}" * 64,
+            tags=[],
+            page_starts=[0, 120] if name == "b.pdf" else [],
+        )
+    return registry
+
+
+def test_states_filter_and_batched_changes(tmp_path: Path) -> None:
+    registry = _registry(tmp_path)
+    assert registry.unfinished_states() == {"doc-0": "pending", "doc-1": "pending", "doc-2": "pending"}
+    assert registry.unfinished_states(["doc-1", "nobody"]) == {"doc-1": "pending"}
+    assert registry.unfinished_states([]) == {}
+    registry.set_statuses(
+        [StatusChange("doc-0", "processed", None, 3), StatusChange("doc-1", "failed", "Ollama is down", 0)]
+    )
+    assert registry.unfinished_states() == {"doc-2": "pending"}
+    failed = registry.all(["failed"])
+    assert [r.info.id for r in failed] == ["doc-1"] and failed[0].info.error == "Ollama is down"
+    assert {r.info.id for r in registry.all(["processed", "pending"])} == {"doc-0", "doc-2"}
+    assert len(registry.all()) == 3
+    assert registry.get("doc-0").info.chunks == 3  # type: ignore[union-attr]
+
+
+def test_labels_of_known_documents_only(tmp_path: Path) -> None:
+    registry = _registry(tmp_path)
+    labels = registry.labels(["doc-1", "doc-2", "triz:principle:1", "gone"])
+    assert set(labels) == {"doc-1", "doc-2"}
+    assert labels["doc-1"].name == "b.pdf" and labels["doc-1"].page_starts == [0, 120]
+    assert labels["doc-2"].kind == "dialogue" and labels["doc-2"].page_starts == []
+    assert registry.labels([]) == {}
