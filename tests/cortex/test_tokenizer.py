@@ -91,3 +91,26 @@ def test_lightrag_list_truncation_keeps_whole_items_within_budget() -> None:
     assert 0 < len(kept) < len(items)
     assert len(tok.encode("\n".join(json.dumps(x) for x in kept))) <= 500
     assert len(tok.encode("\n".join(json.dumps(x) for x in items[: len(kept) + 1]))) > 500
+
+
+def _list_ids(text: str) -> list[int]:
+    """The ids as a plain list, made the straightforward way: four bytes each, the last zero-padded."""
+    data = text.encode("utf-8")
+    data += b"\0" * (-len(data) % 4)
+    return [int.from_bytes(data[i : i + 4], "big") for i in range(0, len(data), 4)]
+
+
+@pytest.mark.parametrize("text", [*TEXTS, _spans_text()])
+def test_lazy_tokens_behave_like_the_list_of_ids(text: str) -> None:
+    tok = ByteQuadTokenizer()
+    tokens, ids = tok.encode(text), _list_ids(text)
+    assert len(tokens) == len(ids) and bool(tokens) == bool(ids)
+    assert list(tokens) == ids and tokens == ids and ids == tokens
+    assert tokens + [7] == [*ids, 7] and [7] + tokens == [7, *ids]  # noqa: RUF005 - LightRAG may concatenate
+    for cut in (0, 1, len(ids) // 2, len(ids) - 1, len(ids), len(ids) + 3, -2):
+        assert list(tokens[:cut]) == ids[:cut] and list(tokens[cut:]) == ids[cut:]
+        assert tok.decode(tokens[:cut]) == tok.decode(ids[:cut])
+    assert list(tokens[::2]) == ids[::2] and list(tokens[::-1]) == ids[::-1]
+    if ids:
+        assert tokens[0] == ids[0] and tokens[-1] == ids[-1]
+    assert tok.decode(tokens) == text == tok.decode(ids)
