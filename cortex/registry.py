@@ -153,12 +153,6 @@ class Registry:
             rows = self._db.execute(query, tuple(status)).fetchall()
         return [self._record(r) for r in rows]
 
-    def unfinished(self) -> list[DocumentInfo]:
-        """Documents still pending or processing."""
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM documents WHERE status IN ('pending', 'processing')").fetchall()
-        return [self._record(r).info for r in rows]
-
     def labels(self, doc_ids: Sequence[str]) -> dict[str, DocumentLabel]:
         """Name, kind and page starts of each known document among `doc_ids`, in one look-up.
 

@@ -219,7 +219,7 @@ class Cortex(CortexBackend):
         if not self._build_graph:
             return  # opened to be read (reindex): no graph build, no document processing
         self._worker = asyncio.create_task(self._process_forever(), name="cortex-documents")
-        if registry.unfinished():
+        if registry.unfinished_states():
             self._idle.clear()
             self._wakeup.set()
 
@@ -530,7 +530,7 @@ class Cortex(CortexBackend):
                     "documents are still processing", "wait longer or check `synapse cortex docs`"
                 ) from None
             await self._sync_statuses()
-            if not self.registry.unfinished() or self._worker is None or self._worker.done():
+            if not self.registry.unfinished_states() or self._worker is None or self._worker.done():
                 return
             self._wakeup.set()  # LightRAG left work behind (a race with an enqueue): run again
             self._idle.clear()

@@ -46,10 +46,7 @@ class _CoalescedFlush:
     async def _flush_later(self) -> None:
         await asyncio.sleep(self.flush_delay())
         started = time.perf_counter()
-        try:
-            await super().index_done_callback()  # type: ignore[misc]
-        finally:
-            self._after_write()
+        await self._write()
         self._last_write_s = time.perf_counter() - started
 
     async def flush_now(self) -> None:
@@ -58,6 +55,9 @@ class _CoalescedFlush:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._write()
+
+    async def _write(self) -> None:
         try:
             await super().index_done_callback()  # type: ignore[misc]
         finally:
