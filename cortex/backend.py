@@ -5,7 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
+from cortex.errors import CortexUnavailableError
 from cortex.models import (
+    CheckReport,
     CortexHealth,
     DocumentInfo,
     DocumentKind,
@@ -48,6 +50,10 @@ class CortexBackend(ABC):
     @abstractmethod
     async def delete_document(self, doc_id: str) -> None:
         """Remove a document with its chunks and vectors; raises DocumentNotFoundError."""
+
+    async def check(self, repair: bool = False) -> CheckReport:
+        """Compare the document list with the stores (`repair`: fix what is found); see `synapse cortex check`."""
+        raise CortexUnavailableError(f"{type(self).__name__} cannot check a store", "run `synapse cortex check`")
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release files, connections and background tasks."""

@@ -12,7 +12,15 @@ from pydantic import TypeAdapter
 from cortex import errors
 from cortex.backend import CortexBackend
 from cortex.documents import CONTENT_TYPES, suffix_of
-from cortex.models import CortexHealth, DocumentInfo, DocumentKind, DocumentState, QueryRequest, QueryResult
+from cortex.models import (
+    CheckReport,
+    CortexHealth,
+    DocumentInfo,
+    DocumentKind,
+    DocumentState,
+    QueryRequest,
+    QueryResult,
+)
 
 _CODES: dict[str, type[errors.CortexError]] = {
     "cortex_unavailable": errors.CortexUnavailableError,
@@ -123,3 +131,7 @@ class CortexClient(CortexBackend):
 
     async def delete_document(self, doc_id: str) -> None:
         await self._request("DELETE", f"/documents/{quote(doc_id, safe='')}")
+
+    async def check(self, repair: bool = False) -> CheckReport:
+        response = await self._request("POST", "/check", json={"repair": repair})
+        return CheckReport.model_validate_json(response.content)

@@ -80,3 +80,31 @@ class CortexHealth(_Model):
     knowledge_version: str
     llm: str | None = None
     storage: str
+
+
+ProblemKind = Literal[
+    "missing_chunks", "missing_vectors", "status_mismatch", "orphan_chunks", "orphan_vectors", "unknown_document"
+]
+
+
+class StoreProblem(_Model):
+    """One inconsistency between CORTEX's document list and LightRAG's stores."""
+
+    kind: ProblemKind
+    document: str | None = None
+    detail: str
+    rows: list[str] = Field(default_factory=list, description="the chunk or vector ids concerned")
+
+
+class CheckReport(_Model):
+    """What `synapse cortex check` found, and what `--repair` did about it."""
+
+    documents: int
+    processed: int
+    unfinished: int = Field(description="pending or processing: a running CORTEX is on them; a stopped one redoes them")
+    deleting: int = Field(description="deleted documents whose traces are still being removed")
+    chunks: int | None = Field(description="rows of the chunk store; null when its storage cannot be listed")
+    vectors: int | None = Field(description="rows of the chunk vector store; null when its storage cannot be listed")
+    problems: list[StoreProblem]
+    repaired: bool = False
+    requeued: list[str] = Field(default_factory=list, description="documents queued to be processed again")

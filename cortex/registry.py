@@ -34,6 +34,11 @@ CREATE TABLE IF NOT EXISTS documents (
     updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_created ON documents (created_at);
+-- The text LightRAG is given, kept until the document is processed or deleted: an accepted document
+-- can always be handed over again after a crash, whatever LightRAG had written by then.
+CREATE TABLE IF NOT EXISTS document_texts (id TEXT PRIMARY KEY, text TEXT NOT NULL);
+-- Deleted documents whose traces in LightRAG's stores are not yet removed.
+CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, created_at TEXT NOT NULL);
 """
 
 
@@ -82,9 +87,9 @@ class Registry:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        # WAL with NORMAL survives a process crash; a power cut may lose the last status changes,
-        # which CORTEX re-reads from LightRAG's document status anyway.
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        # FULL: every commit is fsync'd, so an upload answered 202 survives a power cut too, and so does a
+        # `processed` state, which is committed only once LightRAG's stores hold the document.
+        self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -201,9 +206,13 @@ class Registry:
         sha256: str,
         tags: list[str],
         page_starts: list[int],
+        text: str | None = None,
     ) -> DocumentInfo:
+        """A new `pending` document and its text, in one committed transaction."""
         stamp = now().isoformat()
         with self._tx() as db:
+            if text is not None:
+                db.execute("INSERT OR REPLACE INTO document_texts VALUES (?, ?)", (doc_id, text))
             db.execute(
                 "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -236,7 +245,46 @@ class Registry:
                 "UPDATE documents SET status=?, error=?, chunks=?, updated_at=? WHERE id=?",
                 [(c.status, c.error, c.chunks, stamp, c.doc_id) for c in changes],
             )
+            # A processed document's text lives in LightRAG's stores now (they were flushed before this).
+            done = [(c.doc_id,) for c in changes if c.status == "processed"]
+            db.executemany("DELETE FROM document_texts WHERE id=?", done)
 
-    def delete(self, doc_id: str) -> None:
+    def delete(self, doc_id: str) -> bool:
+        """Forget a document and leave a tombstone until its traces in LightRAG are removed; False if unknown."""
         with self._tx() as db:
-            db.execute("DELETE FROM documents WHERE id=?", (doc_id,))
+            gone = db.execute("DELETE FROM documents WHERE id=?", (doc_id,)).rowcount > 0
+            db.execute("DELETE FROM document_texts WHERE id=?", (doc_id,))
+            if gone:
+                db.execute("INSERT OR REPLACE INTO tombstones VALUES (?, ?)", (doc_id, now().isoformat()))
+        return gone
+
+    # ---- texts and tombstones ---------------------------------------------------------------
+
+    def text(self, doc_id: str) -> str | None:
+        """The text kept for a document that is not processed yet (None once processed, or for older stores)."""
+        with self._lock:
+            row = self._db.execute("SELECT text FROM document_texts WHERE id=?", (doc_id,)).fetchone()
+        return str(row[0]) if row else None
+
+    def keep_text(self, doc_id: str, text: str) -> None:
+        """Keep a text again (a processed document that must be processed once more)."""
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO document_texts VALUES (?, ?)", (doc_id, text))
+
+    def tombstones(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT id FROM tombstones ORDER BY created_at").fetchall()]
+
+    def bury(self, doc_id: str) -> None:
+        """The tombstone's document is gone from LightRAG's stores too."""
+        with self._tx() as db:
+            db.execute("DELETE FROM tombstones WHERE id=?", (doc_id,))
+
+    def requeue(self, doc_ids: Sequence[str]) -> None:
+        """Back to `pending` (a repair, or a processing that was cancelled): they will be processed again."""
+        stamp = now().isoformat()
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE documents SET status='pending', error=NULL, chunks=0, updated_at=? WHERE id=?",
+                [(stamp, d) for d in doc_ids],
+            )

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,10 +19,19 @@ from cortex.errors import (
     DocumentNotFoundError,
     EmbedderMismatchError,
 )
+from cortex.ingest import IngestQueue
 from cortex.keywords import extract_keywords
 from cortex.knowledge_graph import TRIZ_PREFIX, build_triz_graph, graph_version
-from cortex.models import CortexHealth, DocumentInfo, DocumentKind, DocumentState, QueryRequest, QueryResult
-from cortex.registry import DocumentLabel, Manifest, Registry, StatusChange
+from cortex.models import (
+    CheckReport,
+    CortexHealth,
+    DocumentInfo,
+    DocumentKind,
+    DocumentState,
+    QueryRequest,
+    QueryResult,
+)
+from cortex.registry import DocumentLabel, Manifest, Registry
 from cortex.sources import DocRef, build_sources
 from cortex.storage.selection import StoragePlan, plan_storage
 from cortex.tokenizer import offline_tokenizer
@@ -37,15 +44,6 @@ from synapse.triz.text import resolve_lang
 
 log = logging.getLogger(__name__)
 
-_STATES: dict[str, DocumentState] = {
-    "pending": "pending",
-    "parsing": "pending",
-    "analyzing": "processing",
-    "preprocessed": "processing",
-    "processing": "processing",
-    "processed": "processed",
-    "failed": "failed",
-}
 REINDEX_HINT = "run `synapse cortex reindex` to rebuild the store with the embedder now configured"
 
 
@@ -120,15 +118,10 @@ class Cortex(CortexBackend):
         self._rag: Any = None
         self._registry: Registry | None = None
         self._manifest: Manifest | None = None
-        self._worker: asyncio.Task[None] | None = None
-        self._wakeup = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._queue: IngestQueue | None = None
         self._doc_text_cache: dict[str, str] = {}
         self._memo: VectorMemo | None = None
         self._store_lock: StoreLock | None = None
-        self._enqueue_waiting: list[tuple[list[tuple[str, str]], asyncio.Future[None]]] = []
-        self._enqueuer: asyncio.Task[None] | None = None
         self._plan: StoragePlan | None = None
         self.kg_builds = 0
 
@@ -218,10 +211,20 @@ class Cortex(CortexBackend):
             raise
         if not self._build_graph:
             return  # opened to be read (reindex): no graph build, no document processing
-        self._worker = asyncio.create_task(self._process_forever(), name="cortex-documents")
-        if registry.unfinished_states():
-            self._idle.clear()
-            self._wakeup.set()
+        queue = IngestQueue(
+            self._rag,
+            registry,
+            process_options=None if self.settings.llm_model else "!",
+            forget=lambda doc_id: self._doc_text_cache.pop(doc_id, None),
+        )
+        try:
+            # Workers of a multi-process server leave recovery to the master's helper, which opened the
+            # store before them: a worker starting later must not redo what another one is processing.
+            await queue.start(recover=not several_workers())
+        except BaseException:
+            await self.aclose()
+            raise
+        self._queue = queue
 
     async def _load_manifest(self, registry: Registry, emb: Embedder) -> Manifest:
         """The store's manifest, created on first use: in the database for a PostgreSQL store (every process
@@ -295,11 +298,9 @@ class Cortex(CortexBackend):
 
     async def aclose(self) -> None:
         """Stop background work, flush LightRAG's stores and release the workspace."""
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._worker
-            self._worker = None
+        if self._queue is not None:
+            await self._queue.close()
+            self._queue = None
         if self._rag is not None:
             try:
                 await self._rag.finalize_storages()
@@ -426,173 +427,43 @@ class Cortex(CortexBackend):
         return await self._enqueue(items)
 
     async def _enqueue(self, items: list[tuple[ParsedDocument, DocumentKind, list[str]]]) -> list[DocumentInfo]:
-        registry = self.registry
-        out: list[DocumentInfo] = []
-        new: list[tuple[str, ParsedDocument]] = []
-        for parsed, kind, tags in items:
-            doc_id = f"doc-{parsed.sha256[:32]}"
-            known = registry.get(doc_id)
-            if known is not None and known.info.status == "failed" and not any(d == doc_id for d, _ in new):
-                # Uploading a failed document again is how a user retries it (Ollama was down, say).
-                await self.delete_document(doc_id)
-                known = None
-            if known is not None or any(d == doc_id for d, _ in new):
-                out.append(known.info if known else registry.get(doc_id).info)  # type: ignore[union-attr]
-                continue
-            try:
-                info = registry.insert(
-                    doc_id,
-                    name=parsed.name,
-                    kind=kind,
-                    content_type=parsed.content_type,
-                    size=parsed.size,
-                    sha256=parsed.sha256,
-                    tags=tags,
-                    page_starts=parsed.page_starts,
-                )
-            except sqlite3.IntegrityError:
-                # Another worker process stored the same document a moment ago: it queues it, not us.
-                raced = registry.get(doc_id)
-                if raced is None:
-                    raise
-                out.append(raced.info)
-                continue
-            new.append((doc_id, parsed))
-            out.append(info)
-        if new:
-            try:
-                await self._queue_together([(d, p.text) for d, p in new])
-            except Exception as exc:
-                for doc_id, _ in new:
-                    registry.delete(doc_id)
-                raise CortexError(f"the document could not be queued: {exc}", "try again; see the CORTEX log") from exc
-            self._idle.clear()
-            self._wakeup.set()
-        return out
+        return await self.queue.accept(items)
 
-    async def _queue_together(self, docs: list[tuple[str, str]]) -> None:
-        """Hand documents to LightRAG, joined with those of concurrent uploads in one enqueue call.
-
-        Each enqueue call scans LightRAG's whole document status (duplicate checks), so one call per
-        upload made ingest of many small documents grow with the store; one call per burst does not.
-        """
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._enqueue_waiting.append((docs, future))
-        if self._enqueuer is None or self._enqueuer.done():
-            self._enqueuer = asyncio.create_task(self._enqueue_drain())
-        await future
-
-    async def _enqueue_drain(self) -> None:
-        while self._enqueue_waiting:
-            await asyncio.sleep(0.005)  # let concurrent uploads join
-            taken, self._enqueue_waiting = self._enqueue_waiting, []
-            flat = [doc for docs, _ in taken for doc in docs]
-            try:
-                await self.rag.apipeline_enqueue_documents(
-                    [text for _, text in flat],
-                    ids=[doc_id for doc_id, _ in flat],
-                    file_paths=[doc_id for doc_id, _ in flat],
-                    process_options=None if self.settings.llm_model else "!",
-                )
-            except Exception as exc:
-                for _, future in taken:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for _, future in taken:
-                if not future.done():
-                    future.set_result(None)
-
-    async def _process_forever(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            self._idle.clear()
-            try:
-                await self.rag.apipeline_process_enqueue_documents()
-            except Exception:
-                log.exception("document processing failed")
-            try:
-                await self._sync_statuses()
-            except Exception:
-                log.exception("reading the document status failed")
-            if not self._wakeup.is_set():
-                self._idle.set()
+    @property
+    def queue(self) -> IngestQueue:
+        if self._queue is None:
+            raise CortexUnavailableError("CORTEX is not started", "call `await cortex.start()` first")
+        return self._queue
 
     async def wait_idle(self, timeout: float = 300.0) -> None:
         """Wait until no document is pending or processing (tests, batch import, the CLI)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                await asyncio.wait_for(self._idle.wait(), timeout=max(0.01, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
-                raise CortexError(
-                    "documents are still processing", "wait longer or check `synapse cortex docs`"
-                ) from None
-            await self._sync_statuses()
-            if not self.registry.unfinished_states() or self._worker is None or self._worker.done():
-                return
-            self._wakeup.set()  # LightRAG left work behind (a race with an enqueue): run again
-            self._idle.clear()
-
-    async def _sync_statuses(self, doc_ids: Sequence[str] | None = None) -> None:
-        """Copy LightRAG's processing state of unfinished documents into the registry."""
-        registry = self.registry
-        pending = registry.unfinished_states(doc_ids)
-        if not pending:
-            return
-        rows = await self.rag.doc_status.get_by_ids(list(pending))
-        changes: list[StatusChange] = []
-        for (doc_id, known), row in zip(pending.items(), rows, strict=False):
-            if not row:
-                continue
-            state = _STATES.get(str(row.get("status", "")).split(".")[-1].lower(), "pending")
-            if state != known:
-                error = row.get("error_msg") if state == "failed" else None
-                if state == "failed":
-                    await self._unindex_chunks(row.get("chunks_list") or [])
-                changes.append(StatusChange(doc_id, state, error, int(row.get("chunks_count") or 0)))
-        registry.set_statuses(changes)
-
-    async def _unindex_chunks(self, chunk_ids: Sequence[str]) -> None:
-        """Take a failed document's chunks out of retrieval: LightRAG leaves what it stored before failing."""
-        if not chunk_ids:
-            return
-        try:
-            await self.rag.chunks_vdb.delete(list(chunk_ids))
-            await self.rag.text_chunks.delete(list(chunk_ids))
-        except Exception:  # the document stays failed either way; a retry re-creates or replaces them
-            log.exception("removing the chunks of a failed document failed")
+        await self.queue.wait_idle(timeout)
 
     async def list_documents(self, status: Sequence[DocumentState] = ()) -> list[DocumentInfo]:
-        await self._sync_statuses()
+        await self.queue.sync()
         return [r.info for r in self.registry.all(status)]
 
     async def get_document(self, doc_id: str) -> DocumentInfo:
-        await self._sync_statuses([doc_id])
+        await self.queue.sync([doc_id])
         record = self.registry.get(doc_id)
         if record is None:
             raise DocumentNotFoundError(f"no document with id {doc_id!r}", "list the stored ones with GET /documents")
         return record.info
 
     async def delete_document(self, doc_id: str) -> None:
-        record = self.registry.get(doc_id)
-        if record is None:
-            raise DocumentNotFoundError(f"no document with id {doc_id!r}", "list the stored ones with GET /documents")
-        deadline = time.monotonic() + 60
-        while True:
-            result = await self.rag.adelete_by_doc_id(doc_id)
-            # LightRAG refuses deletion while its pipeline runs (it finishes a batch first): wait for it.
-            if result.status != "not_allowed" or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.05)
-        if result.status not in ("success", "not_found"):
-            raise CortexError(
-                f"document {doc_id} could not be deleted: {result.message}",
-                "wait until its processing has finished, then delete it again",
-            )
-        self.registry.delete(doc_id)
-        self._doc_text_cache.pop(doc_id, None)
+        """Forget a document; its chunks, vectors and graph contributions go with it (at once when idle)."""
+        await self.queue.delete(doc_id)
+
+    async def check(self, repair: bool = False) -> CheckReport:
+        """Compare the document list with LightRAG's stores; with `repair`, fix what is found."""
+        from cortex.check import check_store, repair_store
+
+        if self._queue is not None:
+            await self._queue.sync()
+        report = await check_store(self.rag, self.registry)
+        if repair and report.problems:
+            report = await repair_store(self.rag, self.registry, report, self._queue)
+        return report
 
     # ---- query ------------------------------------------------------------------------------
 
@@ -684,7 +555,7 @@ class Cortex(CortexBackend):
                 storage="",
             )
         s = self.settings
-        ok = self._worker is not None and not self._worker.done()
+        ok = self._queue is not None and self._queue.alive
         target = self._plan.target if self._plan else None
         if ok and target is not None:
             from cortex.storage.postgres import reachable

@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 
 from cortex.api.deps import require_api_key
 from cortex.api.errors import install_error_handlers
-from cortex.api.routers import documents, health, query, triz
+from cortex.api.routers import check, documents, health, query, triz
 from cortex.service import Cortex
 from synapse import __version__
 from synapse.config import CortexSettings
@@ -42,4 +42,5 @@ def create_app(
     app.include_router(query.router, dependencies=secured)
     app.include_router(documents.router, dependencies=secured)
     app.include_router(triz.router, dependencies=secured)
+    app.include_router(check.router, dependencies=secured)
     return app

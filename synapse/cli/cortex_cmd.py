@@ -17,7 +17,7 @@ from synapse.errors import SynapseError
 
 if TYPE_CHECKING:  # importing LightRAG takes a second or two: only the cortex commands pay for it
     from cortex import CortexBackend, DocumentInfo, QueryResult
-    from cortex.models import DocumentState
+    from cortex.models import CheckReport, DocumentState
 
 app = typer.Typer(help="CORTEX: retrieval of TRIZ knowledge and your documents (LightRAG).", no_args_is_help=True)
 
@@ -180,6 +180,62 @@ def delete(
     """Delete a document with its chunks and vectors."""
     _with_backend(url, lambda backend: backend.delete_document(doc_id))
     console.print(f"deleted {doc_id}")
+
+
+@app.command()
+@reports_errors
+def check(
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Fix what is found, then wait until it is processed.")
+    ] = False,
+    url: UrlOpt = "",
+    json: JsonOpt = False,
+) -> None:
+    """Check that every document is stored whole (chunks, vectors, status) and nothing is left over."""
+    from cortex import Cortex, CortexClient
+
+    settings = CortexSettings()
+
+    async def run() -> CheckReport:
+        if url:
+            async with CortexClient(url, api_key=settings.api_key.get_secret_value()) as client:
+                return await client.check(repair)
+        # A plain check only reads: the store is opened without processing anything.
+        cortex = Cortex(settings, build_graph=repair)
+        with console.status("opening the CORTEX store"):
+            await cortex.start()
+        try:
+            report = await cortex.check(repair)
+            if report.requeued:
+                with console.status(f"processing {len(report.requeued)} documents again"):
+                    await cortex.wait_idle(3600)
+            return report
+        finally:
+            await cortex.aclose()
+
+    report = asyncio.run(run())
+    if json:
+        print_json(report)
+    else:
+        _render_check(report)
+    if report.problems and not report.repaired:
+        raise typer.Exit(1)
+
+
+def _render_check(report: CheckReport) -> None:
+    rows = "?" if report.chunks is None else f"{report.chunks:,}"
+    console.print(
+        f"{report.documents} documents ({report.processed} processed, {report.unfinished} unfinished, "
+        f"{report.deleting} being deleted), {rows} chunk rows"
+    )
+    for problem in report.problems:
+        console.print(f"  {problem.kind}: {problem.detail}")
+    if not report.problems:
+        console.print("the store is consistent")
+    elif report.repaired:
+        console.print(f"repaired; {len(report.requeued)} documents processed again")
+    else:
+        console.print("run `synapse cortex check --repair` to fix them")
 
 
 @app.command()

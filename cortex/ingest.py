@@ -1,0 +1,454 @@
+"""The document queue: an accepted document is durable, handed to LightRAG, and committed once stored.
+
+An upload is answered 202 only after its row and its text are committed to the registry (fsync'd). Then:
+hand-over (LightRAG's enqueue, batched across concurrent uploads) -> LightRAG's pipeline -> status sync
+-> checkpoint -> `processed`. The registry is the truth: a document becomes `processed` there only after
+every LightRAG store has been flushed with it (a checkpoint), so a crash at any moment leaves each
+document either processed and complete, or unfinished; on start every unfinished document is purged from
+LightRAG's stores and handed over again from the registry's copy of its text, whatever LightRAG's own
+status files say. Deleting leaves a tombstone until the document's traces are gone from every store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from cortex.documents import ParsedDocument
+from cortex.errors import CortexError, DocumentNotFoundError
+from cortex.lightrag_compat import is_cancellation, pipeline_busy, request_cancel, storages
+from cortex.models import DocumentInfo, DocumentKind, DocumentState
+from cortex.purge import PipelineBusyError, purge_documents
+from cortex.registry import Registry, StatusChange
+
+log = logging.getLogger(__name__)
+
+_STATES: dict[str, DocumentState] = {
+    "pending": "pending",
+    "parsing": "pending",
+    "analyzing": "processing",
+    "preprocessed": "processing",
+    "processing": "processing",
+    "processed": "processed",
+    "failed": "failed",
+}
+#: A checkpoint (every store flushed) may take at most this share of the time.
+CHECKPOINT_SHARE = 0.1
+#: While documents are in flight, checkpoints are at least this far apart (a single document commits at once).
+CHECKPOINT_BATCH_S = 2.0
+#: How often the queue looks at LightRAG's progress while documents are unfinished.
+SYNC_INTERVAL_S = 0.5
+MAX_RETRIES = 5
+TEXT_LOST = "its text was not kept (a store from an older CORTEX); upload the file again"
+
+
+def state_of(row: dict[str, Any]) -> DocumentState:
+    return _STATES.get(str(row.get("status", "")).split(".")[-1].lower(), "pending")
+
+
+def doc_id_of(parsed: ParsedDocument) -> str:
+    return f"doc-{parsed.sha256[:32]}"
+
+
+class IngestQueue:
+    """Accepts documents and sees them through LightRAG's pipeline, durably (see the module docstring)."""
+
+    def __init__(
+        self, rag: Any, registry: Registry, *, process_options: str | None, forget: Callable[[str], object]
+    ) -> None:
+        self.rag, self.registry = rag, registry
+        self._options, self._forget = process_options, forget
+        self._handover: list[str] = []  # accepted, not yet given to LightRAG
+        self._handed: set[str] = set()  # given to LightRAG by this process, not yet committed
+        self._redo: set[str] = set()  # to purge from LightRAG's stores and hand over again
+        self._unpurged: set[str] = set()  # deleted, traces not yet removed
+        self._purged: set[str] = set()  # traces removed in memory; tombstone goes at the next checkpoint
+        self._seen_processed: dict[str, int] = {}  # LightRAG says processed; committed at the next checkpoint
+        self._cancelled: set[str] = set()  # in a pipeline run this queue cancelled: their failure is not theirs
+        self._retries: dict[str, int] = {}
+        self._pipeline = asyncio.Lock()  # one LightRAG pipeline run or purge at a time
+        self._sync_lock = asyncio.Lock()
+        self._wakeup, self._poke, self._progress = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._handing: asyncio.Task[None] | None = None
+        self._next_checkpoint = self._last_checkpoint = 0.0
+
+    # ---- life cycle -------------------------------------------------------------------------
+
+    async def start(self, *, recover: bool) -> None:
+        """Start the background work; with `recover`, first re-queue what a previous run left unfinished."""
+        self._unpurged = set(self.registry.tombstones())
+        if recover:
+            await self.recover()
+        self._tasks = [
+            asyncio.create_task(self._process_forever(), name="cortex-documents"),
+            asyncio.create_task(self._commit_forever(), name="cortex-commits"),
+        ]
+        if not recover and self.registry.unfinished_states():
+            self._wakeup.set()  # a worker of a server whose master handed documents over: process them
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._tasks) and not any(t.done() for t in self._tasks)
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Hand over what is accepted, commit what is stored, stop. Unfinished work resumes at the next start."""
+        self._start_handover()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(self._handing), timeout)  # type: ignore[arg-type]
+        for task in [*self._tasks, *([self._handing] if self._handing else [])]:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._sync_and_commit(force=True), timeout)
+
+    # ---- accepting --------------------------------------------------------------------------
+
+    async def accept(self, items: Sequence[tuple[ParsedDocument, DocumentKind, list[str]]]) -> list[DocumentInfo]:
+        """Store documents durably (row and text committed) and queue them; known ones are returned as they are."""
+        out: list[DocumentInfo] = []
+        fresh: list[str] = []
+        for parsed, kind, tags in items:
+            doc_id = doc_id_of(parsed)
+            known = self.registry.get(doc_id)
+            if known is not None and known.info.status == "failed" and doc_id not in fresh:
+                await self.delete(doc_id)  # uploading a failed document again is how a user retries it
+                known = None
+            if known is not None:
+                if known.info.status in ("pending", "processing"):
+                    await self._unstick(doc_id)
+                out.append(known.info)
+                continue
+            info, new = await asyncio.to_thread(self._insert, doc_id, parsed, kind, tags)
+            if new:
+                fresh.append(doc_id)
+            out.append(info)
+        if fresh:
+            self._handover.extend(fresh)
+            self._start_handover()
+        return out
+
+    def _insert(
+        self, doc_id: str, parsed: ParsedDocument, kind: DocumentKind, tags: list[str]
+    ) -> tuple[DocumentInfo, bool]:
+        """The stored document, and whether this call stored it."""
+        try:
+            info = self.registry.insert(
+                doc_id,
+                name=parsed.name,
+                kind=kind,
+                content_type=parsed.content_type,
+                size=parsed.size,
+                sha256=parsed.sha256,
+                tags=tags,
+                page_starts=parsed.page_starts,
+                text=parsed.text,
+            )
+        except sqlite3.IntegrityError:
+            # Stored a moment ago (the same file twice in one request, or another worker process): queued once.
+            raced = self.registry.get(doc_id)
+            if raced is None:
+                raise
+            return raced.info, False
+        return info, True
+
+    async def _unstick(self, doc_id: str) -> None:
+        """An unfinished document uploaded again: queue it again unless it is on its way."""
+        if doc_id in self._handover or doc_id in self._handed or doc_id in self._redo:
+            return
+        row = await self.rag.doc_status.get_by_id(doc_id)
+        if row and state_of(row) in ("pending", "processing"):
+            self._wakeup.set()  # LightRAG holds it: make sure its pipeline runs
+            return
+        self._redo.add(doc_id)
+        self._wakeup.set()
+
+    def _start_handover(self) -> None:
+        """Run the hand-over unless it runs: one runner, or a document could be enqueued twice."""
+        if self._handing is None or self._handing.done():
+            self._handing = asyncio.create_task(self._hand_over(), name="cortex-handover")
+
+    async def _hand_over(self) -> None:
+        """Give accepted documents to LightRAG, those of concurrent uploads in one enqueue call.
+
+        Each enqueue call scans LightRAG's whole document status (duplicate checks), so one call per
+        upload made ingest of many small documents grow with the store; one call per burst does not.
+        """
+        delay = 0.005
+        while self._handover:
+            await asyncio.sleep(delay)  # let concurrent uploads join
+            batch = [d for d in dict.fromkeys(self._handover) if d not in self._unpurged]
+            if not batch:
+                return  # they wait for their tombstones to be purged; the purge hands them over
+            texts = {d: self.registry.text(d) for d in batch}
+            lost = [d for d, t in texts.items() if t is None]
+            if lost:
+                self.registry.set_statuses([StatusChange(d, "failed", TEXT_LOST, 0) for d in lost])
+            ready = [d for d in batch if texts[d] is not None]
+            try:
+                if ready:
+                    await self.rag.apipeline_enqueue_documents(
+                        [texts[d] for d in ready], ids=ready, file_paths=ready, process_options=self._options
+                    )
+            except Exception as exc:  # stays accepted; tried again, and at the next start at the latest
+                log.warning("handing %d documents to LightRAG failed (%s); trying again", len(ready), exc)
+                delay = min(30.0, max(0.5, delay * 2))
+                continue
+            delay = 0.005
+            done = set(batch)
+            self._handover = [d for d in self._handover if d not in done]
+            self._handed.update(d for d in ready if d not in self._unpurged)  # not those deleted meanwhile
+            self._wakeup.set()
+
+    async def redo(self, doc_ids: Sequence[str]) -> None:
+        """Process documents again from scratch (a repair): purged from LightRAG's stores, then handed over."""
+        self._redo.update(doc_ids)
+        self._wakeup.set()
+
+    def discard(self, doc_ids: Sequence[str]) -> None:
+        """Remove documents the registry does not know from LightRAG's stores (a repair), when it is idle."""
+        self._unpurged.update(doc_ids)
+        self._wakeup.set()
+
+    # ---- deleting ---------------------------------------------------------------------------
+
+    async def delete(self, doc_id: str) -> None:
+        """Forget a document at once; its traces go now when LightRAG is idle, else as soon as it is."""
+        if not await asyncio.to_thread(self.registry.delete, doc_id):
+            raise DocumentNotFoundError(f"no document with id {doc_id!r}", "list the stored ones with GET /documents")
+        self._forget(doc_id)
+        self._unpurged.add(doc_id)
+        self._handover = [d for d in self._handover if d != doc_id]
+        self._redo.discard(doc_id)
+        self._seen_processed.pop(doc_id, None)
+        if doc_id in self._handed and await pipeline_busy(self.rag):
+            self._cancelled.update(self._handed)
+            await request_cancel(self.rag)  # its processing stops; the others of the run are queued again
+        self._handed.discard(doc_id)
+        if not self._pipeline.locked():
+            async with self._pipeline:
+                with contextlib.suppress(PipelineBusyError):
+                    await self._purge()
+        self._wakeup.set()
+
+    async def _purge(self) -> None:
+        """Remove deleted documents and those to redo from LightRAG's stores; queue the latter again."""
+        doomed = self._unpurged | self._redo
+        if not doomed:
+            return
+        redo = set(self._redo)
+        for doc_id in redo:  # keep the text first: LightRAG's copy goes with the purge
+            if self.registry.text(doc_id) is None:
+                row = await self.rag.full_docs.get_by_id(doc_id)
+                if row and row.get("content"):
+                    await asyncio.to_thread(self.registry.keep_text, doc_id, str(row["content"]))
+        await purge_documents(self.rag, doomed)
+        self._purged |= self._unpurged & doomed
+        self._unpurged -= doomed
+        self._redo -= redo
+        again = sorted(d for d in redo if self.registry.get(d) is not None)
+        if again:
+            self.registry.requeue(again)
+            self._handover.extend(again)
+        if self._handover:
+            self._start_handover()
+        self._poke.set()
+
+    # ---- processing -------------------------------------------------------------------------
+
+    async def _process_forever(self) -> None:
+        backoff = 0.5
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            try:
+                async with self._pipeline:
+                    await self._purge()
+                    await self.rag.apipeline_process_enqueue_documents()
+                backoff = 0.5
+            except PipelineBusyError:
+                await asyncio.sleep(backoff)
+                self._wakeup.set()
+            except Exception:
+                log.exception("document processing failed; trying again in %.0f s", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(30.0, backoff * 2)
+                self._wakeup.set()
+            self._poke.set()
+
+    async def _commit_forever(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), SYNC_INTERVAL_S)
+            self._poke.clear()
+            if not self._busy() and not self.registry.unfinished_states():
+                self._progress.set()
+                continue
+            try:
+                await self._sync_and_commit()
+            except Exception:
+                log.exception("committing processed documents failed; trying again")
+            self._progress.set()
+
+    def _busy(self) -> bool:
+        return bool(self._handover or self._handed or self._redo or self._unpurged or self._purged)
+
+    async def _sync_and_commit(self, force: bool = False) -> None:
+        await self.sync()
+        if self._seen_processed or self._purged:
+            await self.checkpoint(force=force)
+
+    async def sync(self, doc_ids: Sequence[str] | None = None) -> None:
+        """Copy LightRAG's progress on unfinished documents into the registry (`processed` waits for a checkpoint)."""
+        async with self._sync_lock:
+            pending = self.registry.unfinished_states(doc_ids)
+            if doc_ids is None:  # deleted or failed meanwhile: nothing more to wait for
+                self._handed &= set(pending)
+            # LightRAG's row of a document not handed over yet is an older one's (before a retry or a redo).
+            waiting = self._unpurged | self._redo | set(self._handover)
+            pending = {d: s for d, s in pending.items() if d not in waiting}
+            if not pending:
+                return
+            rows = await self.rag.doc_status.get_by_ids(list(pending))
+            changes: list[StatusChange] = []
+            for (doc_id, known), row in zip(pending.items(), rows, strict=True):
+                if not row:
+                    continue
+                state = state_of(row)
+                if state == "processed":
+                    self._seen_processed[doc_id] = int(row.get("chunks_count") or 0)
+                    state = "processing"
+                elif state == "failed" and self._retry_cancelled(doc_id, row):
+                    continue
+                if state != known:
+                    error = row.get("error_msg") if state == "failed" else None
+                    if state == "failed":
+                        await self._unindex_chunks(row.get("chunks_list") or [])
+                        self._handed.discard(doc_id)
+                    changes.append(StatusChange(doc_id, state, error, int(row.get("chunks_count") or 0)))
+            self.registry.set_statuses(changes)
+
+    def _retry_cancelled(self, doc_id: str, row: dict[str, Any]) -> bool:
+        """A document whose run was cancelled (another one was deleted, or a store failed) goes again, 5 times."""
+        if doc_id not in self._cancelled and not is_cancellation(row.get("error_msg")):
+            return False
+        self._cancelled.discard(doc_id)
+        tries = self._retries[doc_id] = self._retries.get(doc_id, 0) + 1
+        if tries > MAX_RETRIES:
+            return False
+        self._redo.add(doc_id)
+        self._wakeup.set()
+        return True
+
+    async def _unindex_chunks(self, chunk_ids: Sequence[str]) -> None:
+        """Take a failed document's chunks out of retrieval: LightRAG leaves what it stored before failing."""
+        if not chunk_ids:
+            return
+        try:
+            await self.rag.chunks_vdb.delete(list(chunk_ids))
+            await self.rag.text_chunks.delete(list(chunk_ids))
+        except Exception:  # the document stays failed either way; a retry re-creates or replaces them
+            log.exception("removing the chunks of a failed document failed")
+
+    async def checkpoint(self, force: bool = False) -> None:
+        """Flush every LightRAG store, then commit the documents seen processed before the flush began.
+
+        A flush rewrites the JSON stores whole, so checkpoints are spaced to take at most a tenth of the time.
+        """
+        # While other documents are in flight, wait a little for them: checkpoints then cover many documents.
+        in_flight = bool(self._handover or (self._handed - set(self._seen_processed)))
+        wait = self._last_checkpoint + (CHECKPOINT_BATCH_S if in_flight else 0.0) - time.monotonic()
+        wait = max(wait, self._next_checkpoint - time.monotonic())
+        if wait > 0 and not force:
+            asyncio.get_running_loop().call_later(wait, self._poke.set)
+            return
+        seen, purged = dict(self._seen_processed), set(self._purged)
+        started = time.monotonic()
+        await flush_all(self.rag)
+        self._last_checkpoint = time.monotonic()
+        self._next_checkpoint = self._last_checkpoint + (self._last_checkpoint - started) / CHECKPOINT_SHARE
+        changes = [StatusChange(d, "processed", None, n) for d, n in seen.items()]
+        await asyncio.to_thread(self._commit, changes, purged)
+        for doc_id in seen:
+            self._seen_processed.pop(doc_id, None)
+            self._handed.discard(doc_id)
+            self._cancelled.discard(doc_id)
+        self._purged -= purged
+
+    def _commit(self, changes: list[StatusChange], purged: set[str]) -> None:
+        self.registry.set_statuses(changes)
+        for doc_id in purged:
+            self.registry.bury(doc_id)
+
+    # ---- recovery ---------------------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """After a crash: commit what LightRAG completed, purge and hand over again everything else."""
+        unfinished = self.registry.unfinished_states()
+        rows = await self.rag.doc_status.get_by_ids(list(unfinished)) if unfinished else []
+        complete: list[StatusChange] = []
+        for doc_id, row in zip(unfinished, rows, strict=True):
+            if row and state_of(row) == "processed" and await self._stored(row):
+                complete.append(StatusChange(doc_id, "processed", None, int(row.get("chunks_count") or 0)))
+            else:
+                self._redo.add(doc_id)
+        self.registry.set_statuses(complete)
+        self._unpurged |= await self._ghosts()
+        if self._redo or self._unpurged:
+            log.info("re-queueing %d unfinished documents, purging %d deleted", len(self._redo), len(self._unpurged))
+            async with self._pipeline:
+                await self._purge()
+            if self._handing is not None:
+                await self._handing  # before the store can be closed again (a server's master prepares it)
+
+    async def _stored(self, row: dict[str, Any]) -> bool:
+        """Whether every chunk a status row lists has its text and its vector."""
+        ids = list(row.get("chunks_list") or [])
+        if not ids:
+            return False
+        texts = await self.rag.text_chunks.get_by_ids(ids)
+        vectors = await self.rag.chunks_vdb.get_by_ids(ids)
+        return all(texts) and all(vectors)
+
+    async def _ghosts(self) -> set[str]:
+        """Documents LightRAG would process that the registry does not know (deleted): purge them."""
+        from lightrag.base import DocStatus  # type: ignore[import-untyped]
+
+        statuses = [DocStatus.PENDING, DocStatus.PROCESSING, DocStatus.FAILED]
+        rows = await self.rag.doc_status.get_docs_by_statuses(statuses)
+        known = {r.info.id for r in self.registry.all()}
+        return {d for d in rows if not d.startswith("dup-") and d not in known}
+
+    # ---- waiting ----------------------------------------------------------------------------
+
+    async def wait_idle(self, timeout: float) -> None:
+        """Until no document of this store is pending or processing, and every deletion is done."""
+        deadline = time.monotonic() + timeout
+        while True:
+            await self.sync()
+            if not self._busy() and not self._seen_processed and not self.registry.unfinished_states():
+                return
+            if not self.alive:
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise CortexError("documents are still processing", "wait longer or check `synapse cortex docs`")
+            self._progress.clear()
+            self._poke.set()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), min(left, 1.0))
+
+
+async def flush_all(rag: Any) -> None:
+    """Write every store's changes to disk, the document status last (it says what the others hold)."""
+    for storage in storages(rag):
+        flush = getattr(storage, "flush_now", None)
+        await (flush() if flush is not None else storage.index_done_callback())
