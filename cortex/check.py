@@ -13,7 +13,7 @@ from typing import Any
 
 from cortex.ingest import IngestQueue, flush_all, state_of
 from cortex.knowledge_graph import TRIZ_PREFIX
-from cortex.lightrag_compat import chunk_owners, vector_owners
+from cortex.lightrag_compat import chunk_owners, rows_for, vector_owners
 from cortex.models import CheckReport, DocumentInfo, StoreProblem
 from cortex.purge import purge_documents
 from cortex.registry import Registry
@@ -48,10 +48,10 @@ async def _processed_problems(
     rag: Any, processed: list[DocumentInfo], chunks: dict[str, str] | None, vectors: dict[str, str] | None
 ) -> list[StoreProblem]:
     problems: list[StoreProblem] = []
-    rows = await rag.doc_status.get_by_ids([i.id for i in processed]) if processed else []
+    rows = await rows_for(rag.doc_status, [i.id for i in processed]) if processed else []
     for info, row in zip(processed, rows, strict=True):
         state = state_of(row) if row else None
-        if state != "processed":
+        if row is None or state != "processed":
             detail = f"{info.name}: processed here, {state or 'absent'} in LightRAG's document status"
             problems.append(StoreProblem(kind="status_mismatch", document=info.id, detail=detail))
             continue
@@ -70,7 +70,7 @@ async def _processed_problems(
 async def _absent(storage: Any, ids: list[str], listing: dict[str, str] | None) -> list[str]:
     if listing is not None:
         return [i for i in ids if i not in listing]
-    found = await storage.get_by_ids(ids) if ids else []
+    found = await rows_for(storage, ids)
     return [i for i, row in zip(ids, found, strict=True) if not row]
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from cortex.documents import ParsedDocument
 from cortex.errors import CortexError, DocumentNotFoundError
-from cortex.lightrag_compat import is_cancellation, pipeline_busy, request_cancel, storages
+from cortex.lightrag_compat import is_cancellation, pipeline_busy, request_cancel, rows_for, storages
 from cortex.models import DocumentInfo, DocumentKind, DocumentState
 from cortex.purge import PipelineBusyError, purge_documents
 from cortex.registry import Registry, StatusChange
@@ -317,7 +317,7 @@ class IngestQueue:
             pending = {d: s for d, s in pending.items() if d not in waiting}
             if not pending:
                 return
-            rows = await self.rag.doc_status.get_by_ids(list(pending))
+            rows = await rows_for(self.rag.doc_status, list(pending))
             changes: list[StatusChange] = []
             for (doc_id, known), row in zip(pending.items(), rows, strict=True):
                 if not row:
@@ -393,7 +393,7 @@ class IngestQueue:
     async def recover(self) -> None:
         """After a crash: commit what LightRAG completed, purge and hand over again everything else."""
         unfinished = self.registry.unfinished_states()
-        rows = await self.rag.doc_status.get_by_ids(list(unfinished)) if unfinished else []
+        rows = await rows_for(self.rag.doc_status, list(unfinished)) if unfinished else []
         complete: list[StatusChange] = []
         for doc_id, row in zip(unfinished, rows, strict=True):
             if row and state_of(row) == "processed" and await self._stored(row):
@@ -414,8 +414,8 @@ class IngestQueue:
         ids = list(row.get("chunks_list") or [])
         if not ids:
             return False
-        texts = await self.rag.text_chunks.get_by_ids(ids)
-        vectors = await self.rag.chunks_vdb.get_by_ids(ids)
+        texts = await rows_for(self.rag.text_chunks, ids)
+        vectors = await rows_for(self.rag.chunks_vdb, ids)
         return all(texts) and all(vectors)
 
     async def _ghosts(self) -> set[str]:

@@ -32,6 +32,21 @@ def storages(rag: Any) -> list[Any]:
     return [s for s in (getattr(rag, name, None) for name in STORAGE_ATTRS) if s is not None]
 
 
+async def rows_for(storage: Any, ids: list[str]) -> list[dict[str, Any] | None]:
+    """`storage.get_by_ids(ids)` aligned with `ids`, None where absent.
+
+    LightRAG's PostgreSQL storages answer an empty list, not a list of None, when none of the ids exist.
+    """
+    if not ids:
+        return []
+    rows = list(await storage.get_by_ids(ids))
+    if len(rows) == len(ids):
+        return rows
+    if not rows:
+        return [None] * len(ids)
+    return [await storage.get_by_id(i) for i in ids]
+
+
 def _owner(row: dict[str, Any]) -> str:
     return str(row.get("full_doc_id") or row.get("file_path") or "")
 

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from typing import Any
 
 from cortex.errors import CortexError
-from cortex.lightrag_compat import chunk_owners, vector_owners
+from cortex.lightrag_compat import chunk_owners, rows_for, vector_owners
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,9 @@ async def purge_documents(rag: Any, doc_ids: Collection[str]) -> None:
     """Remove `doc_ids` from every store (in memory; durable at the next flush). Idempotent."""
     if not doc_ids:
         return
-    rows = await rag.doc_status.get_by_ids(list(doc_ids))
-    for doc_id, row in zip(doc_ids, rows, strict=True):
+    ids = list(doc_ids)
+    rows = await rows_for(rag.doc_status, ids)
+    for doc_id, row in zip(ids, rows, strict=True):
         if row:
             await _lightrag_delete(rag, doc_id)
     await purge_leftovers(rag, set(doc_ids))
