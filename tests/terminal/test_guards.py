@@ -153,5 +153,7 @@ def test_own_origins_follow_the_address_and_the_setting() -> None:
 
 
 def test_a_malformed_allowed_origin_is_named() -> None:
-    with pytest.raises(ValidationError, match=re.escape("'chat.example.com/app' is not an origin; write it like https://")):
+    with pytest.raises(
+        ValidationError, match=re.escape("'chat.example.com/app' is not an origin; write it like https://")
+    ):
         TerminalSettings(allowed_origins="https://ok.example.com,chat.example.com/app")
