@@ -18,10 +18,14 @@ from chainlit.data.sql_alchemy import SQLAlchemyDataLayer  # noqa: E402
 from terminal import handlers  # noqa: E402
 from terminal.credentials import check_login  # noqa: E402
 from terminal.files_route import install_files_route  # noqa: E402
+from terminal.guards import install_guards  # noqa: E402
 from terminal.history import create_schema_blocking, database_url  # noqa: E402
+from terminal.private import secure_data_dir  # noqa: E402
 from terminal.root import use_files_dir  # noqa: E402
 from terminal.storage import LocalFileStorage  # noqa: E402
 
+secure_data_dir(handlers.settings().data_dir)  # files of older versions were created readable by all
+install_guards(handlers.settings())
 install_files_route()
 # One line per request to SYNAPSE would bury the useful lines in `synapse up`'s merged log.
 logging.getLogger("httpx").setLevel(logging.WARNING)

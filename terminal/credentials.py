@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
 from pathlib import Path
 
 from synapse.config import TerminalSettings
+from terminal.private import private_dir, write_private
 
 
 def _read_or_create(path: Path, make: str) -> str:
@@ -15,13 +15,9 @@ def _read_or_create(path: Path, make: str) -> str:
         value = path.read_text(encoding="utf-8").strip()
         if value:
             return value
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     # Readable by the owner only: whoever reads it can sign in or forge a session.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(make + "\n")
-    os.replace(tmp, path)
+    private_dir(path.parent)
+    write_private(path, (make + "\n").encode("utf-8"))
     return make
 
 

@@ -2,39 +2,42 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
-from chainlit.auth import get_current_user
-from chainlit.server import app
 from fastapi import Depends, HTTPException
 from fastapi.responses import FileResponse
-from fastapi.routing import APIRoute
 
+from terminal.chainlit_compat import add_route_first, current_user
 from terminal.storage import FILES_ROUTE, LocalFileStorage
 
 
-async def serve_element(object_key: str, user: Annotated[Any, Depends(get_current_user)]) -> FileResponse:
-    """One stored element; object keys start with the owner's user id (Chainlit's data layer names them so)."""
-    from terminal.handlers import settings
-
-    user_id = getattr(user, "id", None)
-    if not user_id or not object_key.startswith(f"{user_id}/"):
-        raise HTTPException(status_code=404, detail="not found")
-    storage = LocalFileStorage(settings().data_dir / "files")
+def owned_file(storage: LocalFileStorage, user_id: str, object_key: str) -> Path | None:
+    """The file of `object_key` if, once resolved (`..`, symlinks), it lies in the user's own folder."""
+    owner = (storage.root / user_id).resolve()
+    if owner.parent != storage.root:  # an id with a separator or `..` names no folder of its own
+        return None
     try:
         path = storage.path_of(object_key)
     except ValueError:
-        raise HTTPException(status_code=404, detail="not found") from None
-    if not path.is_file():
+        return None
+    # Starlette has already URL-decoded the path (%2e%2e, %2f), so the check sees what the disk would.
+    if owner not in path.parents or not path.is_file():
+        return None
+    return path
+
+
+async def serve_element(object_key: str, user: Annotated[Any, Depends(current_user)]) -> FileResponse:
+    """One stored element; object keys start with the owner's user id (Chainlit's data layer names them so)."""
+    from terminal.handlers import settings
+
+    user_id = str(getattr(user, "id", None) or "")
+    path = owned_file(LocalFileStorage(settings().data_dir / "files"), user_id, object_key) if user_id else None
+    if path is None:
         raise HTTPException(status_code=404, detail="not found")
     return FileResponse(path)
 
 
 def install_files_route() -> None:
     """Add the route in front of Chainlit's catch-all page route, once."""
-    path = f"{FILES_ROUTE}/{{object_key:path}}"
-    routes = app.router.routes
-    if any(isinstance(r, APIRoute) and r.path == path for r in routes):
-        return
-    app.add_api_route(path, serve_element, methods=["GET"], include_in_schema=False)
-    routes.insert(0, routes.pop())
+    add_route_first(f"{FILES_ROUTE}/{{object_key:path}}", serve_element, ["GET"])

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from synapse.config import TerminalSettings
 from terminal.errors import TerminalError
+from terminal.private import private_dir, private_file
 
 
 def database_url(settings: TerminalSettings) -> str:
@@ -19,7 +20,9 @@ def database_url(settings: TerminalSettings) -> str:
     url = settings.database_url.get_secret_value().strip()
     if not url:
         path = Path(settings.data_dir) / "history.sqlite3"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Created here, owner-only, before SQLite would create it world-readable (its journals copy the mode).
+        private_dir(path.parent)
+        private_file(path)
         return f"sqlite+aiosqlite:///{path.as_posix()}"
     for plain in ("postgresql://", "postgres://"):
         if url.startswith(plain):

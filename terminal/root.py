@@ -34,10 +34,8 @@ def use_files_dir(path: Path) -> Path:
     Chainlit deletes that whole folder when a server stops, so two terminals sharing the package's root would
     delete each other's uploads; each process gets its own folder under the data directory instead.
     """
-    import chainlit.config
-    import chainlit.server
+    from terminal.chainlit_compat import set_files_directory
+    from terminal.private import private_dir
 
-    path.mkdir(parents=True, exist_ok=True)
-    chainlit.config.FILES_DIRECTORY = path
-    chainlit.server.FILES_DIRECTORY = path  # type: ignore[attr-defined]
+    set_files_directory(private_dir(path))
     return path

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from chainlit.data.storage_clients.base import BaseStorageClient
+
+from terminal.private import private_dir, write_private
 
 #: Where the terminal serves stored elements; the route checks that the key belongs to the signed-in user.
 FILES_ROUTE = "/terminal-files"
@@ -17,8 +18,7 @@ class LocalFileStorage(BaseStorageClient):
     """Stores each element under <root>/<object key>; without a storage client the data layer drops elements."""
 
     def __init__(self, root: Path) -> None:
-        self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = private_dir(Path(root)).resolve()
 
     def path_of(self, object_key: str) -> Path:
         """The file of an object key; refuses keys that would leave the root."""
@@ -38,11 +38,8 @@ class LocalFileStorage(BaseStorageClient):
         path = self.path_of(object_key)
         if path.exists() and not overwrite:
             return {"object_key": object_key, "url": await self.get_read_url(object_key)}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = data.encode("utf-8") if isinstance(data, str) else data
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_bytes(payload)
-        os.replace(tmp, path)
+        private_dir(path.parent)
+        write_private(path, data.encode("utf-8") if isinstance(data, str) else data)
         return {"object_key": object_key, "url": await self.get_read_url(object_key)}
 
     async def delete_file(self, object_key: str) -> bool:

@@ -169,6 +169,9 @@ class TerminalSettings(ServiceSettings):
     request_timeout_s: float = Field(default=300.0, gt=0)
     ingest_timeout_s: float = Field(default=600.0, gt=0)
     temperature: float = Field(default=0.3, ge=0.0, le=2.0)
+    # Origins (scheme://host[:port], comma-separated) allowed besides the terminal's own URL, e.g. the public
+    # URL of a reverse proxy in front of it: they may call the terminal from the browser with the login cookie.
+    allowed_origins: str = ""
 
     @field_validator("synapse_url", "documents_url")
     @classmethod
@@ -177,3 +180,23 @@ class TerminalSettings(ServiceSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"{value!r} is not an http(s) URL; write it like http://127.0.0.1:8000")
         return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        return ",".join(_origin(part) for part in value.split(",") if part.strip())
+
+    def extra_origins(self) -> list[str]:
+        """TERMINAL_ALLOWED_ORIGINS as a list, each normalized to scheme://host[:port]."""
+        return [part for part in self.allowed_origins.split(",") if part]
+
+
+def _origin(value: str) -> str:
+    # Browsers send the Origin header as scheme://host[:port], lower case, without a path or a default port.
+    parts = urlsplit(value.strip().rstrip("/").lower())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+        raise ValueError(f"{value.strip()!r} is not an origin; write it like https://chat.example.com:8443")
+    default = {"http": 80, "https": 443}[parts.scheme]
+    port = "" if parts.port in (None, default) else f":{parts.port}"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}{port}"
