@@ -12,6 +12,7 @@ from synapse import __version__
 from synapse.agent import Agent, create_agent
 from synapse.api.auth import ApiKeyAuth
 from synapse.api.errors import install_error_handlers
+from synapse.api.failsafe import CatchAll
 from synapse.api.limits import BodySizeLimit, ConcurrencyLimiter
 from synapse.api.routers import health, ollama, openai, triz
 from synapse.config import SynapseSettings
@@ -47,9 +48,11 @@ def create_app(settings: SynapseSettings | None = None, agent: Agent | None = No
     install_error_handlers(app)
     for module in (health, openai, triz, ollama):
         app.include_router(module.router)
-    # Outermost first: size limit, then keys (a key check never needs the body).
+    # Each add wraps the ones before, so the order seen by a request is: the catch-all for unexpected
+    # errors, the size limit, then keys (a key check never needs the body).
     app.add_middleware(ApiKeyAuth, keys=settings.accepted_keys())
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(CatchAll)
     if not settings.accepted_keys():
         log.warning("SYNAPSE_API_KEYS is empty: the API answers anyone who can reach %s", settings.host)
     return app
