@@ -14,6 +14,7 @@ from synapse.api.auth import ApiKeyAuth
 from synapse.api.errors import install_error_handlers
 from synapse.api.failsafe import CatchAll
 from synapse.api.limits import BodySizeLimit, ConcurrencyLimiter
+from synapse.api.openapi_docs import customize_openapi
 from synapse.api.routers import health, ollama, openai, triz
 from synapse.config import SynapseSettings
 
@@ -53,6 +54,7 @@ def create_app(settings: SynapseSettings | None = None, agent: Agent | None = No
     app.add_middleware(ApiKeyAuth, keys=settings.accepted_keys())
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(CatchAll)
+    customize_openapi(app, settings)
     if not settings.accepted_keys():
         log.warning("SYNAPSE_API_KEYS is empty: the API answers anyone who can reach %s", settings.host)
     return app
