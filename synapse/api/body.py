@@ -94,8 +94,6 @@ async def check_body(request: Request) -> None:
         _read_as_json(request)
     else:
         _require_json(request)
-    if _MAYBE_SURROGATE.search(body) is None and body.isascii():
-        return
     try:
         data = await request.json()  # cached on the request: FastAPI does not parse it again
     except UnicodeDecodeError as exc:
@@ -105,8 +103,12 @@ async def check_body(request: Request) -> None:
             "invalid_unicode",
             hint="send JSON encoded as UTF-8",
         ) from None
-    except (ValueError, RecursionError):
+    except RecursionError:
+        raise ApiError(422, "invalid request: the JSON is nested too deeply to read", "invalid_request") from None
+    except ValueError:
         return  # not JSON: validation reports where
+    if _MAYBE_SURROGATE.search(body) is None and body.isascii():
+        return  # nothing in it can be a surrogate
     found = find_invalid_text(data)
     if found is not None:
         where, problem = found

@@ -66,7 +66,7 @@ def test_text_that_is_not_unicode_is_422_naming_the_field(serve: ServeFn, path: 
     assert backend.calls == []
 
 
-def test_a_key_that_is_not_unicode_and_bytes_that_are_not_utf8(serve: ServeFn) -> None:
+def test_a_bad_key_bytes_that_are_not_utf8_and_json_too_deep(serve: ServeFn) -> None:
     server = serve(backend=EncodingBackend())
     key = b'{"model": "triz-agent", "messages": [{"role": "user", "content": "x", "k\\udfff": 1}]}'
     r = httpx.post(f"{server.url}/v1/chat/completions", content=key, headers={"content-type": "application/json"})
@@ -74,6 +74,9 @@ def test_a_key_that_is_not_unicode_and_bytes_that_are_not_utf8(serve: ServeFn) -
     raw = b'{"model": "triz-agent", "stream": false, "messages": [{"role": "user", "content": "hi \xff"}]}'
     r = httpx.post(f"{server.url}/api/chat", content=raw)
     assert r.status_code == 422 and "not valid UTF-8" in r.json()["error"]
+    deep = b'{"model": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    r = httpx.post(f"{server.url}/api/show", content=deep)
+    assert r.status_code == 422 and "nested too deeply" in r.json()["error"]
     # Surrogate pairs are ordinary text (an emoji): they pass.
     pair = chat_api("hi \\ud83d\\ude00").encode()
     r = httpx.post(f"{server.url}/api/chat", content=pair, timeout=30)
