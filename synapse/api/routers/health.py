@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
@@ -13,16 +12,10 @@ from synapse import __version__
 from synapse.agent import Agent
 from synapse.api.deps import get_agent, get_limiter
 from synapse.api.limits import ConcurrencyLimiter
+from synapse.api.redact import without_paths
 from synapse.llm import BackendHealth
 
 router = APIRouter(tags=["health"])
-
-# An absolute POSIX or Windows path (not the path part of a URL: that follows a host or a colon).
-_ABS_PATH = re.compile(r"(?<![\w:/.\\~-])(?:~|[A-Za-z]:)?(?:[/\\][^\s/\\'\"()\[\]{},;:]+)+")
-
-
-def _file_name(match: re.Match[str]) -> str:
-    return re.split(r"[/\\]", match.group(0))[-1]
 
 
 class QueueState(BaseModel):
@@ -39,17 +32,6 @@ class HealthReport(BaseModel):
     backends: list[BackendHealth]
     cortex: dict[str, Any]
     queue: QueueState
-
-
-def without_paths(value: Any) -> Any:
-    """`value` with every absolute file path cut to its file name: /health is open, paths are nobody's business."""
-    if isinstance(value, str):
-        return _ABS_PATH.sub(_file_name, value)
-    if isinstance(value, dict):
-        return {k: without_paths(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [without_paths(v) for v in value]
-    return value
 
 
 @router.get(

@@ -16,6 +16,7 @@ from synapse.api.deps import get_agent, get_limiter, get_settings
 from synapse.api.errors import error_payload
 from synapse.api.limits import ConcurrencyLimiter
 from synapse.api.openapi_docs import GENERATION, OPENAI_BODY, openai_errors, streamed
+from synapse.api.redact import without_paths
 from synapse.api.schemas_openai import ChatCompletionRequest, ModelCard, ModelList
 from synapse.api.streaming import SSE_DONE, sse
 from synapse.api.turn_runner import Completed, StreamSpec, run_turn
@@ -39,7 +40,12 @@ async def list_models(agent: Agent = Depends(get_agent)) -> ModelList:  # noqa: 
     ]
     for m in await agent.raw_models():
         cards.append(
-            ModelCard(id=m.name, created=now, owned_by=m.backend, extra=m.model_dump(exclude={"name"}, mode="json"))
+            ModelCard(
+                id=m.name,
+                created=now,
+                owned_by=m.backend,
+                extra=without_paths(m.model_dump(exclude={"name"}, mode="json")),
+            )
         )
     return ModelList(data=cards)
 

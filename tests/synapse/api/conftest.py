@@ -15,7 +15,15 @@ from fastapi import FastAPI
 from synapse.agent import Agent
 from synapse.api import create_app
 from synapse.config import SynapseSettings
-from synapse.llm import BackendHealth, Backends, ChatMessage, GenerationOptions, LLMBackend, StreamDelta
+from synapse.llm import (
+    BackendHealth,
+    Backends,
+    ChatMessage,
+    GenerationOptions,
+    LLMBackend,
+    ModelInfo,
+    StreamDelta,
+)
 from synapse.triz import Analysis, ContradictionAnalyzer, TrizKnowledge
 from tests.synapse.agent.fakes import FakeCortex, ScriptedBackend
 
@@ -83,8 +91,8 @@ class CrashingBackend(ScriptedBackend):
         raise RuntimeError(SECRET)
 
 
-class PathHealthBackend(ScriptedBackend):
-    """Reports the absolute path of its model file in /health, as the embedded llama.cpp backend does."""
+class PathBackend(ScriptedBackend):
+    """Reports the absolute path of its model file (health, model list), as the embedded llama.cpp backend does."""
 
     def __init__(self, model_file: str) -> None:
         super().__init__()
@@ -94,6 +102,9 @@ class PathHealthBackend(ScriptedBackend):
         return BackendHealth(
             backend=self.kind, status="ok", detail=f"{self.model_file} (export)", models=list(self.models)
         )
+
+    async def list_models(self) -> list[ModelInfo]:
+        return [m.model_copy(update={"path": self.model_file}) for m in await super().list_models()]
 
 
 def make_agent_for(

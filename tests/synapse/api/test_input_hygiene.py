@@ -12,7 +12,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from synapse.api import routers
-from tests.synapse.api.conftest import SECRET, CrashingBackend, EncodingBackend, PathHealthBackend, ServeFn
+from tests.synapse.api.conftest import SECRET, CrashingBackend, EncodingBackend, PathBackend, ServeFn
 
 LONE = "\\ud800"  # as JSON spells it: one high surrogate with no low one
 ASK = "How to cool a chip?"
@@ -186,13 +186,16 @@ def test_the_connection_survives_invalid_unicode(serve: ServeFn) -> None:
     assert bad.status_code == 422 and good.status_code == 200 and same_connection
 
 
-def test_health_shows_file_names_not_paths(serve: ServeFn, tmp_path: Path) -> None:
+def test_health_and_models_show_file_names_not_paths(serve: ServeFn, tmp_path: Path) -> None:
     model_file = tmp_path / "models" / "triz-td010v2-q4km.gguf"
-    server = serve(backend=PathHealthBackend(str(model_file)))
+    server = serve(backend=PathBackend(str(model_file)))
     r = httpx.get(f"{server.url}/health")
     assert r.status_code == 200
     assert str(tmp_path) not in r.text and "/models/" not in r.text
     assert r.json()["backends"][0]["detail"] == "triz-td010v2-q4km.gguf (export)"
+    models = httpx.get(f"{server.url}/v1/models")  # open too while SYNAPSE_API_KEYS is empty
+    assert str(tmp_path) not in models.text
+    assert models.json()["data"][2]["extra"]["path"] == "triz-td010v2-q4km.gguf"
 
 
 def test_head_answers_like_get_without_a_body(serve: ServeFn) -> None:
