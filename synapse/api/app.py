@@ -12,7 +12,10 @@ from synapse import __version__
 from synapse.agent import Agent, create_agent
 from synapse.api.auth import ApiKeyAuth
 from synapse.api.errors import install_error_handlers
+from synapse.api.failsafe import CatchAll
+from synapse.api.head import HeadAsGet
 from synapse.api.limits import BodySizeLimit, ConcurrencyLimiter
+from synapse.api.openapi_docs import customize_openapi
 from synapse.api.routers import health, ollama, openai, triz
 from synapse.config import SynapseSettings
 
@@ -47,9 +50,13 @@ def create_app(settings: SynapseSettings | None = None, agent: Agent | None = No
     install_error_handlers(app)
     for module in (health, openai, triz, ollama):
         app.include_router(module.router)
-    # Outermost first: size limit, then keys (a key check never needs the body).
+    # Each add wraps the ones before, so the order seen by a request is: HEAD as GET, the catch-all for
+    # unexpected errors, the size limit, then keys (a key check never needs the body).
     app.add_middleware(ApiKeyAuth, keys=settings.accepted_keys())
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(CatchAll)
+    app.add_middleware(HeadAsGet)
+    customize_openapi(app, settings)
     if not settings.accepted_keys():
         log.warning("SYNAPSE_API_KEYS is empty: the API answers anyone who can reach %s", settings.host)
     return app

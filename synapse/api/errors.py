@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,13 +13,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from synapse.errors import SynapseError
 
-log = logging.getLogger("synapse.api")
-
 _TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
     404: "not_found_error",
     413: "invalid_request_error",
+    415: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
     503: "service_unavailable",
@@ -30,24 +28,37 @@ _TYPES = {
 class ApiError(Exception):
     """An error a route raises on purpose, with its status and optional headers."""
 
-    def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str,
+        headers: dict[str, str] | None = None,
+        *,
+        param: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
         self.headers = headers or {}
+        self.param = param
+        self.hint = hint
 
 
 def is_ollama_path(path: str) -> bool:
     return path.startswith("/api/")
 
 
-def error_payload(path: str, message: str, code: str, *, status: int = 400, hint: str | None = None) -> dict[str, Any]:
-    """The JSON error object a client of that dialect expects."""
+def error_payload(
+    path: str, message: str, code: str, *, status: int = 400, hint: str | None = None, param: str | None = None
+) -> dict[str, Any]:
+    """The JSON error object a client of that dialect expects (`param`: the field at fault, OpenAI only)."""
     text = f"{message} ({hint})" if hint else message
     if is_ollama_path(path):
         return {"error": text}
-    return {"error": {"message": text, "type": _TYPES.get(status, "api_error"), "param": None, "code": code}}
+    return {"error": {"message": text, "type": _TYPES.get(status, "api_error"), "param": param, "code": code}}
 
 
 def error_body(path: str, message: str, code: str, *, status: int = 413, hint: str | None = None) -> bytes:
@@ -62,29 +73,41 @@ def error_response(
     *,
     hint: str | None = None,
     headers: Mapping[str, str] | None = None,
+    param: str | None = None,
 ) -> JSONResponse:
-    payload = error_payload(request.url.path, message, code, status=status, hint=hint)
+    payload = error_payload(request.url.path, message, code, status=status, hint=hint, param=param)
     return JSONResponse(payload, status_code=status, headers=headers)
 
 
+def _where(err: Mapping[str, Any]) -> str:
+    return ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+
+
 def _describe(errors: list[Any]) -> str:
-    parts = []
-    for err in errors[:5]:
-        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-        parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
-    return "; ".join(parts)
+    return "; ".join(f"{_where(err) or 'body'}: {err.get('msg', 'invalid')}" for err in errors[:5])
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Every error leaves as JSON in the route's dialect, never as a traceback."""
+    """Every error leaves as JSON in the route's dialect, never as a traceback.
+
+    Unexpected exceptions are not handled here: a handler for `Exception` runs in Starlette's outermost
+    middleware, which re-raises after answering, and uvicorn then drops the keep-alive connection.
+    `synapse.api.failsafe.CatchAll` answers them instead.
+    """
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(request, 422, f"invalid request: {_describe(list(exc.errors()))}", "invalid_request")
+        errors = list(exc.errors())
+        message = f"invalid request: {_describe(errors)}"
+        return error_response(
+            request, 422, message, "invalid_request", param=(_where(errors[0]) or None) if errors else None
+        )
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(request, exc.status, exc.message, exc.code, headers=exc.headers)
+        return error_response(
+            request, exc.status, exc.message, exc.code, headers=exc.headers, hint=exc.hint, param=exc.param
+        )
 
     @app.exception_handler(SynapseError)
     async def _synapse(request: Request, exc: SynapseError) -> JSONResponse:
@@ -95,8 +118,3 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(request, exc.status_code, str(exc.detail), "http_error", headers=exc.headers)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s", request.url.path)
-        return error_response(request, 500, f"internal error: {type(exc).__name__}: {exc}", "internal_error")

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from cortex.models import Source
-from synapse.agent import RagOptions, RetrievalInfo, TrizInfo
+from synapse.agent import RetrievalInfo, TrizInfo
+from synapse.api.schemas_common import RagRequest
 
 
 class ContentPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     type: str
     text: str | None = None
@@ -20,7 +22,7 @@ class ContentPart(BaseModel):
 class OAMessage(BaseModel):
     """A chat message; content may be a string or a list of parts (only text parts are used)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
@@ -33,10 +35,22 @@ class OAMessage(BaseModel):
         return "".join(p.text or "" for p in self.content if p.type == "text")
 
 
+_QUESTION: JsonDict = {"role": "user", "content": "How can a crane boom get stronger without getting heavier?"}
+
+
 class ChatCompletionRequest(BaseModel):
     """POST /v1/chat/completions; unknown OpenAI parameters are accepted and ignored."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(
+        extra="allow",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {"model": "triz-agent", "messages": [_QUESTION]},
+                {"model": "triz-agent", "messages": [_QUESTION], "stream": True, "rag": {"mode": "naive", "top_k": 4}},
+            ]
+        },
+    )
 
     model: str = Field(min_length=1)
     messages: list[OAMessage] = Field(min_length=1)
@@ -48,7 +62,7 @@ class ChatCompletionRequest(BaseModel):
     stop: str | list[str] | None = None
     seed: int | None = None
     user: str | None = None
-    rag: RagOptions | None = None
+    rag: RagRequest | None = None
 
 
 class Routing(BaseModel):

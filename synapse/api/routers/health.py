@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from synapse import __version__
 from synapse.agent import Agent
 from synapse.api.deps import get_agent, get_limiter
 from synapse.api.limits import ConcurrencyLimiter
+from synapse.api.redact import without_paths
+from synapse.llm import BackendHealth
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+class QueueState(BaseModel):
+    active: int
+    queued: int
+    max_concurrent: int
+
+
+class HealthReport(BaseModel):
+    """What /health answers, with 200 or 503."""
+
+    status: Literal["ok", "degraded", "down"]
+    version: str
+    backends: list[BackendHealth]
+    cortex: dict[str, Any]
+    queue: QueueState
+
+
+@router.get(
+    "/health",
+    responses={
+        200: {"model": HealthReport, "description": "Some backend answers (`degraded`: not the first, or no CORTEX)."},
+        503: {"model": HealthReport, "description": "No backend answers."},
+    },
+)
 async def health(
     agent: Agent = Depends(get_agent),  # noqa: B008
     limiter: ConcurrencyLimiter = Depends(get_limiter),  # noqa: B008
@@ -33,4 +58,4 @@ async def health(
         "cortex": cortex,
         "queue": {"active": limiter.active, "queued": limiter.queued, "max_concurrent": limiter.max_active},
     }
-    return JSONResponse(body, status_code=200 if any_up else 503)
+    return JSONResponse(without_paths(body), status_code=200 if any_up else 503)

@@ -13,20 +13,23 @@ from fastapi.responses import JSONResponse, Response
 
 from synapse import __version__
 from synapse.agent import AGENT_MODELS, Agent, TurnPlan, TurnRequest
+from synapse.api.body import CheckedRoute
 from synapse.api.deps import get_agent, get_limiter, get_settings
 from synapse.api.errors import ApiError
 from synapse.api.limits import ConcurrencyLimiter
+from synapse.api.openapi_docs import GENERATION, OLLAMA_BODY, ollama_errors, streamed
 from synapse.api.schemas_ollama import OllamaChatRequest, OllamaGenerateRequest, OllamaOptions, OllamaShowRequest
 from synapse.api.streaming import ndjson
 from synapse.api.turn_runner import Completed, StreamSpec, run_turn
-from synapse.api.turns import build_turn, extras
+from synapse.api.turns import build_turn, check_limits, extras
 from synapse.config import SynapseSettings
 from synapse.errors import SynapseError
 from synapse.llm import ModelInfo
 
-router = APIRouter(prefix="/api", tags=["ollama"])
+router = APIRouter(prefix="/api", tags=["ollama"], route_class=CheckedRoute)
 #: The Ollama API version SYNAPSE speaks (clients check it before using newer fields).
 OLLAMA_API_VERSION = "0.6.5"
+_NDJSON = streamed("application/x-ndjson", 'NDJSON lines unless "stream": false')
 
 
 def _now() -> str:
@@ -61,19 +64,19 @@ def _tag(name: str, info: ModelInfo | None) -> dict[str, Any]:
     }
 
 
-@router.get("/version")
+@router.get("/version", responses=ollama_errors(401))
 async def version() -> dict[str, str]:
     return {"version": OLLAMA_API_VERSION, "synapse": __version__}
 
 
-@router.get("/tags")
+@router.get("/tags", responses=ollama_errors(401))
 async def tags(agent: Agent = Depends(get_agent)) -> dict[str, Any]:  # noqa: B008
     models = [_tag(name, None) for name in AGENT_MODELS]
     models += [_tag(m.name, m) for m in await agent.raw_models()]
     return {"models": models}
 
 
-@router.post("/show")
+@router.post("/show", responses=ollama_errors(*OLLAMA_BODY, 404))
 async def show(body: OllamaShowRequest, agent: Agent = Depends(get_agent)) -> dict[str, Any]:  # noqa: B008
     name = _model_name(body.model or body.name or "")
     if not name:
@@ -198,7 +201,7 @@ def _loaded(model: str, kind: str) -> JSONResponse:
     return JSONResponse(body)
 
 
-@router.post("/chat", response_model=None)
+@router.post("/chat", response_model=None, responses={**_NDJSON, **ollama_errors(*OLLAMA_BODY, *GENERATION)})
 async def chat(
     body: OllamaChatRequest,
     request: Request,
@@ -208,6 +211,7 @@ async def chat(
 ) -> Response:
     """Chat in Ollama's dialect: NDJSON stream by default, one JSON object with "stream": false."""
     if not body.messages:
+        check_limits(settings, 0, _options(body.options)["max_tokens"])  # a bad option is bad even here
         return _loaded(body.model, "chat")
     turn = build_turn(
         settings,
@@ -219,7 +223,7 @@ async def chat(
     return await _serve(request, agent, limiter, turn, model=body.model, kind="chat", stream=body.stream)
 
 
-@router.post("/generate", response_model=None)
+@router.post("/generate", response_model=None, responses={**_NDJSON, **ollama_errors(*OLLAMA_BODY, *GENERATION)})
 async def generate(
     body: OllamaGenerateRequest,
     request: Request,
@@ -229,6 +233,7 @@ async def generate(
 ) -> Response:
     """One prompt in Ollama's generate dialect (the system text, if any, goes first)."""
     if not body.prompt.strip():
+        check_limits(settings, 0, _options(body.options)["max_tokens"])
         return _loaded(body.model, "generate")
     messages = ([("system", body.system)] if body.system else []) + [("user", body.prompt)]
     turn = build_turn(

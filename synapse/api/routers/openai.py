@@ -11,24 +11,27 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from synapse.agent import AGENT_MODELS, TRIZ_AGENT, Agent, TurnPlan
+from synapse.api.body import CheckedRoute
 from synapse.api.deps import get_agent, get_limiter, get_settings
 from synapse.api.errors import error_payload
 from synapse.api.limits import ConcurrencyLimiter
+from synapse.api.openapi_docs import GENERATION, OPENAI_BODY, openai_errors, streamed
+from synapse.api.redact import without_paths
 from synapse.api.schemas_openai import ChatCompletionRequest, ModelCard, ModelList
 from synapse.api.streaming import SSE_DONE, sse
 from synapse.api.turn_runner import Completed, StreamSpec, run_turn
-from synapse.api.turns import build_turn, extras
+from synapse.api.turns import build_turn, check_limits, extras
 from synapse.config import SynapseSettings
 from synapse.errors import SynapseError
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=CheckedRoute)
 _DESCRIPTIONS = {
     TRIZ_AGENT: "TRIZ model with retrieval from CORTEX and the TRIZ analyzer",
     "triz-agent-base": "baseline model with the same retrieval and analysis",
 }
 
 
-@router.get("/models", response_model=ModelList)
+@router.get("/models", response_model=ModelList, responses=openai_errors(401))
 async def list_models(agent: Agent = Depends(get_agent)) -> ModelList:  # noqa: B008
     """The agent models, then every model of every healthy backend."""
     now = int(time.time())
@@ -37,7 +40,12 @@ async def list_models(agent: Agent = Depends(get_agent)) -> ModelList:  # noqa: 
     ]
     for m in await agent.raw_models():
         cards.append(
-            ModelCard(id=m.name, created=now, owned_by=m.backend, extra=m.model_dump(exclude={"name"}, mode="json"))
+            ModelCard(
+                id=m.name,
+                created=now,
+                owned_by=m.backend,
+                extra=without_paths(m.model_dump(exclude={"name"}, mode="json")),
+            )
         )
     return ModelList(data=cards)
 
@@ -76,7 +84,14 @@ async def _events(agent: Agent, plan: TurnPlan, cid: str, created: int, path: st
     yield SSE_DONE
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    responses={
+        **streamed("text/event-stream", 'server-sent events with "stream": true'),
+        **openai_errors(*OPENAI_BODY, *GENERATION),
+    },
+)
 async def chat_completions(
     body: ChatCompletionRequest,
     request: Request,
@@ -85,6 +100,8 @@ async def chat_completions(
     limiter: ConcurrencyLimiter = Depends(get_limiter),  # noqa: B008
 ) -> Response:
     """Chat through the agent (`triz-agent`, `triz-agent-base`) or straight to a backend model."""
+    if body.max_completion_tokens is not None:
+        check_limits(settings, len(body.messages), body.max_tokens)  # the one not used must be within limits too
     turn = build_turn(
         settings,
         model=body.model,

@@ -9,26 +9,35 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cortex.models import Source
-from synapse.agent import TRIZ_AGENT, Agent, RagOptions, RetrievalInfo, TurnPlan, detect_lang
+from synapse.agent import TRIZ_AGENT, Agent, RetrievalInfo, TurnPlan, detect_lang
+from synapse.api.body import CheckedRoute
 from synapse.api.deps import get_agent, get_limiter, get_settings, reserve_slot
 from synapse.api.limits import ConcurrencyLimiter
+from synapse.api.openapi_docs import GENERATION, OPENAI_BODY, openai_errors
+from synapse.api.schemas_common import RagRequest
 from synapse.api.streaming import ClientGoneError, unless_disconnected
 from synapse.api.turns import build_turn
 from synapse.config import SynapseSettings
 from synapse.triz import Candidate, PrincipleCard, analyze_problem, principle_card
 
-router = APIRouter(prefix="/v1/triz", tags=["triz"])
+router = APIRouter(prefix="/v1/triz", tags=["triz"], route_class=CheckedRoute)
 
 
 class AnalyzeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [{"problem": "The beam must be stronger, but then it becomes heavier.", "explain": False}]
+        },
+    )
 
     problem: str = Field(min_length=1, max_length=8000)
     lang: Literal["auto", "en", "ru"] = "auto"
     top: int = Field(default=3, ge=1, le=10)
     explain: bool = True
     max_tokens: int | None = Field(default=None, ge=1)
-    rag: RagOptions | None = None
+    rag: RagRequest | None = None
 
 
 class AnalyzeResponse(BaseModel):
@@ -43,7 +52,7 @@ class AnalyzeResponse(BaseModel):
     retrieval: RetrievalInfo | None = None
 
 
-@router.post("/analyze", response_model=AnalyzeResponse)
+@router.post("/analyze", response_model=AnalyzeResponse, responses=openai_errors(*OPENAI_BODY, *GENERATION))
 async def analyze(
     body: AnalyzeRequest,
     request: Request,

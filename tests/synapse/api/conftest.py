@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -15,7 +15,15 @@ from fastapi import FastAPI
 from synapse.agent import Agent
 from synapse.api import create_app
 from synapse.config import SynapseSettings
-from synapse.llm import Backends, LLMBackend
+from synapse.llm import (
+    BackendHealth,
+    Backends,
+    ChatMessage,
+    GenerationOptions,
+    LLMBackend,
+    ModelInfo,
+    StreamDelta,
+)
 from synapse.triz import Analysis, ContradictionAnalyzer, TrizKnowledge
 from tests.synapse.agent.fakes import FakeCortex, ScriptedBackend
 
@@ -51,6 +59,52 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(30)
+
+
+class EncodingBackend(ScriptedBackend):
+    """Encodes every message as UTF-8 before answering, as llama.cpp and the Ollama client do."""
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], model: str, options: GenerationOptions
+    ) -> AsyncIterator[StreamDelta]:
+        for message in messages:
+            message.content.encode("utf-8")
+        async for delta in super().stream(messages, model, options):
+            yield delta
+
+
+SECRET = "secret-token-4711 at /srv/private/models/x.gguf"
+
+
+class CrashingBackend(ScriptedBackend):
+    """Fails with an unexpected exception whose text must never reach a client; `after` tokens first."""
+
+    def __init__(self, after: int = 0) -> None:
+        super().__init__()
+        self.after = after
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], model: str, options: GenerationOptions
+    ) -> AsyncIterator[StreamDelta]:
+        for i in range(self.after):
+            yield StreamDelta(content=f"t{i} ")
+        raise RuntimeError(SECRET)
+
+
+class PathBackend(ScriptedBackend):
+    """Reports the absolute path of its model file (health, model list), as the embedded llama.cpp backend does."""
+
+    def __init__(self, model_file: str) -> None:
+        super().__init__()
+        self.model_file = model_file
+
+    async def health(self) -> BackendHealth:
+        return BackendHealth(
+            backend=self.kind, status="ok", detail=f"{self.model_file} (export)", models=list(self.models)
+        )
+
+    async def list_models(self) -> list[ModelInfo]:
+        return [m.model_copy(update={"path": self.model_file}) for m in await super().list_models()]
 
 
 def make_agent_for(
