@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import sys
 import threading
+import time
 import types
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -22,17 +25,31 @@ from typing import Any
 import numpy as np
 
 from synapse.embeddings.base import Embedder, Vectors
+from synapse.embeddings.parent_watch import watch_parent
 from synapse.embeddings.registry import available_embedders, get_embedder
 
 log = logging.getLogger(__name__)
+
+#: How long `close` lets a busy child finish its batch before it ends the child: the caller is going,
+#: so the vectors would be thrown away, and a server's shutdown must not wait for a long batch.
+CLOSE_GRACE_S = 1.0
+
+
+class EmbeddingProcessClosed(RuntimeError):
+    """The embedding process was closed while it embedded this batch (the caller is shutting down)."""
+
 
 # Set in the child by _load: the one embedder this process serves.
 _child_embedder: Embedder | None = None
 
 
-def _load(name: str, blas_threads: int) -> None:
+def _load(name: str, blas_threads: int, parent_pid: int) -> None:
     global _child_embedder
     from synapse.serving.blas import limit_blas_threads
+
+    watch_parent(parent_pid)  # a killed server takes its child with it
+    # Ctrl-C reaches the whole process group; the parent stops this child itself when it shuts down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     limit_blas_threads(blas_threads)
     _child_embedder = get_embedder(name)
@@ -97,7 +114,7 @@ class EmbeddingProcess:
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),  # fork would copy a running event loop
                 initializer=_load,
-                initargs=(self.name, self.blas_threads),
+                initargs=(self.name, self.blas_threads, os.getpid()),
             )
             with _main_script_hidden():  # the first submit spawns the child
                 self._ready = self._pool.submit(_ready)
@@ -123,15 +140,44 @@ class EmbeddingProcess:
         try:
             vectors: Any = pool.submit(_encode, texts).result()
         except Exception as exc:  # the child died or failed: go on without it
+            if self._stopped:  # closed by its owner meanwhile: embedding it here would only delay the shutdown
+                raise EmbeddingProcessClosed("the embedding process was closed while it embedded") from exc
             log.warning("the embedding process failed (%s); embedding in the server process from now on", exc)
             self.close()
             return None
         return np.asarray(vectors, dtype=np.float32)
 
-    def close(self) -> None:
-        """Stop the child for good."""
+    def close(self, grace_s: float = CLOSE_GRACE_S) -> None:
+        """Stop the child for good: an idle one ends at once, a busy one after `grace_s` at the latest.
+
+        A batch in flight then fails with EmbeddingProcessClosed rather than being embedded again here.
+        """
         with self._lock:
             self._stopped = True
             pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        if pool is None:
+            return
+        # The executor offers no public way to end its workers; its process table is stable across versions.
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        _end(processes, grace_s)
+
+
+def _end(processes: list[Any], grace_s: float) -> None:
+    """Wait up to `grace_s` for the processes to exit, then terminate (and kill) those still running."""
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        if _exited(process, max(0.0, deadline - time.monotonic())):
+            continue
+        process.terminate()
+        if not _exited(process, 2.0):
+            process.kill()
+            _exited(process, 2.0)
+
+
+def _exited(process: Any, wait_s: float) -> bool:
+    # The sentinel, not join: the executor's own thread may reap the child at the same moment.
+    try:
+        return bool(multiprocessing.connection.wait([process.sentinel], wait_s))
+    except (ValueError, OSError):  # closed: the executor has joined and released it
+        return True

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from synapse.config import CortexSettings
+from synapse.embeddings.parent_watch import watch_parent
 from synapse.errors import SynapseError
 
 
@@ -23,16 +26,39 @@ class StorePreparationError(SynapseError):
     """The CORTEX store could not be opened before the workers start."""
 
 
-def share_lightrag_state(workers: int) -> None:
-    """Set up LightRAG's shared storage for `workers` processes (in the master, before the fork)."""
-    from lightrag.kg.shared_storage import initialize_share_data  # type: ignore[import-untyped]
+def _shared_storage() -> Any:
+    from lightrag.kg import shared_storage  # type: ignore[import-untyped]
 
-    initialize_share_data(workers)
+    return shared_storage
+
+
+def share_lightrag_state(workers: int) -> None:
+    """Set up LightRAG's shared storage for `workers` processes (in the master, before the fork).
+
+    Its manager process is made to watch the master: LightRAG starts it without an initializer, and a
+    manager outlives a killed master (it waits for a shutdown message that never comes).
+    """
+    ss = _shared_storage()
+
+    manager_class = ss._LightRAGManager
+    plain_start: Callable[..., Any] = manager_class.start
+    master = os.getpid()
+
+    def start_watched(self: Any, initializer: Any = None, initargs: tuple[Any, ...] = ()) -> Any:
+        if initializer is None:
+            initializer, initargs = watch_parent, (master,)
+        return plain_start(self, initializer, initargs)
+
+    manager_class.start = start_watched
+    try:
+        ss.initialize_share_data(workers)
+    finally:
+        manager_class.start = plain_start
 
 
 def release_lightrag_state() -> None:
     """Stop LightRAG's manager process (the master, at exit)."""
-    from lightrag.kg import shared_storage as ss  # type: ignore[import-untyped]
+    ss = _shared_storage()
 
     manager = getattr(ss, "_manager", None)
     process = getattr(manager, "_process", None)
@@ -79,7 +105,7 @@ def cortex_store_for_workers(settings: CortexSettings) -> Iterator[None]:
         # A spawned process, not a fork: the master must not load the embedder or open connections
         # that its forked workers would then share.
         ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(1) as pool:
+        with ctx.Pool(1, initializer=watch_parent, initargs=(os.getpid(),)) as pool:
             failure = pool.apply(_open_once, (settings,))
         if failure is not None:
             raise StorePreparationError(*failure)

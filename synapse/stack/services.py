@@ -21,8 +21,11 @@ class StackPorts(BaseModel):
 
 
 def synapse_command(*args: str) -> list[str]:
-    """The `synapse` command line run by this same Python (works without the console script on PATH)."""
-    return [sys.executable, "-c", "from synapse.cli import main; main()", *args]
+    """The `synapse` command line run by this same Python (works without the console script on PATH).
+
+    It stops by itself once the process named in SYNAPSE_PARENT_PID (the supervisor) has gone.
+    """
+    return [sys.executable, "-c", "from synapse.stack.entry import main; main()", *args]
 
 
 def _client_host(host: str) -> str:

@@ -15,6 +15,7 @@ from typing import IO, Any
 import httpx
 from pydantic import BaseModel, Field
 
+from synapse.embeddings.parent_watch import PARENT_PID_ENV
 from synapse.errors import SynapseError
 
 LogSink = Callable[[str, str], None]
@@ -80,7 +81,8 @@ class Supervisor:
             raise
 
     def _launch(self, spec: ServiceSpec) -> None:
-        env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
+        # The child watches this process: killed, the supervisor cannot stop its services, so they stop themselves.
+        env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1", PARENT_PID_ENV: str(os.getpid())}
         process = subprocess.Popen(
             spec.command,
             env=env,

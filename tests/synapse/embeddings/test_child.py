@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import numpy as np
 import pytest
 
 from synapse.embeddings import get_embedder
-from synapse.embeddings.child import EmbeddingProcess
+from synapse.embeddings.child import EmbeddingProcess, EmbeddingProcessClosed
 from tests.conftest import HashingEmbedder
 
 TEXTS = ["A lighter bracket that keeps its strength.", "Корпус редуктора из магниевого сплава."]
@@ -44,6 +46,46 @@ def test_child_embeds_like_this_process_and_survives_its_death(caplog: pytest.Lo
             assert process.embed(TEXTS) is None
         assert "embedding process failed" in caplog.text
         assert process.pid is None and process.embed(TEXTS) is None  # stays off, starts no new child
+    finally:
+        process.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="probes the child with signal 0")
+def test_close_ends_a_child_busy_with_a_long_batch() -> None:
+    """A server shutting down must not wait for the batch in flight (a minute of texts and more here)."""
+    process = EmbeddingProcess("use-multilingual")
+    rng = random.Random(14)
+    words = ("heat", "exchanger", "coolant", "flow", "pump", "valve", "bracket", "casting", "lattice", "fatigue")
+    long_batch = [" ".join(rng.choice(words) for _ in range(120)) for _ in range(1000)]
+    outcome: list[object] = []
+
+    def embed() -> None:
+        try:
+            outcome.append(process.embed(long_batch))
+        except Exception as exc:
+            outcome.append(exc)
+
+    try:
+        pid = _wait_ready(process)
+        caller = threading.Thread(target=embed)
+        caller.start()
+        time.sleep(1.0)  # the batch is in the child
+        process.close()
+        caller.join(timeout=10)
+        assert not caller.is_alive(), "the caller still waits for the batch after close"
+        assert len(outcome) == 1 and isinstance(outcome[0], EmbeddingProcessClosed), outcome
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid), "the child still runs after close"
     finally:
         process.close()
 

@@ -1,11 +1,13 @@
 """A stand-in service for the supervisor tests: /health on a port, a log line, optional failure modes.
 
 Usage: python dummy_service.py PORT NAME [--die-after S] [--never-healthy] [--ignore-sigint]
+Like a real service started by `synapse up`, it stops by itself once the supervisor in SYNAPSE_PARENT_PID is gone.
 """
 
 from __future__ import annotations
 
 import http.server
+import os
 import signal
 import sys
 import threading
@@ -18,6 +20,10 @@ def main() -> None:
     if "--ignore-sigint" in args:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     healthy = "--never-healthy" not in args
+    if os.environ.get("SYNAPSE_PARENT_PID"):
+        from synapse.embeddings.parent_watch import stop_gracefully, watch_parent_from_env
+
+        watch_parent_from_env(stop_gracefully(grace_s=2.0))
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:

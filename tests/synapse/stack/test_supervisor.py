@@ -88,8 +88,8 @@ def test_a_service_that_ignores_ctrl_c_is_killed_after_the_grace_period() -> Non
     assert supervisor.running[0].process.returncode not in (None, 0)
 
 
-def test_ctrl_c_stops_the_stack_and_exits_zero(tmp_path: Path) -> None:
-    specs = [dummy("cortex"), dummy("terminal")]
+def _stack_in_a_process(tmp_path: Path, specs: list[ServiceSpec]) -> tuple[subprocess.Popen[str], list[int]]:
+    """The supervisor running `specs` in a process of its own, and its services' pids once all are healthy."""
     (tmp_path / "specs.json").write_text(json.dumps([s.model_dump() for s in specs]), encoding="utf-8")
     script = tmp_path / "run_stack.py"
     script.write_text(
@@ -121,12 +121,32 @@ def test_ctrl_c_stops_the_stack_and_exits_zero(tmp_path: Path) -> None:
             pids = [int(p) for p in line.split()[1:]]
             break
         assert time.monotonic() < deadline
-    assert len(pids) == 2 and all(_alive(p) for p in pids), process.stdout.read()
+    assert len(pids) == len(specs) and all(_alive(p) for p in pids), process.stdout.read()
+    return process, pids
+
+
+def test_ctrl_c_stops_the_stack_and_exits_zero(tmp_path: Path) -> None:
+    process, pids = _stack_in_a_process(tmp_path, [dummy("cortex"), dummy("terminal")])
+    assert process.stdout is not None
     process.send_signal(signal.SIGINT)
     rest = process.stdout.read()
     assert process.wait(timeout=30) == 0, rest
     assert "cortex | cortex stopped cleanly" in rest and "terminal | terminal stopped cleanly" in rest, rest
     assert not any(_alive(p) for p in pids)
+
+
+def test_a_killed_supervisor_takes_its_services_with_it(tmp_path: Path) -> None:
+    """No Ctrl-C reaches services in their own process groups: each watches the supervisor named in its env."""
+    process, pids = _stack_in_a_process(tmp_path, [dummy("cortex"), dummy("synapse"), dummy("terminal")])
+    process.kill()
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [p for p in pids if _alive(p)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "services outlived their killed supervisor"
 
 
 def test_stack_specs_wire_the_services_together(monkeypatch: pytest.MonkeyPatch) -> None:
