@@ -34,6 +34,19 @@ class DocumentTooLargeError(BadDocumentError):
     status = 413
 
 
+class TextTooLongError(DocumentTooLargeError):
+    """An upload within the byte limit whose text is over CORTEX_MAX_TEXT_CHARS (a compression bomb, or a
+    document too long to ingest in reasonable time)."""
+
+    HINT = "split the document into smaller files, or raise CORTEX_MAX_TEXT_CHARS"
+
+    @classmethod
+    def over(cls, label: str, max_chars: int) -> TextTooLongError:
+        return cls(
+            f"{label} holds more than {max_chars:,} characters of text, the limit of CORTEX_MAX_TEXT_CHARS", cls.HINT
+        )
+
+
 class UnsupportedDocumentError(BadDocumentError):
     status = 415
 
