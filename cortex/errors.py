@@ -47,6 +47,12 @@ class TextTooLongError(DocumentTooLargeError):
         )
 
 
+class TooManyFilesError(BadDocumentError):
+    """A multipart upload with more than one file: each file is one document, stored by its own request."""
+
+    status = 422
+
+
 class UnsupportedDocumentError(BadDocumentError):
     status = 415
 

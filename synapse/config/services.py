@@ -121,6 +121,8 @@ class CortexSettings(ServiceSettings):
     # 5 million is a 2,500-page book, about 2,000 chunks of 600 tokens and some 10-20 MB in memory while
     # it is parsed; a document past it gets a 413 naming this setting.
     max_text_chars: int = Field(default=5_000_000, ge=1000)
+    # Serve /docs, /redoc and /openapi.json without the API key (with CORTEX_API_KEY set they need it).
+    open_docs: bool = False
     chunk_tokens: int = Field(default=600, ge=50, le=8000)
     # Minimum cosine similarity for a vector hit (LightRAG's default 0.2 drops cross-language matches).
     cosine_threshold: float = Field(default=0.1, ge=-1.0, le=1.0)
