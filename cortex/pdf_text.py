@@ -57,8 +57,10 @@ class _Counter:
 
 def pdf_pages(data: bytes, label: str, max_chars: int) -> list[str]:
     """The text of every page; TextTooLongError past the limits, BadDocumentError for a broken file."""
-    from pypdf import PdfReader
+    from pypdf import PdfReader, errors
     from pypdf.errors import PyPdfError
+
+    beyond_pypdf = getattr(errors, "LimitReachedError", ())  # pypdf's own caps on one stream (75 MB)
 
     budget, parsed, used = content_budget(max_chars), 0, 0
     pages: list[str] = []
@@ -77,6 +79,10 @@ def pdf_pages(data: bytes, label: str, max_chars: int) -> list[str]:
             used = max(counter.used, used + len(pages[-1]))
             if used > max_chars:
                 raise TextTooLongError.over(label, max_chars)
+    except beyond_pypdf as exc:
+        raise TextTooLongError(
+            f"{label}: a stream unpacks beyond what CORTEX reads ({str(exc)[:200]})", TextTooLongError.HINT
+        ) from exc
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as exc:
         raise BadDocumentError(
             f"{label} is not a readable PDF ({str(exc)[:200]})",

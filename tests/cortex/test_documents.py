@@ -134,6 +134,12 @@ def test_pdf_stream_bomb_is_refused_before_it_is_parsed() -> None:
     assert isinstance(error, TextTooLongError) and "content streams unpack to 20 MiB" in error.message
 
 
+def test_pdf_stream_past_pypdf_limits_is_over_the_limit_too() -> None:
+    bomb = pdf_stream_bomb(100 * MB)  # more than pypdf inflates of one stream, whatever our budget
+    error, _ = _bounded(lambda: parse_upload("drawing.pdf", bomb, MB, 50_000_000))
+    assert isinstance(error, TextTooLongError) and "beyond what CORTEX reads" in error.message
+
+
 def test_text_file_over_the_limit() -> None:
     with pytest.raises(TextTooLongError):
         parse_upload("long.md", b"# " + b"x" * 5000, MB, 4000)
