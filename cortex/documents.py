@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from cortex.errors import BadDocumentError, DocumentTooLargeError, UnsupportedDocumentError
+from cortex.docx_text import docx_text
+from cortex.errors import BadDocumentError, DocumentTooLargeError, TextTooLongError, UnsupportedDocumentError
 
 CONTENT_TYPES = {
     ".txt": "text/plain",
@@ -61,44 +61,19 @@ def _decode_text(data: bytes, name: str) -> str:
         raise BadDocumentError(f"{name} is not readable text", "save it as UTF-8 and upload again") from exc
 
 
-def _pdf_text(data: bytes, name: str) -> tuple[str, list[int]]:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+def _pdf_text(data: bytes, name: str, max_chars: int) -> tuple[str, list[int]]:
+    from cortex.pdf_text import pdf_pages
 
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise BadDocumentError(
-            f"{name} is not a readable PDF ({exc})", "check that the file opens in a PDF viewer, or export it again"
-        ) from exc
     text, starts = "", []
-    for page in pages:
+    for page in pdf_pages(data, name, max_chars):
         starts.append(len(text))
         text += clean_text(page) + "\n\n"
     return text.rstrip(), starts
 
 
-def _docx_text(data: bytes, name: str) -> str:
-    import zipfile
-
-    import docx
-
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise BadDocumentError(
-            f"{name} is not a readable .docx file", "save it again from Word or LibreOffice"
-        ) from exc
-    parts = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            parts.append(" | ".join(cell.text for cell in row.cells))
-    return "\n".join(parts)
-
-
-def parse_upload(name: str, data: bytes, max_bytes: int) -> ParsedDocument:
-    """Check an upload and extract its text; raises a BadDocumentError subclass that names the fix."""
+def parse_upload(name: str, data: bytes, max_bytes: int, max_chars: int) -> ParsedDocument:
+    """Check an upload and extract at most `max_chars` characters of text (else TextTooLongError);
+    raises a BadDocumentError subclass that names the fix."""
     label = display_name(name)
     suffix = suffix_of(name)
     if suffix not in CONTENT_TYPES:
@@ -114,11 +89,13 @@ def parse_upload(name: str, data: bytes, max_bytes: int) -> ParsedDocument:
         raise BadDocumentError(f"{label} is empty", "upload a file with some text in it")
     page_starts: list[int] = []
     if suffix == ".pdf":
-        text, page_starts = _pdf_text(data, label)
+        text, page_starts = _pdf_text(data, label, max_chars)
     elif suffix == ".docx":
-        text = clean_text(_docx_text(data, label))
+        text = clean_text(docx_text(data, label, max_chars))
     else:
         text = clean_text(_decode_text(data, label))
+    if len(text) > max_chars:
+        raise TextTooLongError.over(label, max_chars)
     if len(text) < 3:
         raise BadDocumentError(
             f"{label} contains no text", "a scanned PDF needs OCR first; otherwise check the file's content"

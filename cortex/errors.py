@@ -34,6 +34,25 @@ class DocumentTooLargeError(BadDocumentError):
     status = 413
 
 
+class TextTooLongError(DocumentTooLargeError):
+    """An upload within the byte limit whose text is over CORTEX_MAX_TEXT_CHARS (a compression bomb, or a
+    document too long to ingest in reasonable time)."""
+
+    HINT = "split the document into smaller files, or raise CORTEX_MAX_TEXT_CHARS"
+
+    @classmethod
+    def over(cls, label: str, max_chars: int) -> TextTooLongError:
+        return cls(
+            f"{label} holds more than {max_chars:,} characters of text, the limit of CORTEX_MAX_TEXT_CHARS", cls.HINT
+        )
+
+
+class TooManyFilesError(BadDocumentError):
+    """A multipart upload with more than one file: each file is one document, stored by its own request."""
+
+    status = 422
+
+
 class UnsupportedDocumentError(BadDocumentError):
     status = 415
 

@@ -399,8 +399,9 @@ class Cortex(CortexBackend):
 
     # ---- documents --------------------------------------------------------------------------
 
-    def _max_bytes(self) -> int:
-        return int(self.settings.max_upload_mb * 2**20)
+    def _limits(self) -> tuple[int, int]:
+        """parse_upload's bounds: bytes of the file, characters of its text."""
+        return int(self.settings.max_upload_mb * 2**20), self.settings.max_text_chars
 
     async def add_document(
         self,
@@ -411,7 +412,7 @@ class Cortex(CortexBackend):
         tags: Sequence[str] = (),
     ) -> DocumentInfo:
         """Store a file; returns at once with status pending, processing continues in the background."""
-        parsed = await asyncio.to_thread(parse_upload, name, data, self._max_bytes())
+        parsed = await asyncio.to_thread(parse_upload, name, data, *self._limits())
         infos = await self._enqueue([(parsed, kind, list(tags))])
         return infos[0]
 
@@ -419,7 +420,7 @@ class Cortex(CortexBackend):
         self, files: Sequence[tuple[str, bytes]], *, kind: DocumentKind = "document", tags: Sequence[str] = ()
     ) -> list[DocumentInfo]:
         """Store many files in one batch (one pipeline run); every file is checked before any is stored."""
-        parsed = [await asyncio.to_thread(parse_upload, n, d, self._max_bytes()) for n, d in files]
+        parsed = [await asyncio.to_thread(parse_upload, n, d, *self._limits()) for n, d in files]
         return await self._enqueue([(p, kind, list(tags)) for p in parsed])
 
     async def enqueue_parsed(self, items: list[tuple[ParsedDocument, DocumentKind, list[str]]]) -> list[DocumentInfo]:

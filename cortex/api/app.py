@@ -9,7 +9,9 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 
 from cortex.api.deps import require_api_key
-from cortex.api.errors import install_error_handlers
+from cortex.api.errors import error_responses, install_error_handlers
+from cortex.api.guard import RequestGuard
+from cortex.api.middleware import HeadAsGet, InternalErrors
 from cortex.api.routers import check, documents, health, query, triz
 from cortex.service import Cortex
 from synapse import __version__
@@ -38,9 +40,20 @@ def create_app(
     app.state.settings = settings
     install_error_handlers(app)
     secured = [Depends(require_api_key)]
-    app.include_router(health.router)
-    app.include_router(query.router, dependencies=secured)
-    app.include_router(documents.router, dependencies=secured)
-    app.include_router(triz.router, dependencies=secured)
-    app.include_router(check.router, dependencies=secured)
+    app.include_router(health.router, responses=error_responses(500))
+    # 503: the store, or the Ollama it was configured with, is not ready; the TRIZ core needs neither.
+    app.include_router(query.router, dependencies=secured, responses=error_responses(401, 500, 503))
+    app.include_router(documents.router, dependencies=secured, responses=error_responses(401, 500, 503))
+    app.include_router(triz.router, dependencies=secured, responses=error_responses(401, 500))
+    app.include_router(check.router, dependencies=secured, responses=error_responses(401, 500, 503))
+    # Added last is outermost: errors catch everything, HEAD turns into GET before the guard sees it.
+    app.add_middleware(RequestGuard, settings=settings, open_paths=open_paths(app, settings))
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(InternalErrors)
     return app
+
+
+def open_paths(app: FastAPI, settings: CortexSettings) -> frozenset[str]:
+    """The paths served without the API key: /health, and the docs with CORTEX_OPEN_DOCS."""
+    docs = [app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url]
+    return frozenset(["/health", *(path for path in docs if path and settings.open_docs)])

@@ -117,6 +117,12 @@ class CortexSettings(ServiceSettings):
     # An Ollama chat model for LightRAG's entity extraction; empty: documents are chunked and embedded only.
     llm_model: str = ""
     max_upload_mb: float = Field(default=50.0, gt=0)
+    # Characters of text one upload may hold (compressed .docx/.pdf can unpack to far more than their size):
+    # 5 million is a 2,500-page book, about 2,000 chunks of 600 tokens and some 10-20 MB in memory while
+    # it is parsed; a document past it gets a 413 naming this setting.
+    max_text_chars: int = Field(default=5_000_000, ge=1000)
+    # Serve /docs, /redoc and /openapi.json without the API key (with CORTEX_API_KEY set they need it).
+    open_docs: bool = False
     chunk_tokens: int = Field(default=600, ge=50, le=8000)
     # Minimum cosine similarity for a vector hit (LightRAG's default 0.2 drops cross-language matches).
     cosine_threshold: float = Field(default=0.1, ge=-1.0, le=1.0)

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from cortex.api.deps import CortexDep
+from cortex.api.errors import error_responses
 from cortex.models import CheckReport
 
 router = APIRouter(tags=["maintenance"])
@@ -17,7 +18,7 @@ class CheckRequest(BaseModel):
     repair: bool = False
 
 
-@router.post("/check")
+@router.post("/check", responses=error_responses(413, 422))
 async def check(request: CheckRequest, cortex: CortexDep) -> CheckReport:
     """What `synapse cortex check` reports; with `repair`, incomplete documents are processed again and
     rows that belong to no document are removed."""

@@ -4,36 +4,33 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from starlette.datastructures import UploadFile as FormFile
 
 from cortex.api.deps import CortexDep, SettingsDep
-from cortex.errors import DocumentTooLargeError
+from cortex.api.errors import error_responses
+from cortex.errors import DocumentTooLargeError, TooManyFilesError
 from cortex.models import DocumentInfo, DocumentKind, DocumentState
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
-MULTIPART_SLACK = 64 * 1024  # form fields and boundaries around the file
 
-
-async def refuse_oversized(request: Request, settings: SettingsDep) -> None:
-    """Refuse by Content-Length before the body is read and spooled to disk."""
-    declared = request.headers.get("content-length", "")
-    limit = int(settings.max_upload_mb * 2**20)
-    if declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
-        raise DocumentTooLargeError(
-            f"the upload is {int(declared) / 2**20:.1f} MiB, over the {settings.max_upload_mb:g} MiB limit",
-            "split the file, or raise CORTEX_MAX_UPLOAD_MB",
-        )
-
-
-@router.post("", status_code=202, dependencies=[Depends(refuse_oversized)])
+@router.post("", status_code=202, responses=error_responses(400, 413, 415, 422))
 async def upload(
+    request: Request,
     cortex: CortexDep,
     settings: SettingsDep,
-    file: Annotated[UploadFile, File(description=".txt, .md, .pdf or .docx")],
+    file: Annotated[UploadFile, File(description=".txt, .md, .pdf or .docx; one file per request")],
     kind: Annotated[DocumentKind, Form()] = "document",
     tags: Annotated[str, Form(description="comma-separated")] = "",
 ) -> DocumentInfo:
+    # The RequestGuard has bounded the body; what FastAPI spooled of it is at most the limit plus slack.
+    files = [value for _, value in (await request.form()).multi_items() if isinstance(value, FormFile)]
+    if len(files) > 1:
+        raise TooManyFilesError(
+            f"the request carries {len(files)} files; CORTEX stores one file per request",
+            "send each file in a POST /documents of its own, as the form field `file`",
+        )
     limit = int(settings.max_upload_mb * 2**20)
     data = await file.read(limit + 1)  # never read more than the limit allows
     if len(data) > limit:
@@ -45,7 +42,7 @@ async def upload(
     return await cortex.add_document(file.filename or "upload.txt", data, kind=kind, tags=tag_list)
 
 
-@router.get("")
+@router.get("", responses=error_responses(422))
 async def list_documents(
     cortex: CortexDep,
     status: Annotated[list[DocumentState], Query(description="only documents in these states")] = [],  # noqa: B006
@@ -53,12 +50,12 @@ async def list_documents(
     return await cortex.list_documents(status)
 
 
-@router.get("/{doc_id}")
+@router.get("/{doc_id}", responses=error_responses(404, 422))
 async def get_document(doc_id: str, cortex: CortexDep) -> DocumentInfo:
     return await cortex.get_document(doc_id)
 
 
-@router.delete("/{doc_id}", status_code=204)
+@router.delete("/{doc_id}", status_code=204, responses=error_responses(400, 404, 422))
 async def delete_document(doc_id: str, cortex: CortexDep) -> Response:
     await cortex.delete_document(doc_id)
     return Response(status_code=204)

@@ -1,4 +1,4 @@
-"""GET /health: open to everyone, also while the key is required elsewhere."""
+"""GET /health (and HEAD): open to everyone, also while the key is required elsewhere."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from cortex.api.errors import error_responses
 from synapse.triz import Analysis, LangCode, MatrixAnswer, PrincipleCard, analyze_problem, matrix_lookup, principle_card
 
 router = APIRouter(prefix="/triz", tags=["triz"])
@@ -19,7 +20,7 @@ class AnalyzeRequest(BaseModel):
     top: int = Field(default=3, ge=1, le=20)
 
 
-@router.get("/matrix")
+@router.get("/matrix", responses=error_responses(400, 404, 422))
 async def matrix(
     improving: Annotated[str, Query(description="number 1-39 or a name")],
     worsening: Annotated[str, Query(description="number 1-39 or a name")],
@@ -28,12 +29,12 @@ async def matrix(
     return matrix_lookup(improving, worsening, lang=lang)
 
 
-@router.get("/principles/{number}")
+@router.get("/principles/{number}", responses=error_responses(400, 404, 422))
 async def principle(number: str, lang: Annotated[LangCode, Query()] = "en") -> PrincipleCard:
     return principle_card(number, lang=lang)
 
 
-@router.post("/analyze")
+@router.post("/analyze", responses=error_responses(400, 413, 422))
 async def analyze(request: AnalyzeRequest) -> Analysis:
     # The analyzer is CPU-bound (embeddings); keep the event loop free for other requests.
     return await asyncio.to_thread(analyze_problem, request.problem, request.lang, request.top)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from cortex.api import create_app
+from tests.conftest import HashingEmbedder
 from tests.cortex.api.conftest import API_KEY, NO_KEY
-from tests.cortex.conftest import EN_BRACKET, RU_COOLING, make_pdf
+from tests.cortex.conftest import EN_BRACKET, RU_COOLING, cortex_settings, make_pdf
 
 
 def _error(response: object, status: int, code: str) -> dict[str, str]:
@@ -133,3 +138,80 @@ def test_oversized_upload_is_refused_before_reading(client: TestClient) -> None:
     big = b"x" * (200 * 1024)  # the fixture's limit is 0.05 MiB; the body exceeds it with the slack
     err = _error(client.post("/documents", files={"file": ("big.txt", big, "text/plain")}), 413, "document_too_large")
     assert "MiB" in err["message"]
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json"])
+def test_docs_need_the_key(client: TestClient, path: str) -> None:
+    _error(client.get(path, headers=NO_KEY), 401, "unauthorized")
+    assert client.get(path).status_code == 200
+
+
+def test_open_docs_setting_opens_them(tmp_path: Path) -> None:
+    settings = cortex_settings(tmp_path / "data", api_key=API_KEY, open_docs=True)
+    app = create_app(settings, embedder=HashingEmbedder(), cache_dir=tmp_path / "cache")
+    bare = TestClient(app)  # no lifespan: the docs do not need the store
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert bare.get(path).status_code == 200, path
+    _error(bare.get("/documents"), 401, "unauthorized")
+
+
+def test_two_files_in_one_upload_are_refused(client: TestClient) -> None:
+    before = client.get("/documents").json()
+    files = [
+        ("file", ("one.md", EN_BRACKET.encode(), "text/markdown")),
+        ("file", ("two.txt", RU_COOLING.encode(), "text/plain")),
+    ]
+    err = _error(client.post("/documents", files=files), 422, "too_many_files")
+    assert "2 files" in err["message"] and "one file per request" in err["message"]
+    assert "POST /documents" in err["hint"]
+    assert client.get("/documents").json() == before
+
+
+def test_head_answers_like_get_without_a_body(client: TestClient) -> None:
+    health = client.head("/health", headers=NO_KEY)
+    assert health.status_code == 200 and health.content == b""
+    assert int(health.headers["content-length"]) > 0
+    assert client.head("/documents").status_code == 200
+    assert client.head("/documents", headers=NO_KEY).status_code == 401
+
+
+def test_wrong_method_names_the_allowed_ones(client: TestClient) -> None:
+    response = client.patch("/query", json={})
+    _error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "POST"
+    assert client.request("OPTIONS", "/documents/x").headers["allow"] == "DELETE, GET, HEAD"
+
+
+def test_openapi_declares_the_error_answers(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+
+    def statuses(path: str, method: str) -> set[str]:
+        responses = spec["paths"][path][method]["responses"]
+        for status, answer in responses.items():
+            if status.startswith(("4", "5")):
+                assert answer["content"]["application/json"]["schema"] == error_ref, (path, method, status)
+        return set(responses)
+
+    assert statuses("/documents", "post") >= {"202", "400", "401", "413", "415", "422", "500", "503"}
+    assert statuses("/documents/{doc_id}", "get") >= {"200", "401", "404", "422"}
+    assert statuses("/documents/{doc_id}", "delete") >= {"204", "401", "404"}
+    assert statuses("/query", "post") >= {"200", "401", "413", "422", "503"}
+    assert statuses("/triz/principles/{number}", "get") >= {"200", "401", "404", "422"}
+    assert statuses("/health", "get") >= {"200", "500"}
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+def test_unexpected_errors_answer_500_without_their_text(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*_: object) -> None:
+        raise RuntimeError("secret detail of the failure")
+
+    monkeypatch.setattr(client.app.state.cortex, "list_documents", broken)  # type: ignore[attr-defined]
+    with caplog.at_level(logging.ERROR, logger="cortex.api"):
+        err = _error(client.get("/documents"), 500, "internal")
+    assert "secret" not in json.dumps(err)
+    error_id = err["message"].rsplit("error id ", 1)[1].rstrip(")")
+    logged = [r for r in caplog.records if error_id in r.getMessage()]
+    assert logged and logged[0].exc_info and "secret detail" in str(logged[0].exc_info[1])
