@@ -26,6 +26,7 @@ from cortex.knowledge_graph import TRIZ_PREFIX, build_triz_graph, graph_version
 from cortex.models import CortexHealth, DocumentInfo, DocumentKind, DocumentState, QueryRequest, QueryResult
 from cortex.registry import DocumentLabel, Manifest, Registry, StatusChange
 from cortex.sources import DocRef, build_sources
+from cortex.storage.pg_guard import DbGuard, NullGuard, guard_for
 from cortex.storage.selection import StoragePlan, plan_storage
 from cortex.tokenizer import offline_tokenizer
 from cortex.workspace import FILE_STORE_HINT, FILE_STORE_SINGLE_PROCESS, StoreLock, claim, release, several_workers
@@ -130,6 +131,7 @@ class Cortex(CortexBackend):
         self._enqueue_waiting: list[tuple[list[tuple[str, str]], asyncio.Future[None]]] = []
         self._enqueuer: asyncio.Task[None] | None = None
         self._plan: StoragePlan | None = None
+        self._db_guard: DbGuard = NullGuard()  # PostgreSQL outages: fail fast, health, recovery (pg_guard.py)
         self.kg_builds = 0
 
     # ---- life cycle -------------------------------------------------------------------------
@@ -211,6 +213,10 @@ class Cortex(CortexBackend):
         self._registry, self._manifest = registry, manifest
         try:
             self._rag = await self._open_rag(manifest.workspace)
+            # db guard: watches the database from now on, wakes the document worker when it is back
+            self._db_guard = guard_for(self._plan.target if self._plan else None)
+            self._db_guard.on_up(self._wakeup.set)
+            self._db_guard.start()
             if self._build_graph:
                 await self._ensure_triz_graph()
         except BaseException:
@@ -298,13 +304,15 @@ class Cortex(CortexBackend):
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._worker
+                await asyncio.wait({self._worker}, timeout=3.0)  # db guard: bounded, whatever the database does
             self._worker = None
         if self._rag is not None:
             try:
-                await self._rag.finalize_storages()
+                await self._db_guard.finalize(self._rag)  # db guard: bounded for PostgreSQL, plain for files
             finally:
                 self._rag = None
+        await self._db_guard.aclose()  # db guard
+        self._db_guard = NullGuard()
         if self._memo is not None:
             self._memo.close()
         if self._manifest is not None:
@@ -410,6 +418,7 @@ class Cortex(CortexBackend):
         tags: Sequence[str] = (),
     ) -> DocumentInfo:
         """Store a file; returns at once with status pending, processing continues in the background."""
+        await self._db_guard.check()  # db guard: 503 at once while the database is down
         parsed = await asyncio.to_thread(parse_upload, name, data, self._max_bytes())
         infos = await self._enqueue([(parsed, kind, list(tags))])
         return infos[0]
@@ -418,6 +427,7 @@ class Cortex(CortexBackend):
         self, files: Sequence[tuple[str, bytes]], *, kind: DocumentKind = "document", tags: Sequence[str] = ()
     ) -> list[DocumentInfo]:
         """Store many files in one batch (one pipeline run); every file is checked before any is stored."""
+        await self._db_guard.check()  # db guard
         parsed = [await asyncio.to_thread(parse_upload, n, d, self._max_bytes()) for n, d in files]
         return await self._enqueue([(p, kind, list(tags)) for p in parsed])
 
@@ -506,10 +516,12 @@ class Cortex(CortexBackend):
     async def _process_forever(self) -> None:
         while True:
             await self._wakeup.wait()
+            await self._db_guard.wait_up()  # db guard: while the database is down; its return wakes this loop
             self._wakeup.clear()
             self._idle.clear()
             try:
-                await self.rag.apipeline_process_enqueue_documents()
+                with self._db_guard.run_scope():  # db guard: a run the database went away under stores nothing
+                    await self.rag.apipeline_process_enqueue_documents()
             except Exception:
                 log.exception("document processing failed")
             try:
@@ -565,10 +577,12 @@ class Cortex(CortexBackend):
             log.exception("removing the chunks of a failed document failed")
 
     async def list_documents(self, status: Sequence[DocumentState] = ()) -> list[DocumentInfo]:
+        await self._db_guard.check()  # db guard
         await self._sync_statuses()
         return [r.info for r in self.registry.all(status)]
 
     async def get_document(self, doc_id: str) -> DocumentInfo:
+        await self._db_guard.check()  # db guard
         await self._sync_statuses([doc_id])
         record = self.registry.get(doc_id)
         if record is None:
@@ -576,6 +590,7 @@ class Cortex(CortexBackend):
         return record.info
 
     async def delete_document(self, doc_id: str) -> None:
+        await self._db_guard.check()  # db guard
         record = self.registry.get(doc_id)
         if record is None:
             raise DocumentNotFoundError(f"no document with id {doc_id!r}", "list the stored ones with GET /documents")
@@ -599,6 +614,7 @@ class Cortex(CortexBackend):
     async def query(self, request: QueryRequest) -> QueryResult:
         from lightrag import QueryParam  # type: ignore[import-untyped]
 
+        await self._db_guard.check()  # db guard
         t0 = time.perf_counter()
         lang = resolve_lang(request.query, request.lang)
         keywords = extract_keywords(request.query, self.kb) if request.mode != "naive" else None
@@ -611,6 +627,7 @@ class Cortex(CortexBackend):
             enable_rerank=False,
         )
         data = await self.rag.aquery_data(request.query, param)
+        await self._db_guard.check()  # db guard: LightRAG turns some failed calls into empty results
         warnings: list[str] = []
         if data.get("status") != "success":
             warnings.append(str(data.get("message", "retrieval failed")))
@@ -685,13 +702,11 @@ class Cortex(CortexBackend):
             )
         s = self.settings
         ok = self._worker is not None and not self._worker.done()
-        target = self._plan.target if self._plan else None
-        if ok and target is not None:
-            from cortex.storage.postgres import reachable
-
-            ok = await reachable(target)  # a store whose database is gone is not healthy
+        reason = await self._db_guard.problem()  # db guard: a bounded probe, cached briefly
+        ok = ok and reason is None
         return CortexHealth(
             status="ok" if ok else "degraded",
+            reason=reason,
             embedder=self._manifest.embedder,
             dim=self._manifest.dim,
             documents=self.registry.count(),
