@@ -15,9 +15,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -30,11 +30,26 @@ from tests.cortex.workers_server import clean_env
 from tests.pg_server import LocalPostgres, free_port
 
 pytestmark = pytest.mark.postgres
+T = TypeVar("T")
 
 LAUNCHER = Path(__file__).with_name("outage_launcher.py")
 SECRET = "hunter2"  # in the URL; the test servers trust every login, and no message may show it
 REQUEST_BOUND_S = 10.0  # a request that takes longer than this during an outage counts as hanging
 N_DOCS = 6
+
+
+async def _within(seconds: float, awaitable: Awaitable[T]) -> T:
+    """The awaitable's result, or a test failure once `seconds` have passed.
+
+    Unlike asyncio.wait_for this does not wait for the cancelled call to finish: a call stuck where
+    cancelling cannot reach (a connection's shielded reset on a frozen server) fails the test, not hangs it.
+    """
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        pytest.fail(f"no answer within {seconds:g} s: {awaitable!r}")
+    return task.result()
 
 
 def _document(i: int) -> bytes:
@@ -135,7 +150,7 @@ def test_a_database_restart_gets_503s_then_cortex_carries_on_without_a_restart(
         XDG_DATA_HOME=str(tmp_path / "xdg"),
     )
     with _serve(env, tmp_path / "server.log") as (url, proc), httpx.Client(base_url=url, timeout=REQUEST_BOUND_S) as c:
-        assert _wait_health(url, "ok", 30)["reason"] is None
+        assert _wait_health(url, "ok", 30).get("reason") is None
         uploads = [c.post("/documents", files={"file": (f"d{i}.txt", _document(i))}) for i in range(N_DOCS)]
         assert [r.status_code for r in uploads] == [202] * N_DOCS, [r.text for r in uploads]
         ids = [r.json()["id"] for r in uploads]
@@ -143,12 +158,13 @@ def test_a_database_restart_gets_503s_then_cortex_carries_on_without_a_restart(
         assert before.count("processed") < N_DOCS, "all done before the outage: the test would prove nothing"
 
         own_server.stop(mode="immediate")  # a crash, as far as CORTEX can tell
-        down = _wait_health(url, "degraded", 30)
-        assert where in down["reason"] and SECRET not in down["reason"], down
+        _wait_health(url, "degraded", 30)
         question = {"query": "outagedoc pump line coolant", "mode": "naive", "top_k": 3}
         _assert_outage_error(c.post("/query", json=question), where)
         _assert_outage_error(c.get("/documents"), where)
         _assert_outage_error(c.post("/documents", files={"file": ("late.txt", _document(99))}), where)
+        down = _wait_health(url, "degraded", 30)
+        assert where in down["reason"] and SECRET not in down["reason"], down
 
         own_server.start()  # the same data: CORTEX reconnects and finishes what it had accepted
         _wait_health(url, "ok", 60)
@@ -183,22 +199,22 @@ async def test_a_silent_database_gets_503s_and_cannot_hold_up_the_shutdown(
 
         own_server.pause()  # connections stay open, nothing answers
         with pytest.raises(CortexUnavailableError) as info:
-            await asyncio.wait_for(cortex.query(question), 30)
+            await _within(30, cortex.query(question))
         assert where in info.value.message
-        health = await asyncio.wait_for(cortex.health(), REQUEST_BOUND_S)
+        health = await _within(REQUEST_BOUND_S, cortex.health())
         assert health.status == "degraded" and where in (health.reason or ""), health
 
         own_server.resume()
         deadline = time.monotonic() + 30
-        while (await asyncio.wait_for(cortex.health(), REQUEST_BOUND_S)).status != "ok":
+        while (await _within(REQUEST_BOUND_S, cortex.health())).status != "ok":
             assert time.monotonic() < deadline, "CORTEX did not see its database back"
             await asyncio.sleep(0.3)
-        hit = await asyncio.wait_for(cortex.query(question), 30)  # the same process, on new connections
+        hit = await _within(30, cortex.query(question))  # the same process, on new connections
         assert any(s.document == "pump.txt" for s in hit.sources)
         own_server.pause()
     finally:
         try:
-            await asyncio.wait_for(cortex.aclose(), 10)  # whatever the database does
+            await _within(10, cortex.aclose())  # whatever the database does
         finally:
             own_server.resume()
 
@@ -221,6 +237,6 @@ async def test_a_lightrag_call_into_a_lost_database_fails_fast_instead_of_waitin
     PgTarget.parse(f"postgresql://cortex:{SECRET}@{where}").apply_env()
     db = PostgreSQLDB(ClientManager.get_config(vector_storage="PGVectorStorage"))
     with pytest.raises(CortexUnavailableError) as info:
-        await asyncio.wait_for(db.query("SELECT 1"), 30)
+        await _within(30, db.query("SELECT 1"))
     assert where in info.value.message and SECRET not in info.value.message
     assert "start the database" in (info.value.hint or "")
