@@ -203,6 +203,10 @@ def install() -> None:
         return
     from lightrag.kg.postgres_impl import PostgreSQLDB
 
+    missing = [name for name in ("_run_with_retry", "_ensure_pool", "initdb") if not hasattr(PostgreSQLDB, name)]
+    if missing:  # another LightRAG than the one pinned: its calls stay unbounded, and the log says so
+        log.warning("LightRAG's PostgreSQLDB has no %s: its database calls are not bounded", ", ".join(missing))
+        return
     PostgreSQLDB._run_with_retry = run_bounded
     PostgreSQLDB._ensure_pool = _ensure_pool
     _installed = True
