@@ -20,11 +20,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cortex.documents import ParsedDocument
-from cortex.errors import CortexError, DocumentNotFoundError
+from cortex.errors import CortexError, CortexUnavailableError, DocumentNotFoundError
 from cortex.lightrag_compat import is_cancellation, pipeline_busy, request_cancel, rows_for, storages
 from cortex.models import DocumentInfo, DocumentKind, DocumentState
 from cortex.purge import PipelineBusyError, purge_documents
 from cortex.registry import Registry, StatusChange
+from cortex.storage.pg_guard import DbGuard, NullGuard
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,16 @@ class IngestQueue:
     """Accepts documents and sees them through LightRAG's pipeline, durably (see the module docstring)."""
 
     def __init__(
-        self, rag: Any, registry: Registry, *, process_options: str | None, forget: Callable[[str], object]
+        self,
+        rag: Any,
+        registry: Registry,
+        *,
+        process_options: str | None,
+        forget: Callable[[str], object],
+        guard: DbGuard | None = None,
     ) -> None:
         self.rag, self.registry = rag, registry
+        self._guard: DbGuard = guard or NullGuard()
         self._options, self._forget = process_options, forget
         self._handover: list[str] = []  # accepted, not yet given to LightRAG
         self._handed: set[str] = set()  # given to LightRAG by this process, not yet committed
@@ -96,18 +104,22 @@ class IngestQueue:
     def alive(self) -> bool:
         return bool(self._tasks) and not any(t.done() for t in self._tasks)
 
-    async def close(self, timeout: float = 5.0) -> None:
-        """Hand over what is accepted, commit what is stored, stop. Unfinished work resumes at the next start."""
+    async def close(self, timeout: float = 2.5) -> None:
+        """Hand over what is accepted, commit what is stored, stop; each step bounded, whatever the database does.
+
+        Unfinished work resumes at the next start.
+        """
         self._start_handover()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.shield(self._handing), timeout)  # type: ignore[arg-type]
-        for task in [*self._tasks, *([self._handing] if self._handing else [])]:
+        tasks = [*self._tasks, *([self._handing] if self._handing else [])]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
         self._tasks = []
         with contextlib.suppress(Exception):
+            await self._guard.check()
             await asyncio.wait_for(self._sync_and_commit(force=True), timeout)
 
     # ---- accepting --------------------------------------------------------------------------
@@ -213,6 +225,13 @@ class IngestQueue:
         self._redo.update(doc_ids)
         self._wakeup.set()
 
+    def wake(self) -> None:
+        """Look at the work again (the database is back)."""
+        self._wakeup.set()
+        self._poke.set()
+        if self._handover:
+            self._start_handover()
+
     def discard(self, doc_ids: Sequence[str]) -> None:
         """Remove documents the registry does not know from LightRAG's stores (a repair), when it is idle."""
         self._unpurged.update(doc_ids)
@@ -268,11 +287,13 @@ class IngestQueue:
         backoff = 0.5
         while True:
             await self._wakeup.wait()
+            await self._guard.wait_up()  # while the database is down; it wakes this loop when it is back
             self._wakeup.clear()
             try:
                 async with self._pipeline:
                     await self._purge()
-                    await self.rag.apipeline_process_enqueue_documents()
+                    with self._guard.run_scope():  # a run the database went away under stores nothing
+                        await self.rag.apipeline_process_enqueue_documents()
                 backoff = 0.5
             except PipelineBusyError:
                 await asyncio.sleep(backoff)
@@ -293,7 +314,10 @@ class IngestQueue:
                 self._progress.set()
                 continue
             try:
+                await self._guard.check()
                 await self._sync_and_commit()
+            except CortexUnavailableError:
+                pass  # the database is down: the guard says so in /health, and wakes the queue when it is back
             except Exception:
                 log.exception("committing processed documents failed; trying again")
             self._progress.set()

@@ -74,6 +74,7 @@ class CortexHealth(_Model):
     """What `/health` reports."""
 
     status: Literal["ok", "starting", "degraded"]
+    reason: str | None = None  # why it is degraded, when CORTEX knows (the database does not answer)
     embedder: str
     dim: int
     documents: int

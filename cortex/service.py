@@ -33,6 +33,7 @@ from cortex.models import (
 )
 from cortex.registry import DocumentLabel, Manifest, Registry
 from cortex.sources import DocRef, build_sources
+from cortex.storage.pg_guard import DbGuard, NullGuard, guard_for
 from cortex.storage.selection import StoragePlan, plan_storage
 from cortex.tokenizer import offline_tokenizer
 from cortex.workspace import FILE_STORE_HINT, FILE_STORE_SINGLE_PROCESS, StoreLock, claim, release, several_workers
@@ -123,6 +124,7 @@ class Cortex(CortexBackend):
         self._memo: VectorMemo | None = None
         self._store_lock: StoreLock | None = None
         self._plan: StoragePlan | None = None
+        self._db_guard: DbGuard = NullGuard()  # PostgreSQL outages: fail fast, health, recovery (pg_guard.py)
         self.kg_builds = 0
 
     # ---- life cycle -------------------------------------------------------------------------
@@ -204,6 +206,10 @@ class Cortex(CortexBackend):
         self._registry, self._manifest = registry, manifest
         try:
             self._rag = await self._open_rag(manifest.workspace)
+            # db guard: watches the database from now on, wakes the document worker when it is back
+            self._db_guard = guard_for(self._plan.target if self._plan else None)
+            self._db_guard.on_up(lambda: self._queue.wake() if self._queue is not None else None)
+            self._db_guard.start()
             if self._build_graph:
                 await self._ensure_triz_graph()
         except BaseException:
@@ -216,6 +222,7 @@ class Cortex(CortexBackend):
             registry,
             process_options=None if self.settings.llm_model else "!",
             forget=lambda doc_id: self._doc_text_cache.pop(doc_id, None),
+            guard=self._db_guard,
         )
         try:
             # Workers of a multi-process server leave recovery to the master's helper, which opened the
@@ -303,9 +310,11 @@ class Cortex(CortexBackend):
             self._queue = None
         if self._rag is not None:
             try:
-                await self._rag.finalize_storages()
+                await self._db_guard.finalize(self._rag)  # db guard: bounded for PostgreSQL, plain for files
             finally:
                 self._rag = None
+        await self._db_guard.aclose()  # db guard
+        self._db_guard = NullGuard()
         if self._memo is not None:
             self._memo.close()
         if self._manifest is not None:
@@ -412,6 +421,7 @@ class Cortex(CortexBackend):
         tags: Sequence[str] = (),
     ) -> DocumentInfo:
         """Store a file; returns at once with status pending, processing continues in the background."""
+        await self._db_guard.check()  # db guard: 503 at once while the database is down
         parsed = await asyncio.to_thread(parse_upload, name, data, *self._limits())
         infos = await self._enqueue([(parsed, kind, list(tags))])
         return infos[0]
@@ -420,6 +430,7 @@ class Cortex(CortexBackend):
         self, files: Sequence[tuple[str, bytes]], *, kind: DocumentKind = "document", tags: Sequence[str] = ()
     ) -> list[DocumentInfo]:
         """Store many files in one batch (one pipeline run); every file is checked before any is stored."""
+        await self._db_guard.check()  # db guard
         parsed = [await asyncio.to_thread(parse_upload, n, d, *self._limits()) for n, d in files]
         return await self._enqueue([(p, kind, list(tags)) for p in parsed])
 
@@ -441,10 +452,12 @@ class Cortex(CortexBackend):
         await self.queue.wait_idle(timeout)
 
     async def list_documents(self, status: Sequence[DocumentState] = ()) -> list[DocumentInfo]:
+        await self._db_guard.check()  # db guard
         await self.queue.sync()
         return [r.info for r in self.registry.all(status)]
 
     async def get_document(self, doc_id: str) -> DocumentInfo:
+        await self._db_guard.check()  # db guard
         await self.queue.sync([doc_id])
         record = self.registry.get(doc_id)
         if record is None:
@@ -453,12 +466,14 @@ class Cortex(CortexBackend):
 
     async def delete_document(self, doc_id: str) -> None:
         """Forget a document; its chunks, vectors and graph contributions go with it (at once when idle)."""
+        await self._db_guard.check()  # db guard
         await self.queue.delete(doc_id)
 
     async def check(self, repair: bool = False) -> CheckReport:
         """Compare the document list with LightRAG's stores; with `repair`, fix what is found."""
         from cortex.check import check_store, repair_store
 
+        await self._db_guard.check()  # db guard
         if self._queue is not None:
             await self._queue.sync()
         report = await check_store(self.rag, self.registry)
@@ -471,6 +486,7 @@ class Cortex(CortexBackend):
     async def query(self, request: QueryRequest) -> QueryResult:
         from lightrag import QueryParam  # type: ignore[import-untyped]
 
+        await self._db_guard.check()  # db guard
         t0 = time.perf_counter()
         lang = resolve_lang(request.query, request.lang)
         keywords = extract_keywords(request.query, self.kb) if request.mode != "naive" else None
@@ -483,6 +499,7 @@ class Cortex(CortexBackend):
             enable_rerank=False,
         )
         data = await self.rag.aquery_data(request.query, param)
+        await self._db_guard.check()  # db guard: LightRAG turns some failed calls into empty results
         warnings: list[str] = []
         if data.get("status") != "success":
             warnings.append(str(data.get("message", "retrieval failed")))
@@ -557,13 +574,11 @@ class Cortex(CortexBackend):
             )
         s = self.settings
         ok = self._queue is not None and self._queue.alive
-        target = self._plan.target if self._plan else None
-        if ok and target is not None:
-            from cortex.storage.postgres import reachable
-
-            ok = await reachable(target)  # a store whose database is gone is not healthy
+        reason = await self._db_guard.problem()  # db guard: a bounded probe, cached briefly
+        ok = ok and reason is None
         return CortexHealth(
             status="ok" if ok else "degraded",
+            reason=reason,
             embedder=self._manifest.embedder,
             dim=self._manifest.dim,
             documents=self.registry.count(),

@@ -12,6 +12,7 @@ import contextlib
 import importlib.util
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -143,6 +144,31 @@ class LocalPostgres:
             self._run("pg_ctl", "-D", str(self.pgdata), "-m", mode, "-w", "stop")
         if remove:
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def pids(self) -> list[int]:
+        """The server's processes: the postmaster and its children (Linux's /proc)."""
+        pidfile = self.pgdata / "postmaster.pid"
+        if not pidfile.exists():
+            return []
+        master = int(pidfile.read_text().split()[0])
+        found = [master]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                    found.append(int(stat.parent.name))
+        return found
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open and new ones are accepted, but nothing answers,
+        as with a server whose network went silent."""
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
     def running(self) -> bool:
         return self._run("pg_ctl", "-D", str(self.pgdata), "status").returncode == 0

@@ -8,7 +8,7 @@ too, so every CORTEX process that opens the store, on any machine, sees the same
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import json
 import logging
 import os
@@ -34,6 +34,15 @@ _SSL_OPTIONS = {
     "sslkey": "POSTGRES_SSL_KEY",
     "sslrootcert": "POSTGRES_SSL_ROOT_CERT",
     "sslcrl": "POSTGRES_SSL_CRL",
+}
+
+# LightRAG's own retry is left only for opening its pool at start (pg_calls bounds every later call); its
+# defaults (10 attempts, 3-30 s apart) would hold a start up for minutes.
+_LIGHTRAG_RETRIES = {
+    "POSTGRES_CONNECTION_RETRIES": "2",
+    "POSTGRES_CONNECTION_RETRY_BACKOFF": "0.5",
+    "POSTGRES_CONNECTION_RETRY_BACKOFF_MAX": "2",
+    "POSTGRES_POOL_CLOSE_TIMEOUT": "2",
 }
 
 
@@ -94,10 +103,14 @@ class PgTarget:
 
     def apply_env(self) -> None:
         """Point LightRAG's PostgreSQL storages at this database (they read the environment)."""
+        from cortex.storage.pg_calls import install
+
         os.environ.update(self.lightrag_env())
+        os.environ.update(_LIGHTRAG_RETRIES)
         _quiet_table_creation()
         # The workspace comes from CORTEX's manifest; LightRAG would let this variable override it.
         os.environ.pop("POSTGRES_WORKSPACE", None)
+        install()  # every call of LightRAG's PostgreSQL storages bounded, failing fast while the server is down
 
     def connect_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -145,12 +158,25 @@ def _asyncpg() -> Any:
     return asyncpg
 
 
+START_HINT = "start the database (docker compose --profile postgres up -d postgres) or fix CORTEX_POSTGRES_URL"
+# Statements on CORTEX's own connections (manifest, checks, migration): none waits forever on a lost server.
+COMMAND_TIMEOUT_S = 120.0
+
+
+def outage_error(where: str, reason: str) -> CortexUnavailableError:
+    """The 503 of a call made while PostgreSQL does not answer: the database, why, and what to do."""
+    return CortexUnavailableError(
+        f"PostgreSQL at {where} is not answering ({reason})",
+        f"{START_HINT}; CORTEX reconnects by itself once it answers, documents already accepted are processed then",
+    )
+
+
 async def connect(target: PgTarget, timeout: float = 10.0) -> asyncpg.Connection:
     """A connection, or a CortexError that says why not and what to do."""
     asyncpg = _asyncpg()
     where = target.display()
     try:
-        return await asyncpg.connect(**target.connect_kwargs(), timeout=timeout)
+        return await asyncpg.connect(**target.connect_kwargs(), timeout=timeout, command_timeout=COMMAND_TIMEOUT_S)
     except asyncpg.InvalidCatalogNameError:
         raise CortexUnavailableError(
             f"the database {target.database!r} does not exist on {target.host}:{target.port}",
@@ -162,28 +188,20 @@ async def connect(target: PgTarget, timeout: float = 10.0) -> asyncpg.Connection
             f"PostgreSQL at {where} refused the login: {exc}",
             "fix the user and password in CORTEX_POSTGRES_URL",
         ) from None
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         reason = str(exc) or type(exc).__name__
-        raise CortexUnavailableError(
-            f"CORTEX cannot reach PostgreSQL at {where}: {reason}",
-            "start the database (docker compose --profile postgres up -d postgres) or fix CORTEX_POSTGRES_URL",
-        ) from None
+        raise CortexUnavailableError(f"CORTEX cannot reach PostgreSQL at {where}: {reason}", START_HINT) from None
 
 
-async def reachable(target: PgTarget, timeout: float = 2.0) -> bool:
-    """Whether the database answers now (for /health)."""
+async def close_quietly(conn: asyncpg.Connection, timeout: float = 2.0) -> None:
+    """Close politely when the server answers, else cut the connection: closing never hangs."""
     try:
-        conn = await connect(target, timeout=timeout)
-    except CortexError:
-        return False
-    try:
-        await conn.fetchval("SELECT 1", timeout=timeout)
-        return True
+        await asyncio.wait_for(conn.close(timeout=timeout), timeout)
     except Exception:
-        return False
-    finally:
-        with contextlib.suppress(Exception):
-            await conn.close(timeout=timeout)
+        conn.terminate()
+    except asyncio.CancelledError:
+        conn.terminate()
+        raise
 
 
 class ServerCheck(BaseModel):
@@ -220,7 +238,7 @@ async def check_server(target: PgTarget) -> ServerCheck:
         age = bool(await conn.fetchval("SELECT count(*) FROM pg_available_extensions WHERE name = 'age'"))
         return ServerCheck(server_version=version, pgvector=str(pgvector), age=age)
     finally:
-        await conn.close()
+        await close_quietly(conn)
 
 
 # ---- the manifest ---------------------------------------------------------------------------------
@@ -240,7 +258,7 @@ async def load_manifest(target: PgTarget, store: str) -> Manifest | None:
         await _ensure_manifest_table(conn)
         raw = await conn.fetchval(f"SELECT manifest FROM {MANIFEST_TABLE} WHERE store = $1", store)
     finally:
-        await conn.close()
+        await close_quietly(conn)
     return Manifest.model_validate(json.loads(raw)) if raw else None
 
 
@@ -255,7 +273,7 @@ async def save_manifest(target: PgTarget, store: str, manifest: Manifest) -> Non
             manifest.model_dump_json(),
         )
     finally:
-        await conn.close()
+        await close_quietly(conn)
 
 
 async def create_manifest_once(target: PgTarget, store: str, embedder: str, dim: int, vector_storage: str) -> Manifest:
@@ -276,7 +294,7 @@ async def create_manifest_once(target: PgTarget, store: str, embedder: str, dim:
         )
         raw = await conn.fetchval(f"SELECT manifest FROM {MANIFEST_TABLE} WHERE store = $1", store)
     finally:
-        await conn.close()
+        await close_quietly(conn)
     return Manifest.model_validate(json.loads(raw))
 
 
@@ -292,7 +310,7 @@ async def delete_manifest(target: PgTarget, store: str) -> None:
         await _ensure_manifest_table(conn)
         await conn.execute(f"DELETE FROM {MANIFEST_TABLE} WHERE store = $1", store)
     finally:
-        await conn.close()
+        await close_quietly(conn)
 
 
 # ---- reading LightRAG's tables --------------------------------------------------------------------
@@ -315,7 +333,7 @@ async def workspace_rows(target: PgTarget, workspace: str) -> dict[str, int]:
             counts[table] = int(await conn.fetchval(f'SELECT count(*) FROM "{table}" WHERE workspace = $1', workspace))
         return counts
     finally:
-        await conn.close()
+        await close_quietly(conn)
 
 
 async def pg_chunks(storage: Any) -> dict[str, dict[str, Any]]:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 
 from cortex import Cortex
 from synapse.config import CortexSettings
 from tests.conftest import HashingEmbedder
 from tests.cortex.conftest import EN_BRACKET, RU_COOLING, cortex_settings, make_pdf
+from tests.pg_server import LocalPostgres, _unavailable, find_binaries
 
 DOCS = {
     "bracket.md": EN_BRACKET.encode(),
@@ -38,3 +40,20 @@ async def file_store(tmp_path: Path) -> AsyncIterator[Path]:
             await cortex.add_document(name, data)
         await cortex.wait_idle(60)
     yield data_dir
+
+
+@pytest.fixture
+def own_server() -> Iterator[LocalPostgres]:
+    """A PostgreSQL server of this test's own, which it may stop, crash or freeze."""
+    binaries, passed = find_binaries()
+    if binaries is None:
+        _unavailable("no PostgreSQL this test could kill: " + "; ".join(passed))
+    assert binaries is not None
+    server = LocalPostgres(binaries)
+    server.start()
+    server.psql("CREATE EXTENSION vector")
+    try:
+        yield server
+    finally:
+        server.resume()  # a frozen server would not stop
+        server.stop(mode="immediate", remove=True)
