@@ -136,6 +136,8 @@ class IngestQueue:
                 known = None
             if known is not None:
                 if known.info.status in ("pending", "processing"):
+                    if self.registry.text(doc_id) is None:  # a store from an older CORTEX: the upload has it
+                        await asyncio.to_thread(self.registry.keep_text, doc_id, parsed.text)
                     await self._unstick(doc_id)
                 out.append(known.info)
                 continue
