@@ -175,6 +175,8 @@ def crashed_store(
 
 def query_top(url: str, text: str, api_key: str = "") -> list[dict[str, object]]:
     headers = {"X-API-Key": api_key} if api_key else {}
-    response = httpx.post(f"{url}/query", json={"query": text, "mode": "naive", "top_k": 5}, headers=headers, timeout=60)
+    response = httpx.post(
+        f"{url}/query", json={"query": text, "mode": "naive", "top_k": 5}, headers=headers, timeout=60
+    )
     response.raise_for_status()
     return list(response.json()["sources"])

@@ -45,7 +45,11 @@ def _file_env(root: Path) -> dict[str, str]:
 def _check_store(env: dict[str, str]) -> dict[str, object]:
     """`synapse cortex check --json` on the stopped store."""
     done = subprocess.run(
-        [sys.executable, str(LAUNCHER), "cortex", "check", "--json"], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, str(LAUNCHER), "cortex", "check", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, f"cortex check exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     report: dict[str, object] = json.loads(done.stdout)

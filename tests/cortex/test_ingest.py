@@ -32,7 +32,9 @@ async def _documents(cortex: Cortex, query: str) -> list[str]:
     return [s.document for s in result.sources if s.document]
 
 
-async def test_an_accepted_document_is_committed_with_its_text_before_the_answer(fresh_dir: Path, tmp_path: Path) -> None:
+async def test_an_accepted_document_is_committed_with_its_text_before_the_answer(
+    fresh_dir: Path, tmp_path: Path
+) -> None:
     async with _open(fresh_dir, tmp_path) as cortex:
         doc = await cortex.add_document("seal.txt", NOTE.encode())
         # Another connection, as a process started after a crash would see the file.
@@ -152,7 +154,9 @@ async def test_a_document_being_processed_is_deleted_at_once_and_the_others_go_o
         assert (await cortex.get_document(other.id)).status == "processed"
         assert await cortex.rag.doc_status.get_by_id(slow.id) is None
         owners = set(((await chunk_owners(cortex.rag.text_chunks)) or {}).values())
-        assert slow.id not in owners and slow.id not in set(((await vector_owners(cortex.rag.chunks_vdb)) or {}).values())
+        assert slow.id not in owners and slow.id not in set(
+            ((await vector_owners(cortex.rag.chunks_vdb)) or {}).values()
+        )
         assert "glacier.txt" not in await _documents(cortex, "glacier survey drone battery heat")
 
 

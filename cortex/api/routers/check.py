@@ -13,12 +13,12 @@ router = APIRouter(tags=["maintenance"])
 
 
 class CheckRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     repair: bool = False
 
 
-@router.post("/check", responses=error_responses(413, 422))
+@router.post("/check", responses=error_responses(400, 413, 422))
 async def check(request: CheckRequest, cortex: CortexDep) -> CheckReport:
     """What `synapse cortex check` reports; with `repair`, incomplete documents are processed again and
     rows that belong to no document are removed."""
