@@ -474,7 +474,10 @@ class IngestQueue:
 
 
 async def flush_all(rag: Any) -> None:
-    """Write every store's changes to disk, the document status last (it says what the others hold)."""
+    """Make every store's changes durable, the document status last (it says what the others hold).
+
+    CORTEX's JSON stores append their changed rows to a journal; the others write as LightRAG's do.
+    """
     for storage in storages(rag):
-        flush = getattr(storage, "flush_now", None)
-        await (flush() if flush is not None else storage.index_done_callback())
+        write = getattr(storage, "journal_now", None) or getattr(storage, "flush_now", None)
+        await (write() if write is not None else storage.index_done_callback())
