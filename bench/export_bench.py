@@ -31,7 +31,7 @@ PY = sys.executable
 
 BUILD = """
 import sys; from pathlib import Path
-from export.synthetic import QWEN25_1_5B, TINY, build_random_lora, build_random_qwen2
+from tests.support.synthetic_models import QWEN25_1_5B, TINY, build_random_lora, build_random_qwen2
 shape = QWEN25_1_5B if sys.argv[1] == "1.5b" else TINY
 base = build_random_qwen2(Path(sys.argv[2]), shape, dtype="bfloat16")
 build_random_lora(base, Path(sys.argv[3]))

@@ -74,7 +74,7 @@ def test_bad_input_fails_before_any_output(tiny_base: Path, tmp_path: Path) -> N
 def test_adapter_mode_writes_base_and_lora_and_reuses_the_base(
     stopping_base: Path, stopping_adapter: Path, tmp_path: Path
 ) -> None:
-    from export.synthetic import build_random_lora
+    from tests.support.synthetic_models import build_random_lora
 
     store = tmp_path / "store"
     first = run_export(
