@@ -74,9 +74,9 @@ import sys; from pathlib import Path
 from export.inputs import inspect_adapter, inspect_base
 from export.verify import VerifyBounds, check_logits, reference_logits
 base = inspect_base(Path(sys.argv[1])); adapter = inspect_adapter(Path(sys.argv[2]), base)
-ids, ref = reference_logits(base, adapter)
+reference = reference_logits(base, adapter)
 for path in sys.argv[3:]:
-    check, _ = check_logits(Path(path), "F16", ids, ref, VerifyBounds(require_stop=False, chat_max_tokens=4))
+    check, _ = check_logits((Path(path), "F16"), reference, VerifyBounds(require_stop=False, chat_max_tokens=4))
     print(path, check.max_abs_logit_error)
 """
 

@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("torch", reason="the export tests need the `export` extra")
 
-from export.inputs import ExportInputError
-from export.pipeline import ExportFailed, ExportRequest, run_export, sha256_file
+from export.errors import ExportFailed, ExportInputError
+from export.pipeline import ExportRequest, run_export, sha256_file
 from export.verify import VerifyBounds
 
 RANDOM_MODEL = VerifyBounds(require_stop=False)

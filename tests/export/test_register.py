@@ -11,8 +11,9 @@ import httpx
 import ollama
 import pytest
 
+from export.errors import OllamaCreateFailed, OllamaUnavailable
 from export.profiles import ExportProfile, builtin_profiles
-from export.register import OllamaCreateFailed, OllamaUnavailable, file_digest, register_model
+from export.register import file_digest, register_model
 from synapse.errors import SynapseError
 from tests.support.fake_ollama import FakeOllama
 
