@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from export.errors import ExportProfileError
 from export.quantize import Quant
+from synapse.config import ExportSettings
 from synapse.paths import default_data_dir
 
 SystemLang = Literal["ru", "en"]
@@ -224,10 +225,10 @@ def builtin_profiles() -> dict[str, ExportProfile]:
 
 
 def default_profiles_file() -> Path | None:
-    """The user profile file in effect: $SYNAPSE_EXPORT_PROFILES, else the data dir's file if present."""
-    env = os.environ.get(PROFILES_ENV)
-    if env:
-        return Path(env).expanduser()
+    """The user profile file: SYNAPSE_EXPORT_PROFILES (environment or .env), else the data dir's file when present."""
+    configured = ExportSettings().profiles
+    if configured is not None:
+        return configured.expanduser()
     candidate = default_data_dir() / PROFILES_FILE
     return candidate if candidate.is_file() else None
 
