@@ -3,7 +3,7 @@
 
 Usage:
     python3 bootstrap.py run [SYNAPSE ARGS...]   install runtime, then run the main job (synapse up)
-    python3 bootstrap.py test [PYTEST ARGS...]   install runtime + export + dev tools, then lint, type-check and test
+    python3 bootstrap.py test [PYTEST ARGS...]   runtime + export + dev tools, then lint, type-check, import contracts, tests
     python3 bootstrap.py install [EXTRAS]        install only (e.g. "llm,dev,export")
 
 Standard library only: it runs before anything is installed, on Linux, macOS and Windows.
@@ -157,6 +157,7 @@ def main(argv: list[str]) -> None:
     python = str(install(["llm", "export", "dev"]))
     check([python, "-m", "ruff", "check", "."], "ruff")
     check([python, "-m", "mypy"], "mypy")
+    check([str(venv_bin("lint-imports"))], "import contracts")
     sys.exit(subprocess.call([python, "-m", "pytest", *rest], cwd=ROOT))
 
 

@@ -474,8 +474,8 @@ async def measure(
 
 def embed_alone(texts: list[str], threads: int | None = None) -> float:
     """Seconds the offline embedder takes for `texts` in batches of 64, with `threads` BLAS threads."""
+    from synapse.blas import limit_blas_threads
     from synapse.embeddings import get_embedder
-    from synapse.serving.blas import limit_blas_threads
 
     embedder = get_embedder("use-multilingual")
     embedder.embed(["warm-up"])

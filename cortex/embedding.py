@@ -16,7 +16,7 @@ from lightrag.utils import EmbeddingFunc  # type: ignore[import-untyped]
 
 from cortex.errors import CortexError, CortexUnavailableError
 from synapse.config import OllamaSettings
-from synapse.embeddings import Embedder, Vectors, get_embedder
+from synapse.embeddings import EMBEDDERS, Embedder, Vectors, get_embedder
 from synapse.embeddings.child import EmbeddingProcess
 from synapse.paths import default_cache_dir
 
@@ -73,14 +73,18 @@ class OllamaEmbedder(Embedder):
         return np.asarray(self._call(texts), dtype=np.float32)
 
 
+def _ollama_embedder(model: str, setting: str) -> Embedder:
+    if not model:
+        raise CortexError(f"{setting} names no Ollama model", "use e.g. ollama:nomic-embed-text")
+    return OllamaEmbedder(model)
+
+
+EMBEDDERS.register_prefix(OLLAMA_PREFIX, _ollama_embedder, example="ollama:<model>")
+
+
 def resolve_embedder(name: str) -> Embedder:
     """The embedder a CORTEX_EMBEDDER value names."""
-    if name.startswith(OLLAMA_PREFIX):
-        model = name[len(OLLAMA_PREFIX) :].strip()
-        if not model:
-            raise CortexError("CORTEX_EMBEDDER names no Ollama model", "use e.g. ollama:nomic-embed-text")
-        return OllamaEmbedder(model)
-    return get_embedder(name)
+    return get_embedder(name, setting="CORTEX_EMBEDDER")
 
 
 # Documents' texts wait this long for company before they are embedded together, up to MAX_BATCH texts.

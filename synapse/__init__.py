@@ -1,5 +1,10 @@
 """SYNAPSE: the connector, the agent API and the `synapse` command line."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("triz-agent")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
 
 __all__ = ["__version__"]

@@ -50,7 +50,7 @@ def run(settings: TerminalSettings, host: str, port: int) -> None:
     prepare(settings, host, port)
     from chainlit.cli import run_chainlit
 
-    from synapse.serving.blas import limit_serving_blas
+    from synapse.blas import limit_serving_blas
 
     limit_serving_blas()
     from chainlit.config import config

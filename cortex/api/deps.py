@@ -6,8 +6,6 @@ pool, three thread hand-offs per request that cost a naive query a twentieth of 
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,6 +14,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from cortex.errors import CortexError
 from cortex.service import Cortex
 from synapse.config import CortexSettings
+from synapse.keys import KeyRing
 
 
 class UnauthorizedError(CortexError):
@@ -36,18 +35,9 @@ _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 _bearer = HTTPBearer(auto_error=False)
 
 
-def key_accepted(settings: CortexSettings, given: str) -> bool:
-    """Whether `given` opens the API: always when CORTEX_API_KEY is empty, else only that key."""
-    expected = settings.api_key.get_secret_value()
-    return not expected or (bool(given) and hmac.compare_digest(given.encode(), expected.encode()))
-
-
-def key_of(headers: Mapping[str, str]) -> str:
-    """The key a request carries: X-API-Key, else the credentials of Authorization: Bearer."""
-    if key := headers.get("x-api-key", ""):
-        return key
-    scheme, _, credentials = headers.get("authorization", "").partition(" ")
-    return credentials.strip() if scheme.lower() == "bearer" else ""
+def key_ring(settings: CortexSettings) -> KeyRing:
+    """The keys that open CORTEX: CORTEX_API_KEY, or none (open) when it is empty."""
+    return KeyRing([settings.api_key.get_secret_value()])
 
 
 def unauthorized() -> UnauthorizedError:
@@ -66,7 +56,8 @@ async def require_api_key(
     The RequestGuard middleware already refused a wrong key before the body was read; this dependency
     declares the two schemes in the OpenAPI document and holds for routes mounted without the guard.
     """
-    if not key_accepted(settings, header_key or (bearer.credentials if bearer else "")):
+    presented = {"x-api-key": header_key or "", "authorization": f"Bearer {bearer.credentials}" if bearer else ""}
+    if not key_ring(settings).admits(presented):
         raise unauthorized()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,8 +12,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
-from cortex.errors import CortexError
-from synapse.errors import InvalidProblemError, SynapseError, UnknownParameterError, UnknownPrincipleError
+from synapse.errors import SynapseError, describe_invalid
 
 
 class ErrorDetail(BaseModel):
@@ -25,12 +23,6 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
-
-
-def error_code(exc: CortexError) -> str:
-    """CamelCase class name to snake_case without the Error suffix: DocumentNotFoundError -> document_not_found."""
-    name = type(exc).__name__.removesuffix("Error") or "cortex"
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -44,8 +36,8 @@ def error_response(
     return JSONResponse(status_code=status, content=body.model_dump(), headers=headers)
 
 
-def error_response_of(exc: CortexError) -> JSONResponse:
-    return error_response(exc.status, error_code(exc), exc.message, exc.hint)
+def error_response_of(exc: SynapseError) -> JSONResponse:
+    return error_response(exc.status, exc.code, exc.message, exc.hint)
 
 
 def allowed_methods(request: Request) -> str:
@@ -62,25 +54,14 @@ def allowed_methods(request: Request) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def cortex_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, CortexError)
-        return error_response_of(exc)
-
     async def synapse_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SynapseError)
-        if isinstance(exc, UnknownParameterError | UnknownPrincipleError):
-            status, code = 404, "unknown_" + ("parameter" if isinstance(exc, UnknownParameterError) else "principle")
-        else:
-            status, code = (422, "invalid_problem") if isinstance(exc, InvalidProblemError) else (400, "bad_request")
-        return error_response(status, code, exc.message, exc.hint)
+        return error_response_of(exc)
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        parts = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid")))
-        return error_response(422, "validation", "; ".join(parts) or "invalid request", "see GET /docs for the schema")
+        message = describe_invalid(list(exc.errors()))
+        return error_response(422, "validation", message, "see GET /docs for the schema")
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -90,7 +71,6 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["Allow"] = allowed_methods(request)
         return error_response(exc.status_code, code, str(exc.detail), "see GET /docs for the routes", headers)
 
-    app.add_exception_handler(CortexError, cortex_error)
     app.add_exception_handler(SynapseError, synapse_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cortex.api.deps import key_accepted, key_of, unauthorized
+from cortex.api.deps import key_ring, unauthorized
 from cortex.api.errors import error_response, error_response_of
 from cortex.errors import DocumentTooLargeError
 from synapse.config import CortexSettings
@@ -49,7 +49,7 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if scope["path"] not in self.open_paths and not key_accepted(self.settings, key_of(headers)):
+        if scope["path"] not in self.open_paths and not key_ring(self.settings).admits(headers):
             await error_response_of(unauthorized())(scope, receive, send)
             return
         limit = self.upload_limit if _is_upload(scope) else MAX_JSON_BYTES

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -13,6 +15,7 @@ from synapse.llm.models import ChatMessage
 #: Tokens a chat template adds around each message (role markers, separators), counted generously.
 PER_MESSAGE_OVERHEAD = 8
 TEMPLATE_OVERHEAD = 16
+T = TypeVar("T")
 
 
 class ContextOverflowError(SynapseError):
@@ -29,18 +32,32 @@ class FittedPrompt(BaseModel):
     max_tokens: int
 
 
+@dataclass(frozen=True)
+class PromptParts:
+    """What goes into a prompt: the system text and TRIZ section (always kept), the context blocks best
+    first, the history oldest first, the question (always kept); `context_head` frames the kept blocks."""
+
+    system: str
+    triz: str
+    blocks: list[str]
+    context_head: Callable[[list[str]], str]
+    history: list[ChatMessage]
+    question: ChatMessage
+
+
+def _take(items: list[T], costs: list[int], used: int, limit: int) -> tuple[list[T], int]:
+    """Items in order until the first that would pass `limit`; the tokens used after them."""
+    kept: list[T] = []
+    for item, c in zip(items, costs, strict=True):
+        if used + c > limit:
+            break
+        kept.append(item)
+        used += c
+    return kept, used
+
+
 def fit_prompt(
-    *,
-    system: str,
-    triz: str,
-    blocks: list[str],
-    context_head: Callable[[list[str]], str],
-    history: list[ChatMessage],
-    question: ChatMessage,
-    window: int,
-    max_tokens: int,
-    count: Callable[[str], int],
-    min_answer: int = 64,
+    parts: PromptParts, *, window: int, max_tokens: int, count: Callable[[str], int], min_answer: int = 64
 ) -> FittedPrompt:
     """Drop oldest history, then the lowest-ranked sources, until prompt + answer fit in `window`.
 
@@ -51,7 +68,10 @@ def fit_prompt(
     def cost(msg: ChatMessage) -> int:
         return count(msg.content) + PER_MESSAGE_OVERHEAD
 
-    fixed = TEMPLATE_OVERHEAD + cost(question) + count(assemble_system(system, triz, "")) + PER_MESSAGE_OVERHEAD
+    blocks, history = parts.blocks, parts.history
+    fixed = (
+        TEMPLATE_OVERHEAD + cost(parts.question) + count(assemble_system(parts.system, parts.triz, ""))
+    ) + PER_MESSAGE_OVERHEAD
     if fixed + min_answer > window:
         raise ContextOverflowError(
             f"the question needs about {fixed} tokens; the model's context holds {window}",
@@ -59,38 +79,22 @@ def fit_prompt(
         )
     answer = min(max_tokens, window - fixed)
     budget = window - answer - fixed
-    kept: list[str] = []
     block_costs = [count(b) + 2 for b in blocks]
-    head = count(context_head(["x"])) if blocks else 0
-    history_costs = [cost(m) for m in history]
-    # History is taken newest first, then sources best first; each stops at the first that does not fit.
-    kept_history: list[ChatMessage] = []
-    used = head if blocks else 0
-    # Sources first claim up to half the budget so a long history cannot crowd out retrieval entirely.
-    half = budget // 2
-    for block, c in zip(blocks, block_costs, strict=True):
-        if used + c > half:
-            break
-        kept.append(block)
-        used += c
-    for msg, c in zip(reversed(history), reversed(history_costs), strict=True):
-        if used + c > budget:
-            break
-        kept_history.insert(0, msg)
-        used += c
-    for block, c in zip(blocks[len(kept) :], block_costs[len(kept) :], strict=True):
-        if used + c > budget:
-            break
-        kept.append(block)
-        used += c
+    head = count(parts.context_head(["x"])) if blocks else 0
+    # Sources first claim up to half the budget so a long history cannot crowd out retrieval entirely;
+    # then history newest first, then the remaining sources best first, each up to the first that does not fit.
+    kept, used = _take(blocks, block_costs, head, budget // 2)
+    newest_first, used = _take(history[::-1], [cost(m) for m in history[::-1]], used, budget)
+    more, used = _take(blocks[len(kept) :], block_costs[len(kept) :], used, budget)
+    kept += more
     if not kept and blocks:
         used -= head
-    system_msg = ChatMessage(role="system", content=assemble_system(system, triz, context_head(kept) if kept else ""))
-    messages = [system_msg, *kept_history, question]
+    context = parts.context_head(kept) if kept else ""
+    system_msg = ChatMessage(role="system", content=assemble_system(parts.system, parts.triz, context))
     return FittedPrompt(
-        messages=messages,
+        messages=[system_msg, *newest_first[::-1], parts.question],
         tokens=fixed + used,
         kept_blocks=len(kept),
-        dropped_messages=len(history) - len(kept_history),
+        dropped_messages=len(history) - len(newest_first),
         max_tokens=answer,
     )

@@ -6,10 +6,11 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 from cortex.backend import CortexBackend
 from cortex.errors import CortexError
-from synapse.agent.budget import fit_prompt
+from synapse.agent.budget import FittedPrompt, PromptParts, fit_prompt
 from synapse.agent.lang import detect_lang
 from synapse.agent.memory import DialogueMemory
 from synapse.agent.models import (
@@ -42,6 +43,91 @@ class InvalidTurnError(SynapseError):
 
 def _default_analyzer(problem: str, lang: str) -> Analysis:
     return analyze_problem(problem, lang=lang, top=2)
+
+
+@dataclass
+class _Gathered:
+    """What planning found before the prompt is fitted: where to generate, the route, the context."""
+
+    backend: LLMBackend
+    model: str
+    route: str
+    route_score: float | None
+    lang: AgentLang
+    retrieved: Retrieved
+    mode_requested: str
+    triz: TrizInfo | None
+    warnings: list[str]
+
+
+def _system_and_triz(request: TurnRequest, found: _Gathered) -> tuple[str, str]:
+    """The system text (the agent's own, then the caller's) and the TRIZ section; a raw call keeps the caller's."""
+    caller_system = "\n\n".join(m.content for m in request.messages[:-1] if m.role == "system" and m.content.strip())
+    if found.route == "raw":
+        return caller_system, ""
+    system = system_text(found.lang, triz=found.route == "triz")
+    if caller_system:
+        system = f"{system}\n\n{caller_system}"
+    return system, triz_section(found.triz, found.lang)
+
+
+def _notes(found: _Gathered, fitted: FittedPrompt, sources: int) -> list[str]:
+    notes = list(found.retrieved.warnings) + found.warnings + found.backend.warnings(found.model)
+    if fitted.kept_blocks < sources:
+        notes.append(f"{sources - fitted.kept_blocks} sources left out to fit the context window")
+    if fitted.dropped_messages:
+        notes.append(f"{fitted.dropped_messages} earlier messages left out to fit the context window")
+    return notes
+
+
+def _fit(request: TurnRequest, found: _Gathered) -> TurnPlan:
+    """The plan: the prompt fitted to the model's window, with the sources and the notes that it kept."""
+    messages = request.messages
+    result = found.retrieved.result
+    sources = list(result.sources) if result else []
+    system, triz_text = _system_and_triz(request, found)
+    parts = PromptParts(
+        system=system,
+        triz=triz_text,
+        blocks=context_blocks(result.context, sources) if result else [],
+        context_head=lambda kept: context_section(kept, found.lang),
+        history=[m for m in messages[:-1] if m.role != "system"],
+        question=messages[-1],
+    )
+    fitted = fit_prompt(
+        parts,
+        window=found.backend.context_window(found.model),
+        max_tokens=request.options.max_tokens,
+        count=found.backend.count_tokens,
+    )
+    out_messages = fitted.messages
+    if found.route == "raw" and not system and not fitted.kept_blocks:
+        out_messages = out_messages[1:]  # a raw call without system text keeps the caller's messages as sent
+    kept_sources = sources[: fitted.kept_blocks]
+    return TurnPlan(
+        request_model=request.model,
+        backend=found.backend.kind,
+        model=found.model,
+        route=found.route,  # type: ignore[arg-type]
+        lang=found.lang,
+        messages=out_messages,
+        options=request.options.model_copy(update={"max_tokens": fitted.max_tokens}),
+        sources=kept_sources,
+        warnings=_notes(found, fitted, len(sources)),
+        triz=found.triz,
+        retrieval=RetrievalInfo(
+            mode=found.retrieved.mode,
+            mode_requested=found.mode_requested,  # type: ignore[arg-type]
+            elapsed_ms=round(found.retrieved.elapsed_ms, 2),
+            count=len(kept_sources),
+        ),
+        prompt_tokens=fitted.tokens,
+        dropped_messages=fitted.dropped_messages,
+        dropped_sources=len(sources) - fitted.kept_blocks,
+        route_score=found.route_score,
+        conversation=list(messages),
+        conversation_id=request.conversation_id,
+    )
 
 
 class Agent:
@@ -128,83 +214,10 @@ class Agent:
             model = self.backends.model_for(backend, "triz" if route == "triz" else "base")
         else:
             model = request.model
-        plan = self._fit(request, backend, model, route, route_score, lang, retrieved, mode, triz, triz_warnings)
+        gathered = _Gathered(backend, model, route, route_score, lang, retrieved, mode, triz, triz_warnings)
+        plan = _fit(request, gathered)
         plan.retrieval.plan_ms = round((time.perf_counter() - started) * 1000, 2)
         return plan
-
-    def _fit(
-        self,
-        request: TurnRequest,
-        backend: LLMBackend,
-        model: str,
-        route: str,
-        route_score: float | None,
-        lang: AgentLang,
-        retrieved: Retrieved,
-        mode_requested: str,
-        triz: TrizInfo | None,
-        warnings: list[str],
-    ) -> TurnPlan:
-        messages = request.messages
-        question = messages[-1]
-        agent = route != "raw"
-        result = retrieved.result
-        sources = list(result.sources) if result else []
-        blocks = context_blocks(result.context, sources) if result else []
-        caller_system = "\n\n".join(m.content for m in messages[:-1] if m.role == "system" and m.content.strip())
-        history = [m for m in messages[:-1] if m.role != "system"]
-        if agent:
-            system = system_text(lang, triz=route == "triz")
-            if caller_system:
-                system = f"{system}\n\n{caller_system}"
-            triz_text = triz_section(triz, lang)
-        else:
-            system, triz_text = caller_system, ""
-        fitted = fit_prompt(
-            system=system,
-            triz=triz_text,
-            blocks=blocks,
-            context_head=lambda kept: context_section(kept, lang),
-            history=history,
-            question=question,
-            window=backend.context_window(model),
-            max_tokens=request.options.max_tokens,
-            count=backend.count_tokens,
-        )
-        out_messages = fitted.messages
-        if not agent and not system and not fitted.kept_blocks:
-            out_messages = out_messages[1:]  # a raw call without system text keeps the caller's messages as sent
-        kept_sources = sources[: fitted.kept_blocks]
-        notes = list(retrieved.warnings) + warnings + backend.warnings(model)
-        if fitted.kept_blocks < len(sources):
-            notes.append(f"{len(sources) - fitted.kept_blocks} sources left out to fit the context window")
-        if fitted.dropped_messages:
-            notes.append(f"{fitted.dropped_messages} earlier messages left out to fit the context window")
-        mode_run = retrieved.mode
-        return TurnPlan(
-            request_model=request.model,
-            backend=backend.kind,
-            model=model,
-            route=route,  # type: ignore[arg-type]
-            lang=lang,
-            messages=out_messages,
-            options=request.options.model_copy(update={"max_tokens": fitted.max_tokens}),
-            sources=kept_sources,
-            warnings=notes,
-            triz=triz,
-            retrieval=RetrievalInfo(
-                mode=mode_run,
-                mode_requested=mode_requested,  # type: ignore[arg-type]
-                elapsed_ms=round(retrieved.elapsed_ms, 2),
-                count=len(kept_sources),
-            ),
-            prompt_tokens=fitted.tokens,
-            dropped_messages=fitted.dropped_messages,
-            dropped_sources=len(sources) - fitted.kept_blocks,
-            route_score=route_score,
-            conversation=list(messages),
-            conversation_id=request.conversation_id,
-        )
 
     # ---- generation ----------------------------------------------------------------------------
 
@@ -250,8 +263,10 @@ class Agent:
             health = await asyncio.wait_for(self.cortex.health(), 5)
         except (CortexError, asyncio.TimeoutError) as exc:
             return {"status": "down", "detail": str(exc)}
-        except Exception as exc:
-            return {"status": "down", "detail": f"{type(exc).__name__}: {exc}"}
+        except Exception:
+            # /health is open to anyone: an unexpected error's text (paths, internals) goes to the log only.
+            log.exception("CORTEX health check failed")
+            return {"status": "down", "detail": "the CORTEX health check failed; the server log has the details"}
         return {"status": health.status, **health.model_dump()}
 
     async def start(self) -> None:

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from synapse.errors import SynapseError
+from synapse.errors import SynapseError, describe_invalid, invalid_field
 
 _TYPES = {
     400: "invalid_request_error",
@@ -79,14 +79,6 @@ def error_response(
     return JSONResponse(payload, status_code=status, headers=headers)
 
 
-def _where(err: Mapping[str, Any]) -> str:
-    return ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-
-
-def _describe(errors: list[Any]) -> str:
-    return "; ".join(f"{_where(err) or 'body'}: {err.get('msg', 'invalid')}" for err in errors[:5])
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Every error leaves as JSON in the route's dialect, never as a traceback.
 
@@ -98,10 +90,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
-        message = f"invalid request: {_describe(errors)}"
-        return error_response(
-            request, 422, message, "invalid_request", param=(_where(errors[0]) or None) if errors else None
-        )
+        message = f"invalid request: {describe_invalid(errors)}"
+        return error_response(request, 422, message, "invalid_request", param=invalid_field(errors))
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
@@ -111,9 +101,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SynapseError)
     async def _synapse(request: Request, exc: SynapseError) -> JSONResponse:
-        status = int(getattr(exc, "status", 400))
-        code = type(exc).__name__
-        return error_response(request, status, exc.message, code, hint=exc.hint)
+        return error_response(request, exc.status, exc.message, exc.code, hint=exc.hint)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -45,7 +45,7 @@ _child_embedder: Embedder | None = None
 
 def _load(name: str, blas_threads: int, parent_pid: int) -> None:
     global _child_embedder
-    from synapse.serving.blas import limit_blas_threads
+    from synapse.blas import limit_blas_threads
 
     watch_parent(parent_pid)  # a killed server takes its child with it
     # Ctrl-C reaches the whole process group; the parent stops this child itself when it shuts down.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 from synapse.config import OllamaSettings, SynapseSettings
@@ -98,18 +98,35 @@ class Backends:
         raise ModelNotFoundError(f"no backend serves the model {model!r}", "use a name from GET /v1/models")
 
 
+#: Makes a backend from the settings; nothing is loaded until its start().
+BackendFactory = Callable[[SynapseSettings, OllamaSettings], LLMBackend]
+_BACKENDS: dict[str, BackendFactory] = {}
+
+
+def register_backend(name: str, factory: BackendFactory) -> None:
+    """Make `name` a value of SYNAPSE_BACKEND / SYNAPSE_FALLBACK (the settings validate the names)."""
+    _BACKENDS[name] = factory
+
+
+def _llamacpp(settings: SynapseSettings, _: OllamaSettings) -> LLMBackend:
+    from synapse.llm.llamacpp import LlamaCppBackend
+
+    return LlamaCppBackend(gguf=settings.gguf, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+
+
+def _ollama(settings: SynapseSettings, ollama_settings: OllamaSettings) -> LLMBackend:
+    from synapse.llm.ollama_backend import OllamaBackend
+
+    return OllamaBackend(ollama_settings.host, num_ctx=settings.n_ctx)
+
+
+register_backend("llamacpp", _llamacpp)
+register_backend("ollama", _ollama)
+
+
 def build_backends(settings: SynapseSettings, ollama_settings: OllamaSettings | None = None) -> Backends:
     """The backends that the settings name, in their fallback order (nothing is loaded until start())."""
     order = settings.fallback_order()
-    backends: dict[str, LLMBackend] = {}
-    for name in order:
-        if name == "llamacpp":
-            from synapse.llm.llamacpp import LlamaCppBackend
-
-            backends[name] = LlamaCppBackend(gguf=settings.gguf, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
-        elif name == "ollama":
-            from synapse.llm.ollama_backend import OllamaBackend
-
-            host = (ollama_settings or OllamaSettings()).host
-            backends[name] = OllamaBackend(host, num_ctx=settings.n_ctx)
+    ollama = ollama_settings or OllamaSettings()
+    backends = {name: _BACKENDS[name](settings, ollama) for name in order if name in _BACKENDS}
     return Backends(backends, order, triz_model=settings.triz_model, base_model=settings.base_model)

@@ -8,7 +8,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
-from synapse.serving.blas import limit_serving_blas
+from synapse.blas import limit_serving_blas
 from synapse.serving.prefork import release_lightrag_state
 
 #: A worker may take minutes to start on a busy machine (embedder, LightRAG); gunicorn's 30 s would kill it.

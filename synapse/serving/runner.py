@@ -8,9 +8,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from synapse.blas import limit_serving_blas
 from synapse.config import CortexSettings
 from synapse.errors import SynapseError
-from synapse.serving.blas import limit_serving_blas
 from synapse.serving.pid import WorkerPidHeader
 
 

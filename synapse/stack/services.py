@@ -25,7 +25,7 @@ def synapse_command(*args: str) -> list[str]:
 
     It stops by itself once the process named in SYNAPSE_PARENT_PID (the supervisor) has gone.
     """
-    return [sys.executable, "-c", "from synapse.stack.entry import main; main()", *args]
+    return [sys.executable, "-c", "from synapse.cli.service_entry import main; main()", *args]
 
 
 def _client_host(host: str) -> str:

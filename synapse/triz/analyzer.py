@@ -255,16 +255,7 @@ class ContradictionAnalyzer:
 
     def analyze(self, problem: str, lang: str = "auto", top: int = 3) -> Analysis:
         """The `top` most likely technical contradictions in `problem`."""
-        text = (problem or "").strip()
-        if not text:
-            raise InvalidProblemError("the problem text is empty", "describe what should improve and what gets worse")
-        if len(text) > MAX_PROBLEM_CHARS:
-            raise InvalidProblemError(
-                f"the problem text is {len(text)} characters long",
-                f"keep it under {MAX_PROBLEM_CHARS}: one or two sentences on the contradiction",
-            )
-        if top < 1:
-            raise InvalidProblemError(f"--top must be at least 1, got {top}", "use e.g. --top 3")
+        text = _checked(problem, top)
         code = resolve_lang(text, lang)
         split = split_statement(text)
         unsplit = not split.worsening
@@ -273,24 +264,41 @@ class ContradictionAnalyzer:
             sides = [parts, parts]
         else:
             sides = [split.improving, split.worsening]
-        all_parts = [p for side in sides for p in side]
-        semantic = self._semantic(all_parts)
+        semantic = self._semantic([p for side in sides for p in side])
         improving = self._side_scores(sides[0], semantic[: len(sides[0])])
         worsening = self._side_scores(sides[1], semantic[len(sides[0]) :])
         seq = set(self._stems(text))
         self._apply_variant_cues(improving, seq)
         self._apply_variant_cues(worsening, seq)
-        order = {pid: i for i, pid in enumerate(self._mention_order(text))} if unsplit else {}
+        order = {pid: i for i, pid in enumerate(self._mention_order(text))} if unsplit else None
+        ranked = self._ranked(improving, worsening, order)
+        candidates = [
+            Candidate(
+                improving=parameter_ref(self.kb.parameter(i), code),
+                worsening=parameter_ref(self.kb.parameter(j), code),
+                score=round(score, 3),
+                principles=principle_refs(cell.principles if (cell := self.kb.cell(i, j)) else [], code, self.kb),
+            )
+            for score, i, j in ranked[:top]
+        ]
+        return Analysis(
+            candidates=candidates,
+            lang=code,
+            method=self.method,
+            message=None if candidates else _MESSAGES[code],
+        )
 
+    def _ranked(
+        self, improving: dict[int, float], worsening: dict[int, float], order: dict[int, int] | None
+    ) -> list[tuple[float, int, int]]:
+        """Parameter pairs by score; `order` (a statement without a marker): where each is first mentioned."""
         ranked: list[tuple[float, int, int]] = []
         for i, si in improving.items():
-            if si < MIN_SIDE_SCORE:
-                continue
             for j, sj in worsening.items():
-                if i == j or sj < MIN_SIDE_SCORE:
+                if i == j or si < MIN_SIDE_SCORE or sj < MIN_SIDE_SCORE:
                     continue
                 score = math.sqrt(si * sj)
-                if unsplit:
+                if order is not None:
                     # Without a marker both parameters must be named, the first is the one to improve.
                     if i not in order or j not in order or order[i] >= order[j]:
                         continue
@@ -299,23 +307,7 @@ class ContradictionAnalyzer:
                     score *= EMPTY_CELL_FACTOR
                 ranked.append((score, i, j))
         ranked.sort(key=lambda r: (-r[0], r[1], r[2]))
-        candidates = []
-        for score, i, j in ranked[:top]:
-            cell = self.kb.cell(i, j)
-            candidates.append(
-                Candidate(
-                    improving=parameter_ref(self.kb.parameter(i), code),
-                    worsening=parameter_ref(self.kb.parameter(j), code),
-                    score=round(score, 3),
-                    principles=principle_refs(cell.principles if cell else [], code, self.kb),
-                )
-            )
-        return Analysis(
-            candidates=candidates,
-            lang=code,
-            method=self.method,
-            message=None if candidates else _MESSAGES[code],
-        )
+        return ranked
 
     def _mention_order(self, text: str) -> list[int]:
         """Parameters in the order their first lexical evidence appears in the text."""
@@ -329,3 +321,18 @@ class ContradictionAnalyzer:
                 if ph.stems[0] == seq[pos] and tuple(seq[pos : pos + len(ph.stems)]) == ph.stems:
                     first.setdefault(ph.pid, pos)
         return sorted(first, key=lambda pid: first[pid])
+
+
+def _checked(problem: str, top: int) -> str:
+    """The problem text stripped; InvalidProblemError when it is empty, too long, or `top` is below 1."""
+    text = (problem or "").strip()
+    if not text:
+        raise InvalidProblemError("the problem text is empty", "describe what should improve and what gets worse")
+    if len(text) > MAX_PROBLEM_CHARS:
+        raise InvalidProblemError(
+            f"the problem text is {len(text)} characters long",
+            f"keep it under {MAX_PROBLEM_CHARS}: one or two sentences on the contradiction",
+        )
+    if top < 1:
+        raise InvalidProblemError(f"--top must be at least 1, got {top}", "use e.g. --top 3")
+    return text

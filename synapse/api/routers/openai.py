@@ -74,8 +74,7 @@ async def _events(agent: Agent, plan: TurnPlan, cid: str, created: int, path: st
                 prompt, completion = delta.prompt_tokens, delta.completion_tokens
                 finish = "length" if delta.finish_reason == "length" else "stop"
     except SynapseError as exc:
-        status = int(getattr(exc, "status", 500))
-        yield sse(error_payload(path, exc.message, type(exc).__name__, status=status, hint=exc.hint))
+        yield sse(error_payload(path, exc.message, exc.code, status=exc.status, hint=exc.hint))
         yield SSE_DONE
         return
     last = _chunk(cid, created, model, {}, finish)

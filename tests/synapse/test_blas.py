@@ -12,7 +12,7 @@ import pytest
 def test_limit_reaches_numpys_openblas() -> None:
     code = (
         "import numpy, ctypes\n"
-        "from synapse.serving.blas import _loaded_openblas, limit_blas_threads\n"
+        "from synapse.blas import _loaded_openblas, limit_blas_threads\n"
         "assert limit_blas_threads(1) >= 1, _loaded_openblas()\n"
         "lib = ctypes.CDLL(_loaded_openblas()[0])\n"
         "get = next(getattr(lib, n) for n in ('scipy_openblas_get_num_threads64_', 'openblas_get_num_threads',"
@@ -29,7 +29,7 @@ def test_limit_reaches_numpys_openblas() -> None:
 def test_serving_processes_keep_one_blas_thread_unless_told(env: str | None, expected: str) -> None:
     code = (
         "import os, numpy, ctypes\n"
-        "from synapse.serving.blas import _loaded_openblas, limit_serving_blas\n"
+        "from synapse.blas import _loaded_openblas, limit_serving_blas\n"
         "n = limit_serving_blas()\n"
         "lib = ctypes.CDLL(_loaded_openblas()[0])\n"
         "get = next(getattr(lib, n) for n in ('scipy_openblas_get_num_threads64_', 'openblas_get_num_threads',"
