@@ -48,11 +48,15 @@ class ChatOptions(BaseModel):
 
 
 class BaseClient(Generic[HttpT]):
-    """One httpx client (sync or async) pointed at SYNAPSE, with its key; failures become ClientErrors."""
+    """One httpx client (sync or async) pointed at SYNAPSE, with its key; failures become ClientErrors.
+
+    `httpx_kwargs` go to httpx as they are (limits, transport, verify...).
+    """
+
+    _http_type: type[HttpT]
 
     def __init__(
         self,
-        http: type[HttpT],
         host: str = DEFAULT_HOST,
         api_key: str = "",
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
@@ -60,7 +64,7 @@ class BaseClient(Generic[HttpT]):
     ) -> None:
         self.host = host.rstrip("/")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http: HttpT = http(base_url=self.host, headers=headers, timeout=timeout, **httpx_kwargs)
+        self._http: HttpT = self._http_type(base_url=self.host, headers=headers, timeout=timeout, **httpx_kwargs)
 
     @contextmanager
     def _translating(self) -> Iterator[None]:

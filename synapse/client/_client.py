@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Iterator
-from typing import Any
 
 import httpx
 
-from synapse.client._base import (
-    CHAT_PATH,
-    DEFAULT_HOST,
-    DEFAULT_TIMEOUT,
-    MODELS_PATH,
-    BaseClient,
-    ChatOptions,
-    Messages,
-)
+from synapse.client._base import CHAT_PATH, MODELS_PATH, BaseClient, ChatOptions, Messages
 from synapse.client._sse import ChunkParser
 from synapse.client._types import ChatChunk, ChatResponse, ModelInfo
 
@@ -23,14 +14,7 @@ from synapse.client._types import ChatChunk, ChatResponse, ModelInfo
 class Client(BaseClient[httpx.Client]):
     """Blocking client; use it as a context manager or call close()."""
 
-    def __init__(
-        self,
-        host: str = DEFAULT_HOST,
-        api_key: str = "",
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        **httpx_kwargs: Any,
-    ) -> None:
-        super().__init__(httpx.Client, host, api_key, timeout, **httpx_kwargs)
+    _http_type = httpx.Client
 
     def __enter__(self) -> Client:
         return self
@@ -67,14 +51,7 @@ class Client(BaseClient[httpx.Client]):
 class AsyncClient(BaseClient[httpx.AsyncClient]):
     """Asyncio client; use it as an async context manager or await aclose()."""
 
-    def __init__(
-        self,
-        host: str = DEFAULT_HOST,
-        api_key: str = "",
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        **httpx_kwargs: Any,
-    ) -> None:
-        super().__init__(httpx.AsyncClient, host, api_key, timeout, **httpx_kwargs)
+    _http_type = httpx.AsyncClient
 
     async def __aenter__(self) -> AsyncClient:
         return self

@@ -102,14 +102,19 @@ class ChunkChoice(_Lenient):
     finish_reason: str | None = None
 
 
-class ChatChunk(TurnMeta):
-    """One `chat.completion.chunk` of a streamed answer, with SYNAPSE's extras where it carries them."""
+class _Completion(TurnMeta):
+    """What a chunk and a whole answer share: ids, the model that answered, the extras, the usage."""
 
     id: str = ""
     model: str = ""
     created: int = 0
-    choices: list[ChunkChoice] = Field(default_factory=list)
     usage: Usage | None = None
+
+
+class ChatChunk(_Completion):
+    """One `chat.completion.chunk` of a streamed answer, with SYNAPSE's extras where it carries them."""
+
+    choices: list[ChunkChoice] = Field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -131,14 +136,10 @@ class Choice(_Lenient):
     finish_reason: str | None = None
 
 
-class ChatResponse(TurnMeta):
+class ChatResponse(_Completion):
     """A whole `chat.completion` (`stream: false`), with SYNAPSE's extras."""
 
-    id: str = ""
-    model: str = ""
-    created: int = 0
     choices: list[Choice] = Field(default_factory=list)
-    usage: Usage | None = None
 
     @property
     def text(self) -> str:
