@@ -105,6 +105,9 @@ class CortexClient(CortexBackend):
             exc.status = response.status_code  # e.g. 401 or 422 keep their status
         return exc
 
+    def _document_path(self, doc_id: str) -> str:
+        return f"{self._documents.rstrip('/')}/{quote(doc_id, safe='')}"
+
     async def health(self) -> CortexHealth:
         return CortexHealth.model_validate_json((await self._request("GET", "/health")).content)
 
@@ -134,11 +137,11 @@ class CortexClient(CortexBackend):
         return _DOCS.validate_json(response.content)
 
     async def get_document(self, doc_id: str) -> DocumentInfo:
-        response = await self._request("GET", f"{self._documents}/{quote(doc_id, safe='')}")
+        response = await self._request("GET", self._document_path(doc_id))
         return DocumentInfo.model_validate_json(response.content)
 
     async def delete_document(self, doc_id: str) -> None:
-        await self._request("DELETE", f"{self._documents}/{quote(doc_id, safe='')}")
+        await self._request("DELETE", self._document_path(doc_id))
 
     async def check(self, repair: bool = False) -> CheckReport:
         response = await self._request("POST", "/check", json={"repair": repair})
