@@ -6,7 +6,12 @@ from synapse.errors import SynapseError
 
 
 class ClientError(SynapseError):
-    """Base of the client's errors; callers may turn them into messages that name their own settings."""
+    """Base of the client's errors; callers may turn them into messages that name their own settings.
+
+    Their `status` is what a service relaying one should answer: SYNAPSE behind it failed (502) or is away (503).
+    """
+
+    status = 502
 
 
 class ResponseError(ClientError):
@@ -30,6 +35,8 @@ class StreamError(ClientError):
 
 class UnreachableError(ClientError):
     """No answer from SYNAPSE at its URL: refused, timed out or cut off."""
+
+    status = 503
 
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(f"SYNAPSE is not reachable at {url}", "start it with `synapse serve`")
