@@ -11,10 +11,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from synapse.embeddings import registry
+from synapse.embeddings import EMBEDDERS
 from tests.conftest import HashingEmbedder
 
-registry._FACTORIES[HashingEmbedder.name] = HashingEmbedder
+EMBEDDERS.register(HashingEmbedder.name, HashingEmbedder)
 
 if __name__ == "__main__":
     from synapse.cli import main

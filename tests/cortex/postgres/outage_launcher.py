@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from synapse.embeddings import Vectors, registry
+from synapse.embeddings import EMBEDDERS, Vectors
 from tests.conftest import HashingEmbedder
 
 PAUSE_S = 2.0
@@ -27,7 +27,7 @@ class SlowHashingEmbedder(HashingEmbedder):
         return super()._encode(texts)
 
 
-registry._FACTORIES[SlowHashingEmbedder.name] = SlowHashingEmbedder
+EMBEDDERS.register(SlowHashingEmbedder.name, SlowHashingEmbedder)
 
 if __name__ == "__main__":
     from synapse.cli import main
