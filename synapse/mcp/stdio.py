@@ -22,7 +22,7 @@ def cortex_url(settings: SynapseSettings) -> str:
         return settings.cortex_url
     cortex = CortexSettings()
     host = "127.0.0.1" if cortex.host in ("0.0.0.0", "::", "") else cortex.host
-    return f"http://{host}:{cortex.port}"
+    return f"http://{f'[{host}]' if ':' in host else host}:{cortex.port}"
 
 
 class CortexLink:
@@ -51,7 +51,7 @@ def _analyze(problem: str, lang: str, top: int) -> Analysis:
 def protocol_stdout() -> TextIO:
     """The process's stdout for the protocol alone: stray prints (Python's or a C library's) go to stderr."""
     sys.stdout.flush()
-    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
     return io.TextIOWrapper(protocol, encoding="utf-8", newline="\n", write_through=True)

@@ -20,7 +20,8 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from cortex.api import create_app
-from synapse.config import CortexSettings
+from synapse.config import CortexSettings, SynapseSettings
+from synapse.mcp.stdio import cortex_url as stdio_cortex_url
 from tests.conftest import HashingEmbedder
 from tests.synapse.mcp.conftest import port_in_range
 
@@ -149,3 +150,18 @@ def test_stray_writes_to_stdout_go_to_stderr(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout == '{"jsonrpc": "2.0"}\n'
     assert "stray print" in done.stderr and "c-level write" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SYNAPSE_CORTEX_URL": "http://cortex:8004"}, "http://cortex:8004"),
+        ({}, "http://127.0.0.1:8004"),
+        ({"CORTEX_HOST": "0.0.0.0", "CORTEX_PORT": "9004"}, "http://127.0.0.1:9004"),
+        ({"CORTEX_HOST": "::1"}, "http://[::1]:8004"),
+    ],
+)
+def test_the_cortex_it_reaches(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert stdio_cortex_url(SynapseSettings()) == expected
