@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import socket
 import statistics
@@ -32,6 +31,17 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.table import Table
+
+from synapse.client import (
+    AsyncClient,
+    ChatOptions,
+    Client,
+    ResponseError,
+    StreamedAnswer,
+    StreamError,
+    UnreachableError,
+    Usage,
+)
 
 PROMPT = "We want the crane boom to be stronger, but reinforcing it makes it heavier. How can we resolve this?"
 KEY = "bench-key"
@@ -102,47 +112,31 @@ async def direct_once(backend: Any, plan: Any) -> dict[str, float]:
 # ---- 2. through the API ------------------------------------------------------------------------
 
 
-async def one_stream(http: httpx.AsyncClient, mode: str, max_tokens: int) -> dict[str, Any]:
-    body = {
-        "model": "triz-agent",
-        "messages": [{"role": "user", "content": PROMPT}],
-        "stream": True,
-        "max_tokens": max_tokens,
-        "temperature": 0,
-        "rag": {"mode": mode},
-    }
+async def one_stream(client: AsyncClient, mode: str, max_tokens: int) -> dict[str, Any]:
+    options = ChatOptions(rag=mode, max_tokens=max_tokens, temperature=0)
     start = time.perf_counter()
     first = last = None
-    extras: dict[str, Any] = {}
-    usage: dict[str, Any] = {}
-    async with http.stream("POST", "/v1/chat/completions", json=body) as r:
-        if r.status_code != 200:
-            await r.aread()
-            return {"status": r.status_code, "retry_after": float(r.headers.get("Retry-After", "1"))}
-        async for line in r.aiter_lines():
-            if not line.startswith("data: {"):
-                continue
-            event = json.loads(line[6:])
-            if "error" in event:
-                return {"status": 500, "error": event["error"]}
-            if "retrieval" in event:
-                extras = event
-            for choice in event.get("choices", []):
-                if choice["delta"].get("content") and first is None:
-                    first = time.perf_counter()
-            if event.get("usage"):
-                usage = event["usage"]
+    answer = StreamedAnswer()
+    try:
+        async for chunk in client.stream_chat("triz-agent", [{"role": "user", "content": PROMPT}], options):
+            if answer.add(chunk) and first is None:
+                first = time.perf_counter()
+            if chunk.usage is not None:
                 last = time.perf_counter()
-    if first is None or last is None:
+    except ResponseError as exc:
+        return {"status": exc.status_code, "retry_after": 1.0 if exc.retry_after is None else exc.retry_after}
+    except StreamError as exc:
+        return {"status": 500, "error": exc.detail}
+    if first is None or last is None or answer.meta is None or answer.meta.retrieval is None:
         return {"status": 500, "error": "no tokens"}
-    completion = int(usage.get("completion_tokens", 0))
+    usage = answer.usage or Usage()
     return {
         "status": 200,
         "ttft_ms": (first - start) * 1000,
-        "tps": (completion - 1) / max(last - first, 1e-9),
-        "retrieval_ms": extras["retrieval"]["elapsed_ms"],
-        "plan_ms": extras["retrieval"].get("plan_ms", 0.0),
-        "prompt_tokens": int(usage.get("prompt_tokens", 0)),
+        "tps": (usage.completion_tokens - 1) / max(last - first, 1e-9),
+        "retrieval_ms": answer.meta.retrieval.elapsed_ms,
+        "plan_ms": answer.meta.retrieval.plan_ms,
+        "prompt_tokens": usage.prompt_tokens,
     }
 
 
@@ -156,7 +150,7 @@ async def compare_runs(url: str, plans: dict[str, Any], runs: int, max_tokens: i
     await backend.start()
     out: dict[str, Any] = {"direct": {}, "api": {}}
     try:
-        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=600) as http:
+        async with AsyncClient(url, api_key=KEY, timeout=600) as http:
             for mode in ("off", "mix"):
                 direct, api = [], []
                 for i in range(runs + 1):
@@ -189,11 +183,11 @@ async def load(url: str, clients: int, seconds: float, max_tokens: int) -> dict[
     errors: list[str] = []
     limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
 
-    async def client(http: httpx.AsyncClient, n: int) -> None:
+    async def client(http: AsyncClient, n: int) -> None:
         while time.monotonic() < deadline:
             try:
                 r = await one_stream(http, "mix" if n % 2 else "off", max_tokens)
-            except httpx.HTTPError as exc:
+            except UnreachableError as exc:
                 counts["errors"] += 1
                 errors.append(f"{type(exc).__name__}: {exc}")
                 continue
@@ -207,8 +201,7 @@ async def load(url: str, clients: int, seconds: float, max_tokens: int) -> dict[
                 counts["errors"] += 1
                 errors.append(str(r))
 
-    headers = {"Authorization": f"Bearer {KEY}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=600, limits=limits) as http:
+    async with AsyncClient(url, api_key=KEY, timeout=600, limits=limits) as http:
         await asyncio.gather(*(client(http, n) for n in range(clients)))
     return {**counts, "ttft_p50": pct(ttfts, 0.5), "ttft_p95": pct(ttfts, 0.95), "error_samples": errors[:3]}
 
@@ -256,18 +249,15 @@ def api_alone(runs: int) -> tuple[float, float]:
     thread.start()
     while not server.started:
         time.sleep(0.01)
-    body = {"model": "triz-agent", "messages": [{"role": "user", "content": PROMPT}], "stream": True}
-    body["rag"] = {"mode": "off"}
+    messages = [{"role": "user", "content": PROMPT}]
     ttfts = []
-    headers = {"Authorization": f"Bearer {KEY}"}
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60) as http:
+    with Client(f"http://127.0.0.1:{port}", api_key=KEY, timeout=60) as http:
         for _ in range(runs + 5):
             start = time.perf_counter()
-            with http.stream("POST", "/v1/chat/completions", json=body) as r:
-                for line in r.iter_lines():
-                    if '"content":"a"' in line:
-                        ttfts.append((time.perf_counter() - start) * 1000)
-                    # read to the end: a closed stream would count as a client disconnect
+            for chunk in http.stream_chat("triz-agent", messages, ChatOptions(rag="off")):
+                if chunk.text == "a":
+                    ttfts.append((time.perf_counter() - start) * 1000)
+                # read to the end: a closed stream would count as a client disconnect
     server.should_exit = True
     thread.join(10)
     ttfts = ttfts[5:]

@@ -31,7 +31,7 @@ PY = sys.executable
 
 BUILD = """
 import sys; from pathlib import Path
-from export.synthetic import QWEN25_1_5B, TINY, build_random_lora, build_random_qwen2
+from tests.support.synthetic_models import QWEN25_1_5B, TINY, build_random_lora, build_random_qwen2
 shape = QWEN25_1_5B if sys.argv[1] == "1.5b" else TINY
 base = build_random_qwen2(Path(sys.argv[2]), shape, dtype="bfloat16")
 build_random_lora(base, Path(sys.argv[3]))
@@ -74,9 +74,9 @@ import sys; from pathlib import Path
 from export.inputs import inspect_adapter, inspect_base
 from export.verify import VerifyBounds, check_logits, reference_logits
 base = inspect_base(Path(sys.argv[1])); adapter = inspect_adapter(Path(sys.argv[2]), base)
-ids, ref = reference_logits(base, adapter)
+reference = reference_logits(base, adapter)
 for path in sys.argv[3:]:
-    check, _ = check_logits(Path(path), "F16", ids, ref, VerifyBounds(require_stop=False, chat_max_tokens=4))
+    check, _ = check_logits((Path(path), "F16"), reference, VerifyBounds(require_stop=False, chat_max_tokens=4))
     print(path, check.max_abs_logit_error)
 """
 

@@ -21,6 +21,7 @@ from cortex.models import (
     QueryRequest,
     QueryResult,
 )
+from synapse.errors import SynapseError
 
 _CODES: dict[str, type[errors.CortexError]] = {
     "cortex_unavailable": errors.CortexUnavailableError,
@@ -48,11 +49,14 @@ class CortexClient(CortexBackend):
         base_url: str,
         api_key: str = "",
         *,
-        timeout: float = 30.0,
+        timeout: float | httpx.Timeout = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        documents_path: str = "/documents",
     ) -> None:
         headers = {"X-API-Key": api_key} if api_key else {}
         self.base_url = base_url.rstrip("/")
+        # Where the document routes are: /documents, or another path behind a proxy.
+        self._documents = "/" + documents_path.strip("/")
         self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
 
     async def __aenter__(self) -> CortexClient:
@@ -67,22 +71,26 @@ class CortexClient(CortexBackend):
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = await self._http.request(method, path, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise errors.CortexUnavailableError(
-                f"CORTEX at {self.base_url} did not answer in time",
-                "check that it runs; a large upload may need longer",
-            ) from exc
         except httpx.TransportError as exc:
-            raise errors.CortexUnavailableError(
-                f"CORTEX is not reachable at {self.base_url} ({type(exc).__name__})",
-                "start it with `synapse cortex serve`, or fix SYNAPSE_CORTEX_URL",
-            ) from exc
+            raise self._unreachable(exc) from exc
         if response.status_code >= 400:
             raise self._error(response)
         return response
 
-    @staticmethod
-    def _error(response: httpx.Response) -> errors.CortexError:
+    # The two ways a call fails, as errors; a caller with its own messages (the terminal) overrides them.
+
+    def _unreachable(self, exc: httpx.TransportError) -> SynapseError:
+        if isinstance(exc, httpx.TimeoutException):
+            return errors.CortexUnavailableError(
+                f"CORTEX at {self.base_url} did not answer in time",
+                "check that it runs; a large upload may need longer",
+            )
+        return errors.CortexUnavailableError(
+            f"CORTEX is not reachable at {self.base_url} ({type(exc).__name__})",
+            "start it with `synapse cortex serve`, or fix SYNAPSE_CORTEX_URL",
+        )
+
+    def _error(self, response: httpx.Response) -> SynapseError:
         code, message, hint = "", f"CORTEX answered HTTP {response.status_code}", None
         try:
             detail = response.json()["error"]
@@ -96,6 +104,9 @@ class CortexClient(CortexBackend):
         if cls is errors.CortexError:
             exc.status = response.status_code  # e.g. 401 or 422 keep their status
         return exc
+
+    def _document_path(self, doc_id: str) -> str:
+        return f"{self._documents.rstrip('/')}/{quote(doc_id, safe='')}"
 
     async def health(self) -> CortexHealth:
         return CortexHealth.model_validate_json((await self._request("GET", "/health")).content)
@@ -115,22 +126,22 @@ class CortexClient(CortexBackend):
         content_type = CONTENT_TYPES.get(suffix_of(name), "application/octet-stream")
         response = await self._request(
             "POST",
-            "/documents",
+            self._documents,
             files={"file": (name, data, content_type)},
             data={"kind": kind, "tags": ",".join(tags)},
         )
         return DocumentInfo.model_validate_json(response.content)
 
     async def list_documents(self, status: Sequence[DocumentState] = ()) -> list[DocumentInfo]:
-        response = await self._request("GET", "/documents", params={"status": list(status)} if status else None)
+        response = await self._request("GET", self._documents, params={"status": list(status)} if status else None)
         return _DOCS.validate_json(response.content)
 
     async def get_document(self, doc_id: str) -> DocumentInfo:
-        response = await self._request("GET", f"/documents/{quote(doc_id, safe='')}")
+        response = await self._request("GET", self._document_path(doc_id))
         return DocumentInfo.model_validate_json(response.content)
 
     async def delete_document(self, doc_id: str) -> None:
-        await self._request("DELETE", f"/documents/{quote(doc_id, safe='')}")
+        await self._request("DELETE", self._document_path(doc_id))
 
     async def check(self, repair: bool = False) -> CheckReport:
         response = await self._request("POST", "/check", json={"repair": repair})

@@ -8,7 +8,7 @@ from typing import Any
 
 import gguf
 
-from export.inputs import ExportInputError
+from export.errors import ExportInputError
 
 # llama.cpp picks its pre-tokenizer regex by this name; Qwen2 models use the "qwen2" split.
 PRE_TOKENIZER = {"qwen2": "qwen2", "llama": "llama-bpe"}

@@ -11,14 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from synapse.errors import SynapseError
+from export.errors import ExportInputError
 
 SUPPORTED_ARCHS = {"Qwen2ForCausalLM": "qwen2", "LlamaForCausalLM": "llama"}
 _LORA_KEY = re.compile(r"^(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<ab>[AB])(?:\.default)?\.weight$")
-
-
-class ExportInputError(SynapseError):
-    """A base model or adapter that cannot be exported as given."""
 
 
 class TensorMeta(BaseModel):
@@ -164,6 +160,36 @@ def inspect_adapter(path: Path, base: BaseModelInfo) -> AdapterInfo:
     if not path.is_dir():
         raise ExportInputError(f"adapter directory not found: {path}", "pass --adapter DIR (with adapter_config.json)")
     cfg = _read_json(path / "adapter_config.json", "adapter_config.json", "peft's save_pretrained writes it")
+    rank, alpha = _lora_settings(cfg)
+    rslora = bool(cfg.get("use_rslora"))
+    scale = alpha / math.sqrt(rank) if rslora else alpha / rank
+    targets = cfg.get("target_modules") or []
+    targets = sorted(targets) if isinstance(targets, list) else [str(targets)]
+    files = [p for p in (path / "adapter_model.safetensors",) if p.is_file()]
+    if not files:
+        hint = (
+            "re-save with safe_serialization=True"
+            if (path / "adapter_model.bin").exists()
+            else "the adapter is incomplete"
+        )
+        raise ExportInputError(f"no adapter_model.safetensors in {path}", hint)
+    pairs, trainable = _lora_pairs(safetensors_header(files[0]), base, rank, scale)
+    if not pairs:
+        raise ExportInputError(f"the adapter in {path} has no LoRA weights", "check the adapter directory")
+    return AdapterInfo(
+        path=path,
+        file=files[0],
+        rank=rank,
+        alpha=alpha,
+        rslora=rslora,
+        targets=targets,
+        pairs=pairs,
+        trainable_params=trainable,
+    )
+
+
+def _lora_settings(cfg: dict[str, Any]) -> tuple[int, float]:
+    """The rank and alpha of a plain LoRA adapter_config.json; refuses the variants this export cannot merge."""
     if str(cfg.get("peft_type", "")).upper() != "LORA":
         raise ExportInputError(f"adapter type {cfg.get('peft_type')!r} is not LoRA", "only peft LoRA adapters export")
     if cfg.get("use_dora"):
@@ -178,19 +204,13 @@ def inspect_adapter(path: Path, base: BaseModelInfo) -> AdapterInfo:
     rank, alpha = int(cfg.get("r") or 0), float(cfg.get("lora_alpha") or 0)
     if rank <= 0 or alpha <= 0:
         raise ExportInputError(f"adapter_config.json has r={rank}, lora_alpha={alpha}", "both must be positive")
-    rslora = bool(cfg.get("use_rslora"))
-    scale = alpha / math.sqrt(rank) if rslora else alpha / rank
-    targets = cfg.get("target_modules") or []
-    targets = sorted(targets) if isinstance(targets, list) else [str(targets)]
-    files = [p for p in (path / "adapter_model.safetensors",) if p.is_file()]
-    if not files:
-        hint = (
-            "re-save with safe_serialization=True"
-            if (path / "adapter_model.bin").exists()
-            else "the adapter is incomplete"
-        )
-        raise ExportInputError(f"no adapter_model.safetensors in {path}", hint)
-    header = safetensors_header(files[0])
+    return rank, alpha
+
+
+def _lora_pairs(
+    header: dict[str, Any], base: BaseModelInfo, rank: int, scale: float
+) -> tuple[dict[str, LoraPair], int]:
+    """The A/B pairs of an adapter file keyed by the base weight each updates, and their parameter count."""
     halves: dict[str, dict[str, tuple[str, list[int]]]] = {}
     for key, meta in header.items():
         m = _LORA_KEY.match(key)
@@ -216,18 +236,7 @@ def inspect_adapter(path: Path, base: BaseModelInfo) -> AdapterInfo:
             )
         pairs[weight] = LoraPair(module=module, a_key=a_key, b_key=b_key, rank=rank, scale=scale)
         trainable += math.prod(a_shape) + math.prod(b_shape)
-    if not pairs:
-        raise ExportInputError(f"the adapter in {path} has no LoRA weights", "check the adapter directory")
-    return AdapterInfo(
-        path=path,
-        file=files[0],
-        rank=rank,
-        alpha=alpha,
-        rslora=rslora,
-        targets=targets,
-        pairs=pairs,
-        trainable_params=trainable,
-    )
+    return pairs, trainable
 
 
 def check_free_disk(out_dir: Path, needed_bytes: int) -> None:

@@ -11,7 +11,8 @@ import gguf
 import numpy as np
 from pydantic import BaseModel
 
-from export.inputs import AdapterInfo, BaseModelInfo, ExportInputError
+from export.errors import MergeError
+from export.inputs import AdapterInfo, BaseModelInfo
 from export.merge import ARCHS, partial_path
 
 # llama.cpp pairs `<base tensor>.lora_a` with `<base tensor>.lora_b` and adds scale * B @ A to that tensor.
@@ -33,7 +34,7 @@ def gguf_alpha(adapter: AdapterInfo) -> float:
     """The `adapter.lora.alpha` that makes llama.cpp's scale (alpha / rank) equal peft's, rsLoRA included."""
     scales = {p.scale for p in adapter.pairs.values()}
     if len(scales) != 1:
-        raise ExportInputError("the adapter's modules have different scales", "use one r and lora_alpha")
+        raise MergeError("the adapter's modules have different scales", "use one r and lora_alpha")
     return scales.pop() * adapter.rank
 
 
@@ -41,7 +42,7 @@ def lora_tensor_names(base: BaseModelInfo, hf_weight: str) -> tuple[str, str]:
     """The GGUF names of the A and B matrices that update the base weight `hf_weight`."""
     name = gguf.get_tensor_name_map(ARCHS[base.arch], base.layers).get_name(hf_weight, try_suffixes=(".weight",))
     if name is None:
-        raise ExportInputError(f"llama.cpp has no tensor for {hf_weight}", "the adapter targets an unsupported module")
+        raise MergeError(f"llama.cpp has no tensor for {hf_weight}", "the adapter targets an unsupported module")
     return name + LORA_A_SUFFIX, name + LORA_B_SUFFIX
 
 

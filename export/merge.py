@@ -21,8 +21,9 @@ import gguf
 import numpy as np
 from pydantic import BaseModel
 
+from export.errors import MergeError
 from export.gguf_vocab import add_vocab
-from export.inputs import AdapterInfo, BaseModelInfo, ExportInputError
+from export.inputs import AdapterInfo, BaseModelInfo
 
 OutType = Literal["F32", "F16"]
 ARCHS = {"qwen2": gguf.MODEL_ARCH.QWEN2, "llama": gguf.MODEL_ARCH.LLAMA}
@@ -63,7 +64,7 @@ def _plan(base: BaseModelInfo, out_type: OutType) -> list[_Planned]:
             continue  # llama.cpp reuses token_embd when output.weight is absent
         gguf_name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
         if gguf_name is None:
-            raise ExportInputError(f"the base has a tensor llama.cpp does not know: {hf_name}", "unsupported variant")
+            raise MergeError(f"the base has a tensor llama.cpp does not know: {hf_name}", "unsupported variant")
         # Norms and biases stay float32, as llama.cpp's converter keeps them.
         plan.append(
             _Planned(
@@ -136,7 +137,7 @@ def _allocate(fh: BinaryIO, size: int, out: Path) -> None:
             fh.truncate(size)  # Windows (NTFS) allocates on extending the file
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise ExportInputError(
+            raise MergeError(
                 f"not enough free disk for {out.name} ({size / 2**30:.1f} GiB) in {out.parent}",
                 "free some space or choose another --out",
             ) from None
@@ -200,94 +201,30 @@ def write_merged_gguf(
     plan = _plan(base, out_type)
     tmp = partial_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    writer = gguf.GGUFWriter(tmp, base.arch)
     handles: dict[Path, BinaryIO] = {}
     # One thread: the blocks are small, and torch's worker threads spin while they wait on a shared
     # machine (measured: 2 threads took 58-112 s and 1 thread 12 s for the 1.5B merge under load).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        _add_metadata(writer, base, name, out_type)
-        for item in plan:
-            dtype = np.dtype(np.float32 if item.f32 else np.float16)
-            writer.add_tensor_info(item.gguf_name, item.shape, dtype, math.prod(item.shape) * dtype.itemsize)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_ti_data_to_file()
-        assert writer.fout is not None
-        writer.fout[0].flush()
-        starts, size = _data_layout(writer, writer.fout[0].tell())
-        writer.close()
-        lora_tensors: dict[str, Any] = {}
-        if adapter is not None:
-            from safetensors.torch import load_file
-
-            lora_tensors = load_file(str(adapter.file))  # a few MiB for a rank-8 adapter
-        widest = max((s.shape[-1] for s in base.tensors.values()), default=1)
-        workers = max(1, min(_MAX_WORKERS, os.cpu_count() or 1))
-        scratch: queue.SimpleQueue[list[Any]] = queue.SimpleQueue()
-        for _ in range(workers):
-            scratch.put([torch.empty(max(_BLOCK_BYTES // 4, widest), dtype=torch.float32) for _ in range(2)])
+        starts, size = _write_header(tmp, base, plan, name, out_type)
         dest = handles[tmp] = tmp.open("r+b")
         _allocate(dest, size, out)
         for meta in base.tensors.values():
             if meta.dtype not in _TORCH_DTYPES:
-                raise ExportInputError(
+                raise MergeError(
                     f"unsupported tensor type {meta.dtype} in {meta.file.name}", "use a bf16/fp16/fp32 base"
                 )
             if meta.file not in handles:
                 handles[meta.file] = meta.file.open("rb")
-
-        def merge_one(item: _Planned, offset: int) -> int:
-            """Merge one tensor into its place in the output; returns the bytes written."""
-            meta = base.tensors[item.hf_name]
-            pair = adapter.pairs.get(item.hf_name) if adapter else None
-            lora = None
-            if pair is not None:
-                lora = (lora_tensors[pair.a_key].float(), lora_tensors[pair.b_key].float(), pair.scale)
-            out_dtype = torch.float32 if item.f32 else torch.float16
-            nbytes = math.prod(item.shape) * out_dtype.itemsize
-            src = _Window(handles[meta.file], meta.start, meta.end - meta.start, writable=False)
-            dst = _Window(dest, offset, nbytes, writable=True)
-            buffers = scratch.get()
-            try:
-                raw = src.tensor(getattr(torch, _TORCH_DTYPES[meta.dtype]), meta.shape)
-                target = dst.tensor(out_dtype, meta.shape)
-                _merge_into(target, raw, lora, buffers)
-                del raw, target
-            finally:
-                scratch.put(buffers)
-                src.close()
-                dst.close()
-            return nbytes
-
-        merged = sum(1 for item in plan if adapter is not None and item.hf_name in adapter.pairs)
+        workers = max(1, min(_MAX_WORKERS, os.cpu_count() or 1))
+        merger = _Merger(base, adapter, dest, handles, workers)
         total = sum(math.prod(item.shape) * (4 if item.f32 else 2) for item in plan)
-        done = 0
-        # Tensors go to their own places in the file, so several can be merged at once: torch and
-        # the kernel's page work run without the GIL. In flight: at most one tensor per worker.
-        with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="merge") as pool:
-            pending: collections.deque[concurrent.futures.Future[int]] = collections.deque()
-            jobs = iter(zip(plan, starts, strict=True))
-            try:
-                for first in itertools.islice(jobs, workers):
-                    pending.append(pool.submit(merge_one, *first))
-                while pending:
-                    done += pending.popleft().result()
-                    if (job := next(jobs, None)) is not None:
-                        pending.append(pool.submit(merge_one, *job))
-                    if progress is not None:
-                        progress(done, total)
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                concurrent.futures.wait(pending)
-                raise
+        _merge_in_pool(list(zip(plan, starts, strict=True)), merger.merge_one, workers, total, progress)
         for fh in handles.values():
             fh.close()
         os.replace(tmp, out)
     except BaseException:
-        writer.close()
         for fh in handles.values():
             fh.close()
         tmp.unlink(missing_ok=True)
@@ -298,7 +235,108 @@ def write_merged_gguf(
         path=out,
         out_type=out_type,
         tensors=len(plan),
-        merged_tensors=merged,
+        merged_tensors=sum(1 for item in plan if adapter is not None and item.hf_name in adapter.pairs),
         bytes=out.stat().st_size,
         seconds=time.perf_counter() - start,
     )
+
+
+def _write_header(
+    tmp: Path, base: BaseModelInfo, plan: list[_Planned], name: str, out_type: OutType
+) -> tuple[list[int], int]:
+    """Write the GGUF header, metadata and tensor infos; returns the tensors' offsets and the file size."""
+    writer = gguf.GGUFWriter(tmp, base.arch)
+    try:
+        _add_metadata(writer, base, name, out_type)
+        for item in plan:
+            dtype = np.dtype(np.float32 if item.f32 else np.float16)
+            writer.add_tensor_info(item.gguf_name, item.shape, dtype, math.prod(item.shape) * dtype.itemsize)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_ti_data_to_file()
+        assert writer.fout is not None
+        writer.fout[0].flush()
+        return _data_layout(writer, writer.fout[0].tell())
+    finally:
+        writer.close()
+
+
+class _Merger:
+    """Merges one planned tensor into its place in the output; several threads may call it at once."""
+
+    def __init__(
+        self,
+        base: BaseModelInfo,
+        adapter: AdapterInfo | None,
+        dest: BinaryIO,
+        handles: dict[Path, BinaryIO],
+        workers: int,
+    ) -> None:
+        import torch
+
+        self.base, self.adapter, self.dest, self.handles = base, adapter, dest, handles
+        self.lora_tensors: dict[str, Any] = {}
+        if adapter is not None:
+            from safetensors.torch import load_file
+
+            self.lora_tensors = load_file(str(adapter.file))  # a few MiB for a rank-8 adapter
+        widest = max((s.shape[-1] for s in base.tensors.values()), default=1)
+        # One pair of row-block buffers per worker, handed out and back for each tensor.
+        self.scratch: queue.SimpleQueue[list[Any]] = queue.SimpleQueue()
+        for _ in range(workers):
+            self.scratch.put([torch.empty(max(_BLOCK_BYTES // 4, widest), dtype=torch.float32) for _ in range(2)])
+
+    def merge_one(self, item: _Planned, offset: int) -> int:
+        """Merge one tensor into its place in the output; returns the bytes written."""
+        import torch
+
+        meta = self.base.tensors[item.hf_name]
+        pair = self.adapter.pairs.get(item.hf_name) if self.adapter else None
+        lora = None
+        if pair is not None:
+            lora = (self.lora_tensors[pair.a_key].float(), self.lora_tensors[pair.b_key].float(), pair.scale)
+        out_dtype = torch.float32 if item.f32 else torch.float16
+        nbytes = math.prod(item.shape) * out_dtype.itemsize
+        src = _Window(self.handles[meta.file], meta.start, meta.end - meta.start, writable=False)
+        dst = _Window(self.dest, offset, nbytes, writable=True)
+        buffers = self.scratch.get()
+        try:
+            raw = src.tensor(getattr(torch, _TORCH_DTYPES[meta.dtype]), meta.shape)
+            target = dst.tensor(out_dtype, meta.shape)
+            _merge_into(target, raw, lora, buffers)
+            del raw, target
+        finally:
+            self.scratch.put(buffers)
+            src.close()
+            dst.close()
+        return nbytes
+
+
+def _merge_in_pool(
+    jobs: list[tuple[_Planned, int]],
+    merge_one: Callable[[_Planned, int], int],
+    workers: int,
+    total: int,
+    progress: ProgressFn | None,
+) -> None:
+    """Run the merge jobs on a thread pool, at most one tensor per worker in flight, reporting bytes done."""
+    done = 0
+    # Tensors go to their own places in the file, so several can be merged at once: torch and
+    # the kernel's page work run without the GIL.
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="merge") as pool:
+        pending: collections.deque[concurrent.futures.Future[int]] = collections.deque()
+        queued = iter(jobs)
+        try:
+            for first in itertools.islice(queued, workers):
+                pending.append(pool.submit(merge_one, *first))
+            while pending:
+                done += pending.popleft().result()
+                if (job := next(queued, None)) is not None:
+                    pending.append(pool.submit(merge_one, *job))
+                if progress is not None:
+                    progress(done, total)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            concurrent.futures.wait(pending)
+            raise

@@ -7,8 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from export.errors import ModelfileError
 from export.profiles import ExportProfile
-from synapse.errors import SynapseError
 
 _SPACE = (" ", "\t", "\r", "\n")
 
@@ -62,7 +62,7 @@ def _value(text: str, command: str) -> str:
         return text
     quoted = f'"{text}"'
     if not _reads_back(quoted, text):
-        raise SynapseError(
+        raise ModelfileError(
             f"the {command} path {text!r} cannot be written into a Modelfile",
             "use a path without double quotes",
         )
@@ -92,9 +92,9 @@ def _quoted(text: str, command: str, profile: ExportProfile) -> str:
 
 
 def _checked(quoted: str, text: str, message: str, hint: str) -> str:
-    """`quoted` if Ollama's parser reads it back as `text`, else a SynapseError."""
+    """`quoted` if Ollama's parser reads it back as `text`, else a ModelfileError."""
     if not _reads_back(quoted, text):
-        raise SynapseError(message, hint)
+        raise ModelfileError(message, hint)
     return quoted
 
 

@@ -16,13 +16,13 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from export.base_store import BaseGguf, base_file_names, ensure_base_gguf, forget_base, place
-from export.inputs import AdapterInfo, BaseModelInfo, ExportInputError, check_free_disk, inspect_adapter, inspect_base
+from export.errors import ExportFailed, ExportInputError
+from export.inputs import AdapterInfo, BaseModelInfo, check_free_disk, inspect_adapter, inspect_base
 from export.lora_gguf import write_lora_gguf
 from export.merge import write_merged_gguf
 from export.quantize import Quant, quantize_gguf
 from export.register import file_digest
 from export.verify import VerifyBounds, VerifyMode, VerifyReport, peak_rss_mb, verify_export
-from synapse.errors import SynapseError
 
 MANIFEST = "manifest.json"
 FAILED_SUFFIX = ".failed"
@@ -30,12 +30,6 @@ BASE_STORE = "base-store"  # under the output folder, unless the request names a
 ExportMode = Literal["merged", "adapter"]
 # Called with (phase, done, total) as work advances; phases: merge, quantize, verify.
 PhaseProgress = Callable[[str, int, int], None]
-
-
-class ExportFailed(SynapseError):
-    """The export ran but its result did not pass verification."""
-
-    exit_code = 1
 
 
 class ExportRequest(BaseModel):
@@ -157,29 +151,12 @@ def ollama_files(model_name: str, quant: Quant, mode: ExportMode) -> tuple[str, 
 
 def run_export(req: ExportRequest, progress: PhaseProgress | None = None) -> Manifest:
     """Run one export; raises ExportInputError on bad inputs and ExportFailed when verification fails."""
-    timings: dict[str, float] = {}
     start = time.perf_counter()
-    base = inspect_base(req.base)
-    adapter = inspect_adapter(req.adapter, base) if req.adapter is not None else None
-    if req.mode == "adapter" and adapter is None:
-        raise ExportInputError("--mode adapter needs an adapter", "pass --adapter DIR, or use --mode merged")
-    inputs = _inputs(req)
-    tensors_key = hashlib.sha256(json.dumps({k: v.shape for k, v in sorted(base.tensors.items())}).encode()).hexdigest()
-    fingerprint = _fingerprint(req, inputs, tensors_key)
-    timings["validate"] = time.perf_counter() - start
+    base, adapter, inputs, fingerprint = _check_inputs(req)
+    timings: dict[str, float] = {"validate": time.perf_counter() - start}
     if (old := _reusable(req, fingerprint)) is not None:
         return old
-
-    def phase(name: str) -> Callable[[int, int], None] | None:
-        return None if progress is None else (lambda done, total: progress(name, done, total))
-
-    stored = None
-    lora: Path | None = None
-    if req.mode == "adapter":
-        assert adapter is not None
-        files, lora, stored = _write_adapter_mode(req, base, adapter, timings, phase("base"))
-    else:
-        files = _write_merged_mode(req, base, adapter, timings, phase("merge"))
+    files, lora, stored = _write_outputs(req, base, adapter, timings, progress)
     convert_peak = peak_rss_mb()
     if progress is not None and req.verify != "none":
         progress("verify", 0, 1)
@@ -217,6 +194,35 @@ def run_export(req: ExportRequest, progress: PhaseProgress | None = None) -> Man
             f"the files were kept as *{FAILED_SUFFIX} in {req.out} for inspection",
         )
     return manifest
+
+
+def _check_inputs(req: ExportRequest) -> tuple[BaseModelInfo, AdapterInfo | None, dict[str, str], str]:
+    """The validated base and adapter, the inputs' digests and the fingerprint that decides reuse."""
+    base = inspect_base(req.base)
+    adapter = inspect_adapter(req.adapter, base) if req.adapter is not None else None
+    if req.mode == "adapter" and adapter is None:
+        raise ExportInputError("--mode adapter needs an adapter", "pass --adapter DIR, or use --mode merged")
+    inputs = _inputs(req)
+    tensors_key = hashlib.sha256(json.dumps({k: v.shape for k, v in sorted(base.tensors.items())}).encode()).hexdigest()
+    return base, adapter, inputs, _fingerprint(req, inputs, tensors_key)
+
+
+def _write_outputs(
+    req: ExportRequest,
+    base: BaseModelInfo,
+    adapter: AdapterInfo | None,
+    timings: dict[str, float],
+    progress: PhaseProgress | None,
+) -> tuple[list[tuple[Path, str]], Path | None, BaseGguf | None]:
+    """The GGUF files of the request's mode: (path, kind) of each, the LoRA GGUF and the stored base, if any."""
+
+    def phase(name: str) -> Callable[[int, int], None] | None:
+        return None if progress is None else (lambda done, total: progress(name, done, total))
+
+    if req.mode == "adapter":
+        assert adapter is not None  # _check_inputs refuses adapter mode without one
+        return _write_adapter_mode(req, base, adapter, timings, phase("base"))
+    return _write_merged_mode(req, base, adapter, timings, phase("merge")), None, None
 
 
 def _write_merged_mode(

@@ -11,8 +11,9 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from export.errors import ExportProfileError
 from export.quantize import Quant
-from synapse.errors import SynapseError
+from synapse.config import ExportSettings
 from synapse.paths import default_data_dir
 
 SystemLang = Literal["ru", "en"]
@@ -224,10 +225,10 @@ def builtin_profiles() -> dict[str, ExportProfile]:
 
 
 def default_profiles_file() -> Path | None:
-    """The user profile file in effect: $SYNAPSE_EXPORT_PROFILES, else the data dir's file if present."""
-    env = os.environ.get(PROFILES_ENV)
-    if env:
-        return Path(env).expanduser()
+    """The user profile file: SYNAPSE_EXPORT_PROFILES (environment or .env), else the data dir's file when present."""
+    configured = ExportSettings().profiles
+    if configured is not None:
+        return configured.expanduser()
     candidate = default_data_dir() / PROFILES_FILE
     return candidate if candidate.is_file() else None
 
@@ -238,18 +239,17 @@ def load_profiles(user_file: Path | None = None) -> dict[str, ExportProfile]:
     path = user_file if user_file is not None else default_profiles_file()
     if path is None:
         return profiles
-    tables = _read_profile_tables(path)
-    resolved: dict[str, ExportProfile] = {}
-    for name in tables:
-        _resolve(path, name, tables, profiles, resolved, chain=())
-    return {**profiles, **resolved}
+    resolver = _Resolver(path, _read_profile_tables(path), profiles)
+    for name in resolver.tables:
+        resolver.resolve(name)
+    return {**profiles, **resolver.resolved}
 
 
 def get_profile(name: str, user_file: Path | None = None) -> ExportProfile:
-    """One profile by name, or a SynapseError that lists the names there are."""
+    """One profile by name, or an ExportProfileError that lists the names there are."""
     profiles = load_profiles(user_file)
     if name not in profiles:
-        raise SynapseError(
+        raise ExportProfileError(
             f"unknown export profile: {name!r}",
             "known profiles: " + ", ".join(sorted(profiles)) + "; `synapse export --list` shows them",
         )
@@ -261,23 +261,23 @@ def _read_profile_tables(path: Path) -> dict[str, dict[str, Any]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SynapseError(
+        raise ExportProfileError(
             f"cannot read the export profile file {path}: {exc.strerror or exc}",
             f"create it, or unset {PROFILES_ENV}",
         ) from None
     data = _parse_toml(text, path)
     extra = sorted(set(data) - {"profiles"})
     if extra:
-        raise SynapseError(
+        raise ExportProfileError(
             f"{path}: unexpected top-level key(s): {', '.join(extra)}",
             "put each profile in a [profiles.NAME] table",
         )
     tables = data.get("profiles", {})
     if not isinstance(tables, dict):
-        raise SynapseError(f"{path}: 'profiles' must be a table", "write [profiles.NAME] tables")
+        raise ExportProfileError(f"{path}: 'profiles' must be a table", "write [profiles.NAME] tables")
     for name, table in tables.items():
         if not isinstance(table, dict):
-            raise SynapseError(
+            raise ExportProfileError(
                 f"{path}: profile {name!r} must be a table, not a {type(table).__name__}",
                 f"write it as [profiles.{name}] followed by its fields",
             )
@@ -292,80 +292,71 @@ def _parse_toml(text: str, path: Path) -> dict[str, Any]:
         try:
             toml = importlib.import_module("tomli")
         except ModuleNotFoundError:
-            raise SynapseError(
+            raise ExportProfileError(
                 f"cannot read {path}: Python {sys.version_info[0]}.{sys.version_info[1]} has no TOML parser",
                 "install `tomli` into this environment, or use Python 3.11 or newer",
             ) from None
     try:
         return cast(dict[str, Any], toml.loads(text))
     except toml.TOMLDecodeError as exc:
-        raise SynapseError(
+        raise ExportProfileError(
             f"{path}: not valid TOML: {exc}",
             "each profile is a [profiles.NAME] table of `field = value` lines; strings need quotes",
         ) from None
 
 
-def _resolve(
-    path: Path,
-    name: str,
-    tables: dict[str, dict[str, Any]],
-    builtins: dict[str, ExportProfile],
-    resolved: dict[str, ExportProfile],
-    chain: tuple[str, ...],
-) -> ExportProfile:
-    """Build one user profile, first building the profile it extends (user or built-in)."""
-    if name in resolved:
-        return resolved[name]
-    table = dict(tables[name])
-    parent_name = table.pop("extends", None)
-    if parent_name is None and name in builtins:
-        # Redefining a built-in name adjusts that built-in rather than starting from scratch.
-        parent_name = name
-    if "name" in table and table.pop("name") != name:
-        raise SynapseError(
-            f"{path}: profile {name!r}: field 'name' differs from the table name",
-            "the table key is the profile's name; remove the name field",
+class _Resolver:
+    """Builds the user profiles of one file, each after the profile it extends (user or built-in)."""
+
+    def __init__(self, path: Path, tables: dict[str, dict[str, Any]], builtins: dict[str, ExportProfile]) -> None:
+        self.path, self.tables, self.builtins = path, tables, builtins
+        self.resolved: dict[str, ExportProfile] = {}
+
+    def resolve(self, name: str, chain: tuple[str, ...] = ()) -> ExportProfile:
+        """Build one user profile, first building the profile it extends."""
+        if name in self.resolved:
+            return self.resolved[name]
+        table = dict(self.tables[name])
+        parent_name = table.pop("extends", None)
+        if parent_name is None and name in self.builtins:
+            # Redefining a built-in name adjusts that built-in rather than starting from scratch.
+            parent_name = name
+        if "name" in table and table.pop("name") != name:
+            raise ExportProfileError(
+                f"{self.path}: profile {name!r}: field 'name' differs from the table name",
+                "the table key is the profile's name; remove the name field",
+            )
+        fields = table
+        if parent_name is not None:
+            fields = _inherit(self.parent(name, parent_name, chain), table)
+        try:
+            profile = ExportProfile.model_validate({**fields, "name": name})
+        except ValidationError as exc:
+            raise _invalid_field(self.path, name, exc) from None
+        self.resolved[name] = profile
+        return profile
+
+    def parent(self, name: str, parent_name: object, chain: tuple[str, ...]) -> ExportProfile:
+        """The profile that `name` extends; a user profile may extend itself only as the built-in of that name."""
+        path, tables, builtins = self.path, self.tables, self.builtins
+        if not isinstance(parent_name, str):
+            raise ExportProfileError(f"{path}: profile {name!r}: field 'extends' must be a profile name (a string)")
+        if parent_name == name:
+            if name in builtins:
+                return builtins[name]
+            raise ExportProfileError(f"{path}: profile {name!r}: field 'extends' names the profile itself")
+        if parent_name in tables:
+            if parent_name in chain:
+                loop = " -> ".join((*chain, name, parent_name))
+                raise ExportProfileError(f"{path}: profile {name!r}: field 'extends' makes a loop: {loop}")
+            return self.resolve(parent_name, (*chain, name))
+        if parent_name in builtins:
+            return builtins[parent_name]
+        known = sorted({*builtins, *tables} - {name})
+        raise ExportProfileError(
+            f"{path}: profile {name!r}: field 'extends' names an unknown profile {parent_name!r}",
+            "known profiles: " + ", ".join(known),
         )
-    fields = table
-    if parent_name is not None:
-        parent = _parent(path, name, parent_name, tables, builtins, resolved, chain)
-        fields = _inherit(parent, table)
-    try:
-        profile = ExportProfile.model_validate({**fields, "name": name})
-    except ValidationError as exc:
-        raise _invalid_field(path, name, exc) from None
-    resolved[name] = profile
-    return profile
-
-
-def _parent(
-    path: Path,
-    name: str,
-    parent_name: object,
-    tables: dict[str, dict[str, Any]],
-    builtins: dict[str, ExportProfile],
-    resolved: dict[str, ExportProfile],
-    chain: tuple[str, ...],
-) -> ExportProfile:
-    """The profile that `name` extends; a user profile may extend itself only as the built-in of that name."""
-    if not isinstance(parent_name, str):
-        raise SynapseError(f"{path}: profile {name!r}: field 'extends' must be a profile name (a string)")
-    if parent_name == name:
-        if name in builtins:
-            return builtins[name]
-        raise SynapseError(f"{path}: profile {name!r}: field 'extends' names the profile itself")
-    if parent_name in tables:
-        if parent_name in chain:
-            loop = " -> ".join((*chain, name, parent_name))
-            raise SynapseError(f"{path}: profile {name!r}: field 'extends' makes a loop: {loop}")
-        return _resolve(path, parent_name, tables, builtins, resolved, (*chain, name))
-    if parent_name in builtins:
-        return builtins[parent_name]
-    known = sorted({*builtins, *tables} - {name})
-    raise SynapseError(
-        f"{path}: profile {name!r}: field 'extends' names an unknown profile {parent_name!r}",
-        "known profiles: " + ", ".join(known),
-    )
 
 
 def _inherit(parent: ExportProfile, table: dict[str, Any]) -> dict[str, Any]:
@@ -377,8 +368,8 @@ def _inherit(parent: ExportProfile, table: dict[str, Any]) -> dict[str, Any]:
     return {**fields, **table}
 
 
-def _invalid_field(path: Path, name: str, exc: ValidationError) -> SynapseError:
-    """A SynapseError for the first invalid field of a profile, with a hint on what the field takes."""
+def _invalid_field(path: Path, name: str, exc: ValidationError) -> ExportProfileError:
+    """An ExportProfileError for the first invalid field of a profile, with a hint on what the field takes."""
     error = exc.errors()[0]
     loc = [str(part) for part in error["loc"]]
     field = loc[0] if loc else "(profile)"
@@ -388,4 +379,4 @@ def _invalid_field(path: Path, name: str, exc: ValidationError) -> SynapseError:
         hint = f"known fields: {allowed}"
     else:
         hint = _FIELD_HINTS.get(field, "fix the value in the file")
-    return SynapseError(f"{path}: profile {name!r}: field {where!r}: {error['msg']}", hint)
+    return ExportProfileError(f"{path}: profile {name!r}: field {where!r}: {error['msg']}", hint)

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from synapse.errors import SynapseError
+from export.errors import QuantizeError
 
 Quant = Literal["Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16"]
 QUANTS: tuple[Quant, ...] = ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16")
@@ -23,10 +23,6 @@ class QuantizeReport(BaseModel):
     bytes: int
     seconds: float
     threads: int
-
-
-class QuantizeError(SynapseError):
-    """llama.cpp refused to quantize."""
 
 
 def quantize_gguf(src: Path, dst: Path, quant: Quant, threads: int | None = None) -> QuantizeReport:

@@ -11,9 +11,9 @@ import httpx
 import ollama
 from pydantic import BaseModel
 
+from export.errors import OllamaCreateFailed, OllamaUnavailable, RegisterError
 from export.modelfile import modelfile_filename
 from export.profiles import ExportProfile
-from synapse.errors import SynapseError
 
 # Called with (status, done, total): bytes for hashing and upload, Ollama's own counters otherwise.
 RegisterProgress = Callable[[str, int | None, int | None], None]
@@ -21,18 +21,6 @@ RegisterProgress = Callable[[str, int | None, int | None], None]
 CHUNK = 1 << 20
 # Connecting must fail fast when nobody listens; reads may wait while Ollama copies a large blob.
 TIMEOUT = httpx.Timeout(600.0, connect=10.0)
-
-
-class OllamaUnavailable(SynapseError):
-    """Ollama could not be reached (refused, timed out, dropped), so the model was not registered."""
-
-    exit_code = 2
-
-
-class OllamaCreateFailed(SynapseError):
-    """Ollama answered but refused the blob or the model; its own message is quoted."""
-
-    exit_code = 1
 
 
 class RegisterResult(BaseModel):
@@ -67,7 +55,7 @@ def register_model(
     manual = manual_create_command(profile, modelfile_path)
     for path in (gguf_path, adapter_path):
         if path is not None and not path.is_file():
-            raise SynapseError(f"no file to register at {path}", "export the model first, or give the right path")
+            raise RegisterError(f"no file to register at {path}", "export the model first, or give the right path")
     # Building the client opens no connection; it only settles which URL errors should name.
     client = ollama.Client(host=host, timeout=TIMEOUT)
     where = str(cast(Any, client)._client.base_url).rstrip("/")

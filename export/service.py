@@ -7,12 +7,12 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from export.inputs import ExportInputError
+from export.errors import ExportInputError, OllamaUnavailable
 from export.modelfile import modelfile_filename, render_modelfile, write_modelfile
 from export.pipeline import BASE_STORE, ExportMode, ExportRequest, Manifest, PhaseProgress, ollama_files, run_export
 from export.profiles import ExportProfile
 from export.quantize import Quant
-from export.register import OllamaUnavailable, RegisterResult, register_model
+from export.register import RegisterResult, register_model
 from export.verify import VerifyBounds, VerifyMode
 from synapse.paths import default_data_dir
 

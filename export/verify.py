@@ -24,6 +24,7 @@ PROBES = [
     "<|im_start|>user\nHow can a bridge be both light and strong?<|im_end|>\n<|im_start|>assistant\n",
 ]
 CHAT_PROBE = "Name one inventive principle of TRIZ in one sentence."
+TENSOR_SAMPLES = 6  # merged tensors the quick check compares
 
 
 class VerifyBounds(BaseModel):
@@ -111,18 +112,17 @@ def _llama(path: Path, n_ctx: int = 512, lora: Path | None = None) -> Any:
 
 
 def check_logits(
-    path: Path,
-    kind: str,
-    ids: list[list[int]],
-    ref: list[np.ndarray],
+    file: tuple[Path, str],
+    reference: tuple[list[list[int]], list[np.ndarray]],
     bounds: VerifyBounds,
-    tokenizer_texts: bool = True,
     lora: Path | None = None,
 ) -> tuple[FileCheck, list[str]]:
     """Compare llama.cpp's logits for the probe ids with the reference, plus one chat that must end.
 
-    With `lora`, llama.cpp applies that LoRA GGUF on top of `path` (the adapter mode's pair).
+    `file` is (path, kind) and `reference` the probe ids and logits of `reference_logits`. With
+    `lora`, llama.cpp applies that LoRA GGUF on top of the file (the adapter mode's pair).
     """
+    (path, kind), (ids, ref) = file, reference
     llm = _llama(path, lora=lora)
     label = path.name if lora is None else f"{path.name} + {lora.name}"
     errors, agree, total = [], 0, 0
@@ -161,21 +161,19 @@ def check_logits(
         problems.append(f"{label}: top-1 agreement {check.top1_agreement:.2f} < {bounds.min_top1_agreement:.2f}")
     if bounds.require_stop and not check.chat_stopped:
         problems.append(f"{label}: the chat did not end within {bounds.chat_max_tokens} tokens (stop tokens?)")
-    if not same_tokens and tokenizer_texts:
+    if not same_tokens:
         problems.append(f"{label}: llama.cpp tokenizes the probes differently from the Hugging Face tokenizer")
     return check, problems
 
 
 def check_tensors(
-    path: Path,
-    kind: str,
+    file: tuple[Path, str],
     base: BaseModelInfo,
     adapter: AdapterInfo,
     bounds: VerifyBounds,
-    samples: int = 6,
     merged: bool = True,
 ) -> tuple[FileCheck, list[str]]:
-    """Quick check: a sample of merged tensors in the GGUF against W + scale * B @ A from the sources.
+    """Quick check: a sample of merged tensors in the GGUF (path, kind) against W + scale * B @ A from the sources.
 
     `merged=False` checks a base-only GGUF (adapter mode) against W itself.
     """
@@ -185,6 +183,8 @@ def check_tensors(
 
     from export.merge import ARCHS
 
+    path, kind = file
+    samples = TENSOR_SAMPLES
     names = get_tensor_name_map(ARCHS[base.arch], base.layers)
     gguf_tensors = {t.name: t for t in GGUFReader(path).tensors}
     chosen = sorted(adapter.pairs)[:: max(1, len(adapter.pairs) // samples)][:samples]
@@ -281,12 +281,12 @@ def verify_export(
                 checks.append(check_lora_gguf(lora, base, adapter))
             for path, kind in files:
                 if kind in ("F32", "F16"):
-                    checks.append(check_tensors(path, kind, base, adapter, bounds, merged=lora is None))
+                    checks.append(check_tensors((path, kind), base, adapter, bounds, merged=lora is None))
     else:
-        ids, ref = reference_logits(base, adapter)
-        report.probes = len(ids)
-        for path, kind in files:
-            checks.append(check_logits(path, kind, ids, ref, bounds, lora=lora))
+        reference = reference_logits(base, adapter)
+        report.probes = len(reference[0])
+        for file in files:
+            checks.append(check_logits(file, reference, bounds, lora=lora))
     for check, problems in checks:
         report.files.append(check)
         report.problems += problems

@@ -13,9 +13,9 @@ from typing import Any
 
 
 def code_of(class_name: str) -> str:
-    """The snake_case code of an error class: DocumentNotFoundError -> document_not_found."""
+    """The snake_case code of an error class: DocumentNotFoundError -> document_not_found, LLMError -> llm."""
     name = class_name.removesuffix("Error") or class_name
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 class SynapseError(Exception):

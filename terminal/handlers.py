@@ -17,10 +17,12 @@ from chainlit.input_widget import Select, Slider
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 
+from cortex.models import DocumentInfo
+from synapse.client import RAG_MODES, RagMode, TurnMeta
 from synapse.config import TerminalSettings
 from terminal.client import DocumentClient, SynapseClient
 from terminal.errors import TerminalError
-from terminal.models import RAG_MODES, DocumentStatus, MetaEvent, RagMode, TokenEvent, TurnMeta
+from terminal.models import MetaEvent, TokenEvent
 from terminal.profiles import PROFILES, STARTERS, profile_named
 from terminal.render import (
     UiLang,
@@ -231,18 +233,18 @@ async def answer_turn(question: str) -> cl.Message:
 # ---- documents ----
 
 
-async def ingest_file(name: str, path: Path, mime: str) -> DocumentStatus | None:
+async def ingest_file(name: str, path: Path, mime: str) -> DocumentInfo | None:
     """Upload one attached file to CORTEX and follow its processing in a step; None if it failed."""
     lang = current_lang()
     s = settings()
     client = document_client()
-    async with cl.Step(name=text("upload", lang, name=name), type="tool", show_input=False) as step:
+    async with client, cl.Step(name=text("upload", lang, name=name), type="tool", show_input=False) as step:
         try:
             document = await client.upload(name, path.read_bytes(), mime)
             step.output = text("ingest_state", lang, name=name, state=state_name(document.status, lang))
             await step.update()
 
-            async def show(latest: DocumentStatus) -> None:
+            async def show(latest: DocumentInfo) -> None:
                 step.output = text("ingest_state", lang, name=name, state=state_name(latest.status, lang))
                 await step.update()
 

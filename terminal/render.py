@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from terminal.models import RetrievalFacts, SourceItem, TrizSummary
+from synapse.client import RetrievalFacts, SourceItem, TrizSummary
 
 UiLang = Literal["en", "ru"]
 

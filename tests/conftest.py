@@ -74,13 +74,13 @@ def dev_cases() -> list[dict[str, object]]:
 def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random two-layer Qwen2 with a ChatML tokenizer (needs the export extra)."""
     pytest.importorskip("torch", reason="the export tests need the `export` extra")
-    from export.synthetic import build_random_qwen2
+    from tests.support.synthetic_models import build_random_qwen2
 
     return build_random_qwen2(tmp_path_factory.mktemp("tiny") / "base")
 
 
 @pytest.fixture(scope="session")
 def tiny_adapter(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from export.synthetic import build_random_lora
+    from tests.support.synthetic_models import build_random_lora
 
     return build_random_lora(tiny_base, tmp_path_factory.mktemp("tiny-lora") / "adapter")

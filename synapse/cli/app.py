@@ -20,7 +20,10 @@ from synapse.cli.up_cmd import up
 
 app = typer.Typer(
     name="synapse",
-    help="TRIZ agent service: TRIZ core now; export, cortex, serve, terminal and up follow.",
+    help=(
+        "TRIZ agent service: TRIZ tools, CORTEX retrieval, the SYNAPSE agent API, the Neuro-Terminal chat "
+        "and LoRA export to Ollama. `synapse up` starts the three services; `synapse config` shows the settings."
+    ),
     no_args_is_help=True,
     add_completion=False,
 )

@@ -24,7 +24,7 @@ def eval_(
 ) -> None:
     """Run the TRIZ control questions and write answers side by side with principles found, language, speed."""
     from synapse.agent.evaluation import load_control_questions, render_markdown, run_eval, write_report
-    from synapse.cli.chat_cmd import RAG_MODES
+    from synapse.client import RAG_MODES
     from synapse.errors import SynapseError
 
     model_list = [m.strip() for m in models.split(",") if m.strip()]

@@ -12,11 +12,11 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 from rich.text import Text
 
+from export.errors import ExportInputError, ExportProfileError, MissingExportPackages
 from synapse.cli.common import console, err_console, print_json, reports_errors
-from synapse.errors import SynapseError
 
 if TYPE_CHECKING:
-    from export.service import ExportOutcome
+    from export.service import ExportOptions, ExportOutcome
 
 _NEEDS = ("torch", "transformers", "peft", "gguf", "safetensors", "llama_cpp")
 
@@ -24,7 +24,7 @@ _NEEDS = ("torch", "transformers", "peft", "gguf", "safetensors", "llama_cpp")
 def _require_export_extra() -> None:
     missing = [m for m in _NEEDS if importlib.util.find_spec(m) is None]
     if missing:
-        raise SynapseError(
+        raise MissingExportPackages(
             f"the export needs packages that are not installed: {', '.join(missing)}",
             "install them with: python3 bootstrap.py install llm,export  (or pip install -e '.[export]')",
         )
@@ -71,8 +71,44 @@ def _render(outcome: ExportOutcome) -> None:
     console.print(table)
 
 
+def _options(**values: Any) -> ExportOptions:
+    """The command line's choices, or an error that names the bad option and where the choices are."""
+    from export.service import ExportOptions
+
+    try:
+        return ExportOptions.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ExportInputError(f"bad --{field}: {first['msg']}", "see synapse export --help for the choices") from None
+
+
+def _run_with_progress(profile: str, options: ExportOptions) -> ExportOutcome:
+    """Run the export with one progress bar per phase (and per Ollama status) on stderr."""
+    from export.profiles import get_profile
+    from export.service import run_profile_export
+
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err_console
+    )
+    tasks: dict[str, Any] = {}
+
+    def on_phase(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = progress.add_task(phase, total=total or None)
+        progress.update(tasks[phase], completed=done, total=total or None)
+
+    def on_register(status: str, done: int | None, total: int | None) -> None:
+        on_phase(f"ollama: {status}"[:40], done or 0, total or 0)
+
+    with progress:
+        return run_profile_export(get_profile(profile), options, on_phase, on_register)
+
+
+# Typer maps each parameter to one command-line option, so this signature is as long as the option list
+# (RUF100 is silenced too while the project's ruff settings leave PLR0913 off).
 @reports_errors
-def export(
+def export(  # noqa: PLR0913, RUF100
     profile: Annotated[str | None, typer.Argument(help="Export profile, e.g. td010v2 (see --list).")] = None,
     list_profiles: Annotated[bool, typer.Option("--list", help="List the export profiles and exit.")] = False,
     base: Annotated[str | None, typer.Option(help="Base model directory or Hugging Face id.")] = None,
@@ -93,44 +129,22 @@ def export(
         _list_profiles()
         return
     if profile is None:
-        raise SynapseError("name an export profile", "synapse export --list shows them; e.g. synapse export td010v2")
-    from export.profiles import get_profile
-    from export.service import ExportOptions, run_profile_export
-
-    try:
-        options = ExportOptions.model_validate(
-            {
-                "base": base,
-                "adapter": adapter,
-                "out": out,
-                "quant": quant,
-                "mode": mode,
-                "verify": verify,
-                "register_with_ollama": not no_register,
-                "ollama_host": ollama_host,
-                "force": force,
-                "download": download,
-            }
+        raise ExportProfileError(
+            "name an export profile", "synapse export --list shows them; e.g. synapse export td010v2"
         )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise SynapseError(f"bad --{field}: {first['msg']}", "see synapse export --help for the choices") from None
-    progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err_console
+    options = _options(
+        base=base,
+        adapter=adapter,
+        out=out,
+        quant=quant,
+        mode=mode,
+        verify=verify,
+        register_with_ollama=not no_register,
+        ollama_host=ollama_host,
+        force=force,
+        download=download,
     )
-    tasks: dict[str, Any] = {}
-
-    def on_phase(phase: str, done: int, total: int) -> None:
-        if phase not in tasks:
-            tasks[phase] = progress.add_task(phase, total=total or None)
-        progress.update(tasks[phase], completed=done, total=total or None)
-
-    def on_register(status: str, done: int | None, total: int | None) -> None:
-        on_phase(f"ollama: {status}"[:40], done or 0, total or 0)
-
-    with progress:
-        outcome = run_profile_export(get_profile(profile), options, on_phase, on_register)
+    outcome = _run_with_progress(profile, options)
     if json:
         print_json(outcome.model_dump(mode="json"))
     else:

@@ -3,6 +3,7 @@
 from synapse.config.base import MASK, ServiceSettings
 from synapse.config.services import (
     CortexSettings,
+    ExportSettings,
     Lang,
     OllamaSettings,
     SynapseSettings,
@@ -13,6 +14,7 @@ from synapse.config.view import effective_settings
 __all__ = [
     "MASK",
     "CortexSettings",
+    "ExportSettings",
     "Lang",
     "OllamaSettings",
     "ServiceSettings",

@@ -200,6 +200,21 @@ class TerminalSettings(ServiceSettings):
         return [part for part in self.allowed_origins.split(",") if part]
 
 
+class ExportSettings(ServiceSettings):
+    """`synapse export` (prefix SYNAPSE_EXPORT_)."""
+
+    model_config = env_config("SYNAPSE_EXPORT_")
+
+    # A TOML file of export profiles; unset: <data dir>/export_profiles.toml when that file exists.
+    profiles: Path | None = None
+
+    @field_validator("profiles", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        # An empty SYNAPSE_EXPORT_PROFILES= means "not set", not the current folder.
+        return None if value == "" else value
+
+
 def _origin(value: str) -> str:
     # Browsers send the Origin header as scheme://host[:port], lower case, without a path or a default port.
     parts = urlsplit(value.strip().rstrip("/").lower())

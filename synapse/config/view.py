@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from synapse.config.services import CortexSettings, OllamaSettings, SynapseSettings, TerminalSettings
+from synapse.config.services import CortexSettings, ExportSettings, OllamaSettings, SynapseSettings, TerminalSettings
 
 
 def effective_settings() -> dict[str, dict[str, Any]]:
@@ -14,4 +14,5 @@ def effective_settings() -> dict[str, dict[str, Any]]:
         "cortex": CortexSettings().masked(),
         "terminal": TerminalSettings().masked(),
         "ollama": OllamaSettings().masked(),
+        "export": ExportSettings().masked(),
     }

@@ -1,4 +1,4 @@
-"""What a capable LLM answers to LightRAG 1.5.7's prompts, for the fake Ollama server (`export.fake_ollama`).
+"""What a capable LLM answers to LightRAG 1.5.7's prompts, for the fake Ollama server (`tests.support.fake_ollama`).
 
 Entity extraction names the capitalised phrases of each sentence of the chunk (a document's proper
 nouns: "Helios Aerospace", "Falcon Bracket"), relates the phrases that share a sentence, and writes

@@ -1,6 +1,6 @@
 """CORTEX on Ollama embeddings (CORTEX_EMBEDDER=ollama:<model>), against a local server speaking Ollama's API.
 
-Real LightRAG and file storages in a temp directory; the fake Ollama (`export.fake_ollama`) answers
+Real LightRAG and file storages in a temp directory; the fake Ollama (`tests.support.fake_ollama`) answers
 /api/embed with deterministic word-hashing vectors (768-d for nomic-embed-text, 1024-d for bge-m3).
 """
 
@@ -20,9 +20,9 @@ from typer.testing import CliRunner
 from cortex import Cortex, CortexError, CortexUnavailableError, EmbedderMismatchError, QueryRequest, create_app
 from cortex.embedding import OllamaEmbedder, resolve_embedder
 from cortex.registry import Registry
-from export.fake_ollama import FakeOllama
 from synapse.config import CortexSettings
 from tests.cortex.conftest import EN_BRACKET
+from tests.support.fake_ollama import FakeOllama
 
 NOMIC = "nomic-embed-text"
 MODELS = {NOMIC: 768, "bge-m3": 1024}

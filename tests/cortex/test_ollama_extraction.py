@@ -21,10 +21,10 @@ from lightrag.operate import (  # type: ignore[import-untyped]
 
 from cortex import Cortex, DocumentInfo, QueryRequest
 from cortex.knowledge_graph import TRIZ_PREFIX
-from export.fake_ollama import FakeOllama, FakeOllamaError
 from synapse.config import CortexSettings
 from tests.conftest import HashingEmbedder
 from tests.cortex.lightrag_replies import COMPLETE, TUPLE, extraction_records, lightrag_reply
+from tests.support.fake_ollama import FakeOllama, FakeOllamaError
 
 QWEN = "qwen2.5:14b-instruct-q4_k_m"
 HELIOS = (

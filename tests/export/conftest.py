@@ -11,13 +11,13 @@ import pytest
 def stopping_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random two-layer Qwen2 (untied output) whose greedy chat reply is three tokens and `<|im_end|>`."""
     pytest.importorskip("torch", reason="the export tests need the `export` extra")
-    from export.synthetic import build_stopping_qwen2
+    from tests.support.synthetic_models import build_stopping_qwen2
 
     return build_stopping_qwen2(tmp_path_factory.mktemp("stopping") / "base")
 
 
 @pytest.fixture(scope="session")
 def stopping_adapter(stopping_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from export.synthetic import build_random_lora
+    from tests.support.synthetic_models import build_random_lora
 
     return build_random_lora(stopping_base, tmp_path_factory.mktemp("stopping-lora") / "adapter")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from export.inputs import ExportInputError, check_free_disk, inspect_adapter, inspect_base
+from export.errors import ExportInputError
+from export.inputs import check_free_disk, inspect_adapter, inspect_base
 
 MODULES = {
     "self_attn.q_proj": (1536, 1536),

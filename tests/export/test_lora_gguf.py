@@ -54,7 +54,7 @@ def test_rslora_alpha_keeps_peft_scale(tiny_base: Path, tiny_adapter: Path, tmp_
 
 
 def test_check_lora_gguf_catches_a_wrong_adapter(tiny_base: Path, tiny_adapter: Path, tmp_path: Path) -> None:
-    from export.synthetic import build_random_lora
+    from tests.support.synthetic_models import build_random_lora
 
     base = inspect_base(tiny_base)
     other = inspect_adapter(build_random_lora(tiny_base, tmp_path / "other", seed=7), base)

@@ -11,7 +11,8 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the export tests need the `export` extra")
 
-from export.inputs import ExportInputError, inspect_adapter, inspect_base  # noqa: E402
+from export.errors import ExportInputError  # noqa: E402
+from export.inputs import inspect_adapter, inspect_base  # noqa: E402
 from export.merge import partial_path, write_merged_gguf  # noqa: E402
 
 PROBE = [11, 250, 37, 600, 5, 129, 42, 300]

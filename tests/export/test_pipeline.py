@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("torch", reason="the export tests need the `export` extra")
 
-from export.inputs import ExportInputError
-from export.pipeline import ExportFailed, ExportRequest, run_export, sha256_file
+from export.errors import ExportFailed, ExportInputError
+from export.pipeline import ExportRequest, run_export, sha256_file
 from export.verify import VerifyBounds
 
 RANDOM_MODEL = VerifyBounds(require_stop=False)
@@ -74,7 +74,7 @@ def test_bad_input_fails_before_any_output(tiny_base: Path, tmp_path: Path) -> N
 def test_adapter_mode_writes_base_and_lora_and_reuses_the_base(
     stopping_base: Path, stopping_adapter: Path, tmp_path: Path
 ) -> None:
-    from export.synthetic import build_random_lora
+    from tests.support.synthetic_models import build_random_lora
 
     store = tmp_path / "store"
     first = run_export(

@@ -88,6 +88,22 @@ def test_env_var_names_the_user_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "envy" in load_profiles()
 
 
+def test_dotenv_names_the_user_file(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    user = write(isolated_env / "dotenv.toml", '[profiles.dotty]\nextends = "td010v2"\n')
+    (isolated_env / ".env").write_text(f"SYNAPSE_EXPORT_PROFILES={user}\n", encoding="utf-8")
+    assert "dotty" in load_profiles()
+    # The environment still wins over `.env`, and an empty value means "not set".
+    monkeypatch.setenv("SYNAPSE_EXPORT_PROFILES", "")
+    assert "dotty" not in load_profiles()
+
+
+def test_empty_env_var_falls_back_to_the_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNAPSE_EXPORT_PROFILES", "")
+    default_data_dir().mkdir(parents=True)
+    write(default_data_dir() / "export_profiles.toml", '[profiles.local]\nextends = "td010v2"\n')
+    assert get_profile("local").ollama_name == "triz-local-q4km"
+
+
 def test_default_user_file_in_the_data_dir() -> None:
     default_data_dir().mkdir(parents=True)
     write(default_data_dir() / "export_profiles.toml", '[profiles.local]\nextends = "td010v2"\n')

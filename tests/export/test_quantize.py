@@ -8,9 +8,10 @@ import pytest
 
 pytest.importorskip("torch", reason="the export tests need the `export` extra")
 
+from export.errors import QuantizeError
 from export.inputs import inspect_adapter, inspect_base
 from export.merge import write_merged_gguf
-from export.quantize import QuantizeError, quantize_gguf
+from export.quantize import quantize_gguf
 
 
 @pytest.fixture(scope="module")

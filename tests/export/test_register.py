@@ -11,10 +11,11 @@ import httpx
 import ollama
 import pytest
 
-from export.fake_ollama import FakeOllama
+from export.errors import OllamaCreateFailed, OllamaUnavailable
 from export.profiles import ExportProfile, builtin_profiles
-from export.register import OllamaCreateFailed, OllamaUnavailable, file_digest, register_model
+from export.register import file_digest, register_model
 from synapse.errors import SynapseError
+from tests.support.fake_ollama import FakeOllama
 
 
 @pytest.fixture

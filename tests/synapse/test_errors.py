@@ -48,6 +48,8 @@ def test_every_error_has_a_snake_case_code_and_an_http_status() -> None:
         ("DocumentNotFoundError", "document_not_found"),
         ("CortexError", "cortex"),
         ("ModelNotFoundError", "model_not_found"),
+        ("LLMError", "llm"),
+        ("OllamaHTTPError", "ollama_http"),
     ],
 )
 def test_codes_come_from_class_names(name: str, code: str) -> None:

@@ -68,3 +68,18 @@ async def test_upload_and_wait_reports_each_state(fake: FakeServer) -> None:
     done = await client.wait(doc, timeout_s=10, on_change=record, interval_s=0.01)
     assert done.status == "processed" and seen == ["processing", "processed"]
     assert fake.state.uploads == [("notes.txt", b"pump impeller wear")]
+
+
+@pytest.mark.asyncio
+async def test_document_errors_keep_the_services_words(fake: FakeServer) -> None:
+    async with DocumentClient(f"{fake.url}/documents/") as client:
+        with pytest.raises(ServiceApiError, match="CORTEX answered 404: no such document"):
+            await client.get_document("nope")
+
+
+def test_documents_url_splits_into_origin_and_path() -> None:
+    from terminal.client import _split_documents_url
+
+    assert _split_documents_url("http://h:8004/documents/") == ("http://h:8004", "/documents")
+    assert _split_documents_url("https://h/cortex/documents") == ("https://h", "/cortex/documents")
+    assert _split_documents_url("http://h:8004") == ("http://h:8004", "/")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from terminal.models import RetrievalFacts, SourceItem, TrizSummary
+from synapse.client import RetrievalFacts, SourceItem, TrizSummary
 from terminal.render import principles_card, retrieval_summary, source_body, source_name, ui_lang, warnings_block
 
 

@@ -76,10 +76,10 @@ def test_ollama_backend_behind_the_api(lexicon_analyzer) -> None:  # type: ignor
     from synapse.api import create_app
     from synapse.config import SynapseSettings
     from synapse.llm.ollama_backend import OllamaBackend
+    from tests.support.fake_ollama import ollama_chat_server
     from tests.synapse.api.conftest import LiveServer, make_agent_for
-    from tests.synapse.llm.ollama_chat_server import OllamaChatServer
 
-    with OllamaChatServer("Segment the boom [1] and use composites [2].") as fake_ollama:
+    with ollama_chat_server("Segment the boom [1] and use composites [2].") as fake_ollama:
         settings = SynapseSettings(backend="ollama")
         agent = make_agent_for(OllamaBackend(fake_ollama.url), FakeCortex(), lexicon_analyzer, settings)
         with LiveServer(create_app(settings, agent=agent)) as server:

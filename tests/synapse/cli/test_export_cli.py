@@ -44,7 +44,7 @@ def test_export_no_register_json(tiny_base: Path, tiny_adapter: Path, tmp_path: 
 
 
 def test_export_registers_with_ollama(tiny_base: Path, tiny_adapter: Path, tmp_path: Path) -> None:
-    from export.fake_ollama import FakeOllama
+    from tests.support.fake_ollama import FakeOllama
 
     with FakeOllama() as server:
         res = runner.invoke(
@@ -58,8 +58,8 @@ def test_export_registers_with_ollama(tiny_base: Path, tiny_adapter: Path, tmp_p
 def test_adapter_mode_writes_base_lora_and_registers_both(
     tiny_base: Path, tiny_adapter: Path, tmp_path: Path, repo_modelfiles: Path
 ) -> None:
-    from export.fake_ollama import FakeOllama
     from export.pipeline import sha256_file
+    from tests.support.fake_ollama import FakeOllama
 
     out = tmp_path / "o"
     with FakeOllama() as server:

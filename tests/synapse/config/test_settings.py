@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from synapse.config import CortexSettings, OllamaSettings, SynapseSettings, TerminalSettings
+from synapse.config import (
+    CortexSettings,
+    ExportSettings,
+    OllamaSettings,
+    SynapseSettings,
+    TerminalSettings,
+    effective_settings,
+)
 
 
 def test_defaults_use_per_user_data_dir(isolated_env: Path) -> None:
@@ -29,6 +36,15 @@ def test_dotenv_file_is_read(isolated_env: Path) -> None:
     (isolated_env / ".env").write_text("CORTEX_PORT=8123\nOLLAMA_HOST=gpu-box\n", encoding="utf-8")
     assert CortexSettings().port == 8123
     assert OllamaSettings().host == "http://gpu-box:11434"
+
+
+def test_export_profiles_setting(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ExportSettings().profiles is None
+    (isolated_env / ".env").write_text("SYNAPSE_EXPORT_PROFILES=~/my-profiles.toml\n", encoding="utf-8")
+    assert ExportSettings().profiles == Path("~/my-profiles.toml")
+    assert effective_settings()["export"]["profiles"] == str(Path("~/my-profiles.toml"))
+    monkeypatch.setenv("SYNAPSE_EXPORT_PROFILES", "")
+    assert ExportSettings().profiles is None
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 
 from synapse.llm import BackendUnavailableError, ChatMessage, GenerationOptions, ModelNotFoundError
 from synapse.llm.ollama_backend import OllamaBackend
-from tests.synapse.llm.ollama_chat_server import OllamaChatServer
+from tests.support.fake_ollama import ollama_chat_server
 
 Q = [ChatMessage(role="system", content="be brief"), ChatMessage(role="user", content="How to cool a chip?")]
 
@@ -21,7 +21,7 @@ def free_port() -> int:
 
 @pytest.mark.asyncio
 async def test_streams_deltas_and_counts() -> None:
-    with OllamaChatServer("Segment the beam [1].") as server:
+    with ollama_chat_server("Segment the beam [1].") as server:
         backend = OllamaBackend(server.url, num_ctx=2048)
         deltas = [
             d async for d in backend.stream(Q, "triz-td010v2-q4km", GenerationOptions(max_tokens=50, stop=["##"]))
@@ -41,7 +41,7 @@ async def test_streams_deltas_and_counts() -> None:
 
 @pytest.mark.asyncio
 async def test_chat_health_models_and_embeddings() -> None:
-    with OllamaChatServer("one two three") as server:
+    with ollama_chat_server("one two three") as server:
         backend = OllamaBackend(server.url)
         result = await backend.chat(Q, "qwen2.5:14b-instruct-q4_k_m", GenerationOptions(max_tokens=2))
         health = await backend.health()
@@ -55,7 +55,7 @@ async def test_chat_health_models_and_embeddings() -> None:
 
 @pytest.mark.asyncio
 async def test_unknown_model_is_404_with_the_fix() -> None:
-    with OllamaChatServer() as server:
+    with ollama_chat_server() as server:
         backend = OllamaBackend(server.url)
         with pytest.raises(ModelNotFoundError, match="ollama pull"):
             await backend.chat(Q, "nope", GenerationOptions())
@@ -76,7 +76,7 @@ async def test_server_down_names_ollama_host() -> None:
 async def test_closing_the_stream_closes_the_request_to_ollama() -> None:
     import asyncio
 
-    with OllamaChatServer(" ".join(["word"] * 400), delay_s=0.01) as server:
+    with ollama_chat_server(" ".join(["word"] * 400), delay_s=0.01) as server:
         backend = OllamaBackend(server.url)
         stream = backend.stream(Q, "triz-td010v2-q4km", GenerationOptions(max_tokens=400))
         first = [await stream.__anext__() for _ in range(2)]

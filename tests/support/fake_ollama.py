@@ -1,14 +1,19 @@
-"""A stand-in Ollama server for tests and benchmarks: blobs, model creation, embeddings and chat, on a local port.
+"""A stand-in Ollama server for tests and benchmarks, on a local port, needing only the standard library.
 
-It speaks the parts of Ollama's documented HTTP API that registration, CORTEX's embedder and LightRAG's
-Ollama binding use, keeps what it receives for inspection, and needs nothing beyond the standard library:
+It speaks the parts of Ollama's documented HTTP API that the project's clients use: blob upload and
+model creation (registration), /api/embed and /api/embeddings (CORTEX's embedder, LightRAG),
+/api/chat and /api/generate, whole or streamed as NDJSON (LightRAG, SYNAPSE's Ollama backend),
+/api/tags, /api/show and /api/version. It keeps what it receives for inspection:
 
     with FakeOllama() as fake:
         register_model(fake.url, profile, gguf)
         assert fake.creates[0]["model"] == "triz-td010v2-q4km"
 
     with FakeOllama(embed_models={"nomic-embed-text": 768}, chat_models=["qwen2.5:14b"], chat_reply=reply) as fake:
-        ...  # POST /api/embed, /api/embeddings, /api/chat answer for those models only
+        ...  # the embedding and chat routes answer for those models only, 404 for any other
+
+    with ollama_chat_server("Segment the beam [1].") as fake:
+        ...  # the TRIZ model and a baseline pulled, every chat answered with that text word by word
 """
 
 from __future__ import annotations
@@ -20,18 +25,24 @@ import math
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
 FAKE_VERSION = "0.6.5"
+CREATED_AT = "2025-01-01T00:00:00Z"
+#: The models `ollama_chat_server` has pulled: the exported TRIZ model and the baseline.
+CHAT_MODELS = ("triz-td010v2-q4km:latest", "qwen2.5:14b-instruct-q4_k_m")
 _BLOB_PATH = re.compile(r"^/api/blobs/(?P<digest>[^/]+)$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _WORD = re.compile(r"\w+")
-CREATED_AT = "2025-01-01T00:00:00Z"
+# A reply streams word by word, each piece with the blanks before it, the last also with those after.
+_PIECE = re.compile(r"\s*\S+(?:\s+$)?")
+_MODEL_ROUTES = ("/api/embed", "/api/embeddings", "/api/chat", "/api/generate", "/api/show")
 
-#: Turns an /api/chat request body into the assistant's whole reply (streamed in pieces when asked).
+#: Turns an /api/chat (or /api/generate) request body into the model's whole reply.
 ChatReply = Callable[[dict[str, Any]], str]
 
 
@@ -67,17 +78,23 @@ def _default_reply(request: dict[str, Any]) -> str:
 
 
 class FakeOllama:
-    """A local HTTP server that behaves like Ollama for blob upload and model creation.
+    """A local HTTP server that behaves like Ollama.
 
-    `blobs` maps digests to the bytes received, `creates` lists the JSON bodies of /api/create,
-    `requests` lists (method, path) in arrival order. Set `create_error` to a message to make
-    /api/create stream that message as an error status after its first status.
+    Registration: `blobs` maps digests to the bytes received, `creates` lists the JSON bodies of
+    /api/create. Set `create_error` to a message to make /api/create stream that message as an
+    error status after its first status.
 
     Pulled models: `embed_models` maps embedding models to their dimension (vectors from
-    `hashed_embedding`), `chat_models` names chat models, which answer with `chat_reply(body)`.
-    Any other model gets Ollama's 404 `model '<name>' not found`. `embeds` and `chats` keep the
-    request bodies. The first start picks a free port (or `port`) and later starts reuse it, so a
-    stopped fake plays an Ollama that went down and came back at the same OLLAMA_HOST.
+    `hashed_embedding`), `chat_models` names chat models, which answer with `chat_reply(body)`;
+    a positive `options.num_predict` cuts the reply to that many words. `prompt_tokens` fixes the
+    prompt_eval_count reported (default: the words of the messages); `stream_delay_s` waits after
+    each streamed piece. Any other model gets Ollama's 404 `model '<name>' not found`.
+
+    Records: `requests` lists (method, path) in arrival order, `bodies` every JSON body posted to
+    the model routes, `embeds`, `chats` and `generates` those each route answered, `aborted`
+    counts streams the client closed before their end. The first start picks a free port (or
+    `port`) and later starts reuse it, so a stopped fake plays an Ollama that went down and came
+    back at the same OLLAMA_HOST.
     """
 
     def __init__(
@@ -88,16 +105,23 @@ class FakeOllama:
         chat_models: Iterable[str] = (),
         chat_reply: ChatReply | None = None,
         port: int = 0,
+        prompt_tokens: int | None = None,
+        stream_delay_s: float = 0.0,
     ) -> None:
         self.blobs: dict[str, bytes] = {}
         self.creates: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []
+        self.bodies: list[dict[str, Any]] = []
         self.embeds: list[dict[str, Any]] = []
         self.chats: list[dict[str, Any]] = []
+        self.generates: list[dict[str, Any]] = []
+        self.aborted = 0
         self.create_error = create_error
         self.embed_models = {model_key(name): dim for name, dim in (embed_models or {}).items()}
         self.chat_models = {model_key(name) for name in chat_models}
         self.chat_reply = chat_reply or _default_reply
+        self.prompt_tokens = prompt_tokens
+        self.stream_delay_s = stream_delay_s
         self.port = port
         self.lock = threading.Lock()
         self._server: _Server | None = None
@@ -157,6 +181,20 @@ class FakeOllama:
         self.stop()
 
 
+def ollama_chat_server(reply: str = "Segment the beam [1].", delay_s: float = 0.0) -> FakeOllama:
+    """A fake with `CHAT_MODELS` and nomic-embed-text pulled, answering every chat with `reply`.
+
+    It reports 21 prompt tokens whatever the prompt, so tests can check usage figures exactly.
+    """
+    return FakeOllama(
+        embed_models={"nomic-embed-text": 768},
+        chat_models=CHAT_MODELS,
+        chat_reply=lambda _request: reply,
+        prompt_tokens=21,
+        stream_delay_s=delay_s,
+    )
+
+
 class _Server(ThreadingHTTPServer):
     """The HTTP server, carrying the FakeOllama whose state its handlers change."""
 
@@ -187,6 +225,10 @@ class _Server(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
             conn.close()
+
+
+def _details(family: str, quantization: str) -> dict[str, Any]:
+    return {"format": "gguf", "family": family, "families": [family], "quantization_level": quantization}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -223,18 +265,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/api/version":
             self._json(200, {"version": FAKE_VERSION})
         elif self.path == "/api/tags":
-            pulled = sorted(self.fake.embed_models) + sorted(self.fake.chat_models)
-            models: list[dict[str, Any]] = [{"name": name, "model": name} for name in self.fake.models]
-            models += [
-                {"name": name, "model": name, "size": 1000, "digest": hashlib.sha256(name.encode()).hexdigest()}
-                for name in pulled
-            ]
-            self._json(200, {"models": models})
+            self._json(200, {"models": self._tags()})
         else:
             self._json(404, {"error": "not found"})
 
     def do_POST(self) -> None:
-        """POST /api/blobs/:digest (upload), /api/create (streamed statuses), /api/embed, /api/embeddings, /api/chat."""
+        """POST /api/blobs/:digest (upload), /api/create (streamed statuses) and the model routes."""
         self._record()
         # Read the body first: answering before it is read would break the kept-alive connection.
         body = self._body()
@@ -243,16 +279,41 @@ class _Handler(BaseHTTPRequestHandler):
             self._store_blob(match["digest"], body)
         elif self.path == "/api/create":
             self._create(body)
-        elif self.path in ("/api/embed", "/api/embeddings", "/api/chat"):
+        elif self.path in _MODEL_ROUTES:
             request = self._request_json(body)
-            if request is None:
-                return
-            if self.path == "/api/chat":
-                self._chat(request)
-            else:
-                self._embed(request, legacy=self.path == "/api/embeddings")
+            if request is not None:
+                self._model_route(request)
         else:
             self._json(404, {"error": "not found"})
+
+    def _model_route(self, request: dict[str, Any]) -> None:
+        with self.fake.lock:
+            self.fake.bodies.append(request)
+        if self.path == "/api/chat":
+            self._chat(request)
+        elif self.path == "/api/generate":
+            self._generate(request)
+        elif self.path == "/api/show":
+            self._show(request)
+        else:
+            self._embed(request, legacy=self.path == "/api/embeddings")
+
+    def _tags(self) -> list[dict[str, Any]]:
+        """Created models, then the pulled chat models, then the embedding models, each sorted."""
+        models: list[dict[str, Any]] = [{"name": name, "model": name} for name in self.fake.models]
+        pulled = [(name, _details("qwen2", "Q4_K_M")) for name in sorted(self.fake.chat_models)]
+        pulled += [(name, _details("nomic-bert", "F16")) for name in sorted(self.fake.embed_models)]
+        models += [
+            {
+                "name": name,
+                "model": name,
+                "size": 1000,
+                "digest": hashlib.sha256(name.encode()).hexdigest(),
+                "details": details,
+            }
+            for name, details in pulled
+        ]
+        return models
 
     def _request_json(self, body: bytes) -> dict[str, Any] | None:
         """The JSON object of a request with a model, or None after answering 400 as Ollama does."""
@@ -268,6 +329,29 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _not_found(self, model: str) -> None:
         self._json(404, {"error": f"model '{model}' not found"})
+
+    def _show(self, request: dict[str, Any]) -> None:
+        """/api/show: details and capabilities, which clients check before sending tools."""
+        key = model_key(str(request["model"]))
+        if key in self.fake.embed_models:
+            details, capabilities = _details("nomic-bert", "F16"), ["embedding"]
+        elif key in self.fake.chat_models or key in {model_key(name) for name in self.fake.models}:
+            details, capabilities = _details("qwen2", "Q4_K_M"), ["completion", "tools"]
+        else:
+            self._not_found(str(request["model"]))
+            return
+        self._json(
+            200,
+            {
+                "modelfile": f"FROM {key}\n",
+                "parameters": "",
+                "template": "{{ .Prompt }}",
+                "details": details,
+                "model_info": {},
+                "capabilities": capabilities,
+                "modified_at": CREATED_AT,
+            },
+        )
 
     def _embed(self, request: dict[str, Any], legacy: bool) -> None:
         """/api/embed ({input: str | [str]} -> {embeddings}) and the older /api/embeddings ({prompt} -> {embedding})."""
@@ -303,44 +387,71 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _chat(self, request: dict[str, Any]) -> None:
-        """/api/chat: the reply of `chat_reply`, whole (stream false) or as NDJSON pieces (the default)."""
+    def _reply_pieces(self, request: dict[str, Any], records: list[dict[str, Any]]) -> list[str] | None:
+        """The reply's pieces for a chat or generate request, or None after answering an error."""
         model = str(request["model"])
         if model_key(model) not in self.fake.chat_models:
             self._not_found(model)
-            return
+            return None
         with self.fake.lock:
-            self.fake.chats.append(request)
+            records.append(request)
         try:
             reply = self.fake.chat_reply(request)
         except FakeOllamaError as exc:
             self._json(exc.status, {"error": exc.message})
-            return
-        final: dict[str, Any] = {
-            "model": model,
-            "created_at": CREATED_AT,
-            "message": {"role": "assistant", "content": ""},
+            return None
+        pieces = _PIECE.findall(reply) or ([reply] if reply else [])
+        limit = (request.get("options") or {}).get("num_predict")
+        if isinstance(limit, int) and limit > 0:
+            pieces = pieces[:limit]
+        return pieces
+
+    def _counts(self, prompt: str, reply: str) -> dict[str, Any]:
+        """The timing and token figures of a finished generation."""
+        prompt_count = self.fake.prompt_tokens
+        return {
             "done": True,
             "done_reason": "stop",
             "total_duration": 1000,
             "load_duration": 10,
-            "prompt_eval_count": sum(
-                len(_WORD.findall(str(m.get("content", "")))) for m in request.get("messages", [])
-            ),
+            "prompt_eval_count": len(_WORD.findall(prompt)) if prompt_count is None else prompt_count,
             "eval_count": len(_WORD.findall(reply)),
             "eval_duration": 500,
         }
-        if request.get("stream", True) is False:
-            final["message"] = {"role": "assistant", "content": reply}
-            self._json(200, final)
+
+    def _chat(self, request: dict[str, Any]) -> None:
+        """/api/chat: the reply of `chat_reply`, whole (stream false) or as NDJSON pieces (the default)."""
+        pieces = self._reply_pieces(request, self.fake.chats)
+        if pieces is None:
             return
-        pieces = re.findall(r"\S*\s*", reply)
+        model = str(request["model"])
+        prompt = " ".join(str(m.get("content", "")) for m in request.get("messages", []))
+        final = {"model": model, "created_at": CREATED_AT, **self._counts(prompt, "".join(pieces))}
+        if request.get("stream", True) is False:
+            self._json(200, {**final, "message": {"role": "assistant", "content": "".join(pieces)}})
+            return
         events = [
             {"model": model, "created_at": CREATED_AT, "message": {"role": "assistant", "content": p}, "done": False}
             for p in pieces
-            if p
         ]
-        self._stream([*events, final])
+        self._stream([*events, {**final, "message": {"role": "assistant", "content": ""}}], self.fake.stream_delay_s)
+
+    def _generate(self, request: dict[str, Any]) -> None:
+        """/api/generate: like /api/chat, for a single prompt, the text in `response`."""
+        pieces = self._reply_pieces(request, self.fake.generates)
+        if pieces is None:
+            return
+        model = str(request["model"])
+        final = {
+            "model": model,
+            "created_at": CREATED_AT,
+            **self._counts(str(request.get("prompt", "")), "".join(pieces)),
+        }
+        if request.get("stream", True) is False:
+            self._json(200, {**final, "response": "".join(pieces)})
+            return
+        events = [{"model": model, "created_at": CREATED_AT, "response": p, "done": False} for p in pieces]
+        self._stream([*events, {**final, "response": ""}], self.fake.stream_delay_s)
 
     def _record(self) -> None:
         with self.fake.lock:
@@ -374,13 +485,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _create(self, body: bytes) -> None:
         """Create a model: check the request, then stream statuses as NDJSON, or an error status."""
-        try:
-            request = json.loads(body or b"{}")
-        except json.JSONDecodeError as exc:
-            self._json(400, {"error": f"invalid JSON: {exc}"})
-            return
-        if not isinstance(request, dict) or not request.get("model"):
-            self._json(400, {"error": "model is required"})
+        request = self._request_json(body)
+        if request is None:
             return
         wanted = {**(request.get("files") or {}), **(request.get("adapters") or {})}
         with self.fake.lock:
@@ -425,18 +531,25 @@ class _Handler(BaseHTTPRequestHandler):
         events += [{"status": "writing manifest"}, {"status": "success"}]
         return events
 
-    def _stream(self, events: list[dict[str, Any]]) -> None:
-        """Send NDJSON lines in HTTP chunks, one flush per line, as Ollama streams."""
+    def _stream(self, events: list[dict[str, Any]], delay_s: float = 0.0) -> None:
+        """Send NDJSON lines in HTTP chunks, one flush per line, as Ollama streams; count a client that left."""
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        for event in events:
-            line = json.dumps(event).encode() + b"\n"
-            self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+        try:
+            for event in events:
+                line = json.dumps(event).encode() + b"\n"
+                self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+                self.wfile.flush()
+                if delay_s:
+                    time.sleep(delay_s)
+            self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+        except OSError:
+            with self.fake.lock:
+                self.fake.aborted += 1
+            self.close_connection = True
 
     def _json(self, code: int, payload: dict[str, Any]) -> None:
         self._send(code, json.dumps(payload).encode(), "application/json; charset=utf-8")
