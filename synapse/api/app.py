@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 
 from fastapi import FastAPI
 
@@ -18,6 +18,7 @@ from synapse.api.limits import BodySizeLimit, ConcurrencyLimiter
 from synapse.api.openapi_docs import customize_openapi
 from synapse.api.routers import health, ollama, openai, triz
 from synapse.config import SynapseSettings
+from synapse.mcp.http import mount_mcp
 
 log = logging.getLogger("synapse.api")
 
@@ -32,7 +33,8 @@ def create_app(settings: SynapseSettings | None = None, agent: Agent | None = No
         app.state.agent = agent if agent is not None else await create_agent(settings)
         await app.state.agent.start()
         try:
-            yield
+            async with mcp.running(app.state.agent, settings) if mcp else nullcontext():
+                yield
         finally:
             if owned:
                 await app.state.agent.aclose()
@@ -50,6 +52,7 @@ def create_app(settings: SynapseSettings | None = None, agent: Agent | None = No
     install_error_handlers(app)
     for module in (health, openai, triz, ollama):
         app.include_router(module.router)
+    mcp = mount_mcp(app) if settings.mcp_http else None
     # Each add wraps the ones before, so the order seen by a request is: HEAD as GET, the catch-all for
     # unexpected errors, the size limit, then keys (a key check never needs the body).
     app.add_middleware(ApiKeyAuth, keys=settings.accepted_keys())

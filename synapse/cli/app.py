@@ -13,6 +13,7 @@ from synapse.cli.chat_cmd import chat
 from synapse.cli.config_cmd import config
 from synapse.cli.eval_cmd import eval_
 from synapse.cli.export_cmd import export
+from synapse.cli.mcp_cmd import mcp
 from synapse.cli.serve_cmd import serve
 from synapse.cli.terminal_cmd import terminal
 from synapse.cli.up_cmd import up
@@ -35,6 +36,7 @@ app.command(name="up")(up)
 app.command(name="serve")(serve)
 app.command(name="chat")(chat)
 app.command(name="eval")(eval_)
+app.command(name="mcp")(mcp)
 
 
 def _version(value: bool) -> None:

@@ -80,6 +80,9 @@ class SynapseSettings(ServiceSettings):
     queue_size: int = Field(default=32, ge=0)
     # Worker processes of `synapse serve` (each loads its own embedded model; >1 makes sense with Ollama).
     workers: int = Field(default=1, ge=1, le=64)
+    # The TRIZ tools and CORTEX as MCP tools over streamable HTTP at /mcp (behind the API keys);
+    # `synapse mcp` serves them over stdio either way.
+    mcp_http: bool = True
 
     @field_validator("fallback")
     @classmethod
