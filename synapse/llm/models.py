@@ -55,6 +55,16 @@ class ToolCall(BaseModel):
     name: str = Field(min_length=1)
     arguments: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap(cls, value: Any) -> Any:
+        # OpenAI's {"id", "type", "function": {"name", "arguments"}} and Ollama's {"function": {...}}.
+        if not isinstance(value, Mapping) or not isinstance(value.get("function"), Mapping):
+            return value
+        inner = value["function"]
+        fields = {"name": inner.get("name"), "arguments": inner.get("arguments")}
+        return {**fields, "id": value["id"]} if value.get("id") else fields
+
     @field_validator("arguments", mode="before")
     @classmethod
     def _parse_arguments(cls, value: Any) -> Any:
@@ -71,11 +81,7 @@ class ToolCall(BaseModel):
     @classmethod
     def from_wire(cls, value: Mapping[str, Any]) -> ToolCall:
         """A call in OpenAI's `{"id", "type", "function": {"name", "arguments"}}` or Ollama's shape."""
-        inner = _function_part(value)
-        fields: dict[str, Any] = {"name": inner.get("name"), "arguments": inner.get("arguments")}
-        if value.get("id"):
-            fields["id"] = value["id"]
-        return cls.model_validate(fields)
+        return cls.model_validate(value)
 
     def arguments_json(self) -> str:
         """The arguments as the JSON text OpenAI's `function.arguments` carries."""

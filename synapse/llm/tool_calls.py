@@ -85,6 +85,7 @@ class ToolCallSplitter:
         self._buf = ""
         self._inside = False
         self._blank = ""
+        self._after_block = False
         self.blocks = 0
 
     def feed(self, text: str) -> list[Piece]:
@@ -124,14 +125,19 @@ class ToolCallSplitter:
     def _text(self, text: str, out: list[Piece]) -> None:
         if not text:
             return
+        if self._after_block:
+            # The line break after a closing tag belongs to the call, not to the text that follows.
+            text = text.lstrip("\r\n")
         if not text.strip():
             self._blank += text
             return
         out.append(self._blank + text)
         self._blank = ""
+        self._after_block = False
 
     def _block(self, body: str, close: str, out: list[Piece]) -> None:
         self._blank = ""
+        self._after_block = True
         self.blocks += 1
         self._inside = False
         out.append(CallBlock(raw=OPEN + body + close, call=parse_call(body), closed=bool(close)))
