@@ -1,7 +1,15 @@
 """Generation backends behind one async interface: Ollama and embedded llama.cpp."""
 
 from synapse.llm.base import LLMBackend, estimate_tokens
-from synapse.llm.errors import BackendUnavailableError, EmbeddingsNotSupportedError, LLMError, ModelNotFoundError
+from synapse.llm.errors import (
+    BackendUnavailableError,
+    EmbeddingsNotSupportedError,
+    InvalidToolChoiceError,
+    LLMError,
+    ModelNotFoundError,
+    StructuredOutputError,
+    UnsupportedSchemaError,
+)
 from synapse.llm.models import (
     BackendHealth,
     ChatMessage,
@@ -9,7 +17,12 @@ from synapse.llm.models import (
     FinishReason,
     GenerationOptions,
     ModelInfo,
+    ResponseFormat,
     StreamDelta,
+    ToolCall,
+    ToolCallDelta,
+    ToolChoice,
+    ToolSpec,
 )
 from synapse.llm.registry import Backends, ModelRole, build_backends
 from synapse.llm.resolve import DEMO_WARNING, ResolvedModel, demo_gguf, exported_td010v2, resolve_gguf
@@ -24,13 +37,21 @@ __all__ = [
     "EmbeddingsNotSupportedError",
     "FinishReason",
     "GenerationOptions",
+    "InvalidToolChoiceError",
     "LLMBackend",
     "LLMError",
     "ModelInfo",
     "ModelNotFoundError",
     "ModelRole",
     "ResolvedModel",
+    "ResponseFormat",
     "StreamDelta",
+    "StructuredOutputError",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolChoice",
+    "ToolSpec",
+    "UnsupportedSchemaError",
     "build_backends",
     "demo_gguf",
     "estimate_tokens",

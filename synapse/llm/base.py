@@ -34,8 +34,10 @@ class LLMBackend(ABC):
     def stream(
         self, messages: Sequence[ChatMessage], model: str, options: GenerationOptions
     ) -> AsyncIterator[StreamDelta]:
-        """Deltas of the answer; the last has `done`, the finish reason and the token counts.
+        """Deltas of the answer; the last has `done`, the finish reason, the tool calls and the token counts.
 
+        Text comes in `content`; with `options.tools`, each call comes as `tool_call_deltas` once complete
+        (first piece: index, id, name; then argument fragments), and again whole on the last delta.
         Closing the iterator early (client gone) stops the generation and frees the backend.
         """
 
@@ -58,6 +60,7 @@ class LLMBackend(ABC):
             finish_reason=final.finish_reason or "stop",
             prompt_tokens=final.prompt_tokens,
             completion_tokens=final.completion_tokens,
+            tool_calls=final.tool_calls,
             warnings=self.warnings(model),
         )
 

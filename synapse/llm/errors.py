@@ -30,3 +30,23 @@ class EmbeddingsNotSupportedError(LLMError):
 
     status = 400
     exit_code = 2
+
+
+class UnsupportedSchemaError(LLMError):
+    """A JSON schema (a tool's parameters or a response format) that constrained decoding cannot express."""
+
+    status = 422
+    exit_code = 2
+
+
+class InvalidToolChoiceError(LLMError):
+    """`tool_choice` asks for a tool call that the request's tools cannot give."""
+
+    status = 422
+    exit_code = 2
+
+
+class StructuredOutputError(LLMError):
+    """The model's answer is not the JSON or the tool call that the request asked for."""
+
+    status = 502

@@ -10,12 +10,15 @@ import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from synapse.errors import SynapseError
 from synapse.llm.base import LLMBackend
-from synapse.llm.errors import BackendUnavailableError, LLMError, ModelNotFoundError
+from synapse.llm.chat_template import ChatTemplate
+from synapse.llm.errors import BackendUnavailableError, LLMError, ModelNotFoundError, UnsupportedSchemaError
+from synapse.llm.grammars import grammar_for, grammar_parses
 from synapse.llm.models import BackendHealth, ChatMessage, GenerationOptions, ModelInfo, StreamDelta
+from synapse.llm.output import OutputCollector, OutputPlan, plan_output
 from synapse.llm.resolve import DEMO_WARNING, ResolvedModel, resolve_gguf
 
 log = logging.getLogger("synapse.llm")
@@ -36,9 +39,11 @@ _CHATML = (
 class _Job:
     """One generation request travelling from the event loop to the worker thread and back."""
 
-    messages: list[dict[str, str]]
+    messages: list[ChatMessage]
     options: GenerationOptions
     loop: asyncio.AbstractEventLoop
+    plan: OutputPlan = field(default_factory=OutputPlan)
+    grammar: str | None = None
     out: asyncio.Queue[StreamDelta | BaseException] = field(default_factory=asyncio.Queue)
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -55,16 +60,20 @@ def _drain(
     """`first` and whatever else is already queued, with consecutive text pieces joined into one delta.
 
     A consumer that fell behind (a busy machine, many streams) then sends one chunk instead of a chunk per
-    token; a consumer that keeps up sees the tokens one by one.
+    token; a consumer that keeps up sees the tokens one by one. Tool-call pieces are never joined.
     """
     items: list[StreamDelta | BaseException] = [first]
     while not out.empty():
         last, nxt = items[-1], out.get_nowait()
-        if isinstance(last, StreamDelta) and isinstance(nxt, StreamDelta) and not (last.done or nxt.done):
+        if _plain(last) and _plain(nxt):
             items[-1] = StreamDelta(content=last.content + nxt.content)
         else:
             items.append(nxt)
     return items
+
+
+def _plain(item: StreamDelta | BaseException) -> TypeGuard[StreamDelta]:
+    return isinstance(item, StreamDelta) and not (item.done or item.tool_call_deltas)
 
 
 class LlamaCppBackend(LLMBackend):
@@ -87,7 +96,7 @@ class LlamaCppBackend(LLMBackend):
         self._data_dir = data_dir
         self.resolved = resolved
         self._llama: Any = None
-        self._formatter: Any = None
+        self._template: ChatTemplate | None = None
         self._error = "the embedded model is not loaded yet"
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._worker: threading.Thread | None = None
@@ -135,11 +144,13 @@ class LlamaCppBackend(LLMBackend):
         )
         model = llama._model
         eos_id, bos_id = llama.token_eos(), llama.token_bos()
-        self._formatter = Jinja2ChatFormatter(
-            template=llama.metadata.get("tokenizer.chat_template") or _CHATML,
+        template = llama.metadata.get("tokenizer.chat_template") or _CHATML
+        formatter = Jinja2ChatFormatter(
+            template=template,
             eos_token=model.token_get_text(eos_id) if eos_id != -1 else "",
             bos_token=model.token_get_text(bos_id) if bos_id != -1 else "",
         )
+        self._template = ChatTemplate(formatter, template)
         self._llama = llama
         if resolved.demo:
             log.warning("embedded backend: %s (%s); %s", resolved.name, resolved.path, DEMO_WARNING)
@@ -222,10 +233,14 @@ class LlamaCppBackend(LLMBackend):
         self, messages: Sequence[ChatMessage], model: str, options: GenerationOptions
     ) -> AsyncIterator[StreamDelta]:
         self._require(model)
+        # Tool and schema problems are the caller's (422) and surface before the request waits in the queue.
+        plan = plan_output(options)
         job = _Job(
-            messages=[{"role": m.role, "content": m.content} for m in messages],
+            messages=list(messages),
             options=options,
             loop=asyncio.get_running_loop(),
+            plan=plan,
+            grammar=grammar_for(plan),
         )
         self._jobs.put(job)
         try:
@@ -256,36 +271,54 @@ class LlamaCppBackend(LLMBackend):
                 log.exception("embedded generation failed")
                 job.emit(LLMError(f"embedded generation failed: {exc}", "see the server log"))
 
-    def _generate(self, job: _Job) -> None:
-        from llama_cpp import StoppingCriteriaList
-
-        llama = self._llama
-        rendered = self._formatter(messages=job.messages)
-        prompt = llama.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
-        n_ctx = int(llama.n_ctx())
-        room = n_ctx - len(prompt)
-        if room < 1:
+    def _prompt(self, job: _Job) -> tuple[list[int], list[str]]:
+        """The prompt's tokens and the stop strings."""
+        assert self._template is not None
+        rendered = self._template.render(job.messages, job.plan.prompt_tools)
+        prompt: list[int] = self._llama.tokenize(
+            rendered.text.encode("utf-8"), add_bos=not rendered.added_special, special=True
+        )
+        n_ctx = int(self._llama.n_ctx())
+        if n_ctx - len(prompt) < 1:
             raise LLMError(
                 f"the prompt has {len(prompt)} tokens, the model's context holds {n_ctx}",
                 "shorten the conversation or raise SYNAPSE_N_CTX",
             )
+        return prompt, [s for s in [*rendered.stops, *job.options.stop] if s]
+
+    def _grammar(self, job: _Job) -> Any:
+        if job.grammar is None:
+            return None
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        if not grammar_parses(self._llama._model.vocab, job.grammar):
+            raise UnsupportedSchemaError(
+                "llama.cpp cannot parse the grammar built from the schema", "simplify the schema (see the server log)"
+            )
+        return LlamaGrammar.from_string(job.grammar, verbose=False)
+
+    def _generate(self, job: _Job) -> None:
+        from llama_cpp import StoppingCriteriaList
+
+        prompt, stops = self._prompt(job)
         opts = job.options
-        stops = [s for s in [*(rendered.stop or []), *opts.stop] if s]
 
         def cancelled(_ids: Any, _logits: Any) -> bool:
             return job.cancelled.is_set()
 
+        collector = OutputCollector(job.plan)
         pieces: list[str] = []
         finish: str | None = None
-        chunks = llama.create_completion(
+        chunks = self._llama.create_completion(
             prompt=prompt,
-            max_tokens=min(opts.max_tokens, room),
+            max_tokens=min(opts.max_tokens, int(self._llama.n_ctx()) - len(prompt)),
             temperature=opts.temperature,
             top_p=opts.top_p,
             stop=stops,
             seed=opts.seed,
             stream=True,
             stopping_criteria=StoppingCriteriaList([cancelled]),
+            grammar=self._grammar(job),
         )
         try:
             for chunk in chunks:
@@ -293,9 +326,9 @@ class LlamaCppBackend(LLMBackend):
                     break
                 choice = chunk["choices"][0]
                 text = choice.get("text") or ""
-                if text:
-                    pieces.append(text)
-                    job.emit(StreamDelta(content=text))
+                pieces.append(text)
+                for delta in collector.feed(text):
+                    job.emit(delta)
                 finish = choice.get("finish_reason") or finish
         finally:
             chunks.close()
@@ -303,12 +336,7 @@ class LlamaCppBackend(LLMBackend):
             self.cancelled += 1
             return
         self.completed += 1
-        completion = self.count_tokens("".join(pieces)) if pieces else 0
-        job.emit(
-            StreamDelta(
-                done=True,
-                finish_reason="length" if finish == "length" else "stop",
-                prompt_tokens=len(prompt),
-                completion_tokens=completion,
-            )
-        )
+        completion = self.count_tokens("".join(pieces)) if any(pieces) else 0
+        final = collector.finish(truncated=finish == "length", prompt_tokens=len(prompt), completion_tokens=completion)
+        for delta in final:
+            job.emit(delta)

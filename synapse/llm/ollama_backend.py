@@ -11,10 +11,12 @@ import ollama
 from synapse.llm.base import LLMBackend
 from synapse.llm.errors import BackendUnavailableError, LLMError, ModelNotFoundError
 from synapse.llm.models import BackendHealth, ChatMessage, GenerationOptions, ModelInfo, StreamDelta
+from synapse.llm.ollama_tools import call_from_json, read_calls, request_fields, wire_messages
+from synapse.llm.output import OutputCollector, plan_output
 
 
 class OllamaBackend(LLMBackend):
-    """Ollama at OLLAMA_HOST: chat and streaming, model list, embeddings."""
+    """Ollama at OLLAMA_HOST: chat and streaming with tools and JSON formats, model list, embeddings."""
 
     kind = "ollama"
 
@@ -59,26 +61,26 @@ class OllamaBackend(LLMBackend):
     async def stream(
         self, messages: Sequence[ChatMessage], model: str, options: GenerationOptions
     ) -> AsyncIterator[StreamDelta]:
-        payload = [{"role": m.role, "content": m.content} for m in messages]
+        plan = plan_output(options)
+        collector = OutputCollector(plan)
+        forced: list[str] = []
+        payload = {
+            "model": model,
+            "messages": wire_messages(messages),
+            "stream": True,
+            "options": self._options(options),
+            **request_fields(plan),
+        }
         response: Any = None
         try:
-            response = await self._client.chat(
-                model=model, messages=payload, stream=True, options=self._options(options)
-            )
+            # The client's own chat() passes tools through a model that drops nested schemas (properties of
+            # objects, anyOf, bounds), so the request body is ours; transport, streaming and errors are its.
+            response = await self._client._request(ollama.ChatResponse, "POST", "/api/chat", json=payload, stream=True)
             async for part in response:
-                text = part.message.content or ""
+                for delta in self._deltas(part, collector, forced):
+                    yield delta
                 if part.done:
-                    if text:
-                        yield StreamDelta(content=text)
-                    yield StreamDelta(
-                        done=True,
-                        finish_reason="length" if part.done_reason == "length" else "stop",
-                        prompt_tokens=part.prompt_eval_count or 0,
-                        completion_tokens=part.eval_count or 0,
-                    )
                     return
-                if text:
-                    yield StreamDelta(content=text)
         except (ollama.ResponseError, ConnectionError, httpx.TransportError) as exc:
             raise self._translate(exc, model) from exc
         finally:
@@ -88,6 +90,31 @@ class OllamaBackend(LLMBackend):
                 await response.aclose()
         # A stream that ends without its final chunk was cut off on the way.
         raise LLMError("Ollama closed the stream before the answer was complete", "see the Ollama server log")
+
+    @staticmethod
+    def _deltas(part: Any, collector: OutputCollector, forced: list[str]) -> list[StreamDelta]:
+        """The deltas of one chunk; a forced call arrives as JSON text and is read at the end."""
+        text = part.message.content or ""
+        out: list[StreamDelta] = []
+        if collector.plan.forced:
+            forced.append(text)
+        else:
+            out.extend(collector.feed(text))
+        for call in read_calls(part.message.tool_calls):
+            out.extend(collector.add_call(call))
+        if not part.done:
+            return out
+        answered = call_from_json("".join(forced)) if collector.plan.forced and not collector.calls else None
+        if answered is not None:
+            out.extend(collector.add_call(answered))
+        out.extend(
+            collector.finish(
+                truncated=part.done_reason == "length",
+                prompt_tokens=part.prompt_eval_count or 0,
+                completion_tokens=part.eval_count or 0,
+            )
+        )
+        return out
 
     async def health(self) -> BackendHealth:
         try:
