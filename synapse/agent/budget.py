@@ -35,14 +35,15 @@ class FittedPrompt(BaseModel):
 @dataclass(frozen=True)
 class PromptParts:
     """What goes into a prompt: the system text and TRIZ section (always kept), the context blocks best
-    first, the history oldest first, the question (always kept); `context_head` frames the kept blocks."""
+    first, the history oldest first, and the turn (always kept): the user's question and what followed it
+    in an agent loop (the assistant's tool calls and the tool results); `context_head` frames the kept blocks."""
 
     system: str
     triz: str
     blocks: list[str]
     context_head: Callable[[list[str]], str]
     history: list[ChatMessage]
-    question: ChatMessage
+    turn: list[ChatMessage]
 
 
 def _take(items: list[T], costs: list[int], used: int, limit: int) -> tuple[list[T], int]:
@@ -66,12 +67,12 @@ def fit_prompt(
     """
 
     def cost(msg: ChatMessage) -> int:
-        return count(msg.content) + PER_MESSAGE_OVERHEAD
+        calls = "".join(f"{call.name}{call.arguments_json()}" for call in msg.tool_calls)
+        return count(msg.content + calls) + PER_MESSAGE_OVERHEAD
 
     blocks, history = parts.blocks, parts.history
-    fixed = (
-        TEMPLATE_OVERHEAD + cost(parts.question) + count(assemble_system(parts.system, parts.triz, ""))
-    ) + PER_MESSAGE_OVERHEAD
+    turn = sum(cost(m) for m in parts.turn)
+    fixed = TEMPLATE_OVERHEAD + turn + count(assemble_system(parts.system, parts.triz, "")) + PER_MESSAGE_OVERHEAD
     if fixed + min_answer > window:
         raise ContextOverflowError(
             f"the question needs about {fixed} tokens; the model's context holds {window}",
@@ -92,7 +93,7 @@ def fit_prompt(
     context = parts.context_head(kept) if kept else ""
     system_msg = ChatMessage(role="system", content=assemble_system(parts.system, parts.triz, context))
     return FittedPrompt(
-        messages=[system_msg, *newest_first[::-1], parts.question],
+        messages=[system_msg, *newest_first[::-1], *parts.turn],
         tokens=fixed + used,
         kept_blocks=len(kept),
         dropped_messages=len(history) - len(newest_first),

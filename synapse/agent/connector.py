@@ -28,7 +28,7 @@ from synapse.agent.retrieval import Retrieved, retrieve
 from synapse.agent.routing import TrizRouter
 from synapse.config import SynapseSettings
 from synapse.errors import SynapseError
-from synapse.llm import Backends, ChatResult, LLMBackend, ModelInfo, StreamDelta
+from synapse.llm import Backends, ChatMessage, ChatResult, LLMBackend, ModelInfo, StreamDelta
 from synapse.triz import Analysis, analyze_problem
 
 log = logging.getLogger("synapse.agent")
@@ -36,9 +36,28 @@ Analyzer = Callable[[str, str], Analysis]
 
 
 class InvalidTurnError(SynapseError):
-    """A conversation the agent cannot answer (no user message last, empty question)."""
+    """A conversation the agent cannot answer (no user question, or one followed by something other than tool calls
+    and their results)."""
 
     status = 422
+
+
+def question_index(messages: list[ChatMessage]) -> int:
+    """Where the turn's question is: the last user message, followed by nothing or by an agent loop's
+    assistant tool calls and tool results. Retrieval and the TRIZ analysis are keyed on it."""
+    index = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
+    if index is None or not messages[index].content.strip():
+        raise InvalidTurnError(
+            "the conversation has no user question" if index is None else "the user's question is empty",
+            "end the messages list with the user's question (or with tool results after it)",
+        )
+    after = messages[index + 1 :]
+    if after and (after[-1].role != "tool" or any(m.role not in ("assistant", "tool", "system") for m in after)):
+        raise InvalidTurnError(
+            "the last message must be the user's question, or a tool result answering the assistant's tool calls",
+            "end the messages list with the user's question or with tool results",
+        )
+    return index
 
 
 def _default_analyzer(problem: str, lang: str) -> Analysis:
@@ -62,7 +81,7 @@ class _Gathered:
 
 def _system_and_triz(request: TurnRequest, found: _Gathered) -> tuple[str, str]:
     """The system text (the agent's own, then the caller's) and the TRIZ section; a raw call keeps the caller's."""
-    caller_system = "\n\n".join(m.content for m in request.messages[:-1] if m.role == "system" and m.content.strip())
+    caller_system = "\n\n".join(m.content for m in request.messages if m.role == "system" and m.content.strip())
     if found.route == "raw":
         return caller_system, ""
     system = system_text(found.lang, triz=found.route == "triz")
@@ -83,6 +102,7 @@ def _notes(found: _Gathered, fitted: FittedPrompt, sources: int) -> list[str]:
 def _fit(request: TurnRequest, found: _Gathered) -> TurnPlan:
     """The plan: the prompt fitted to the model's window, with the sources and the notes that it kept."""
     messages = request.messages
+    start = question_index(messages)
     result = found.retrieved.result
     sources = list(result.sources) if result else []
     system, triz_text = _system_and_triz(request, found)
@@ -91,8 +111,8 @@ def _fit(request: TurnRequest, found: _Gathered) -> TurnPlan:
         triz=triz_text,
         blocks=context_blocks(result.context, sources) if result else [],
         context_head=lambda kept: context_section(kept, found.lang),
-        history=[m for m in messages[:-1] if m.role != "system"],
-        question=messages[-1],
+        history=[m for m in messages[:start] if m.role != "system"],
+        turn=[m for m in messages[start:] if m.role != "system"],
     )
     fitted = fit_prompt(
         parts,
@@ -174,11 +194,7 @@ class Agent:
         """Everything before generation; raises BackendUnavailableError (503) or InvalidTurnError (422)."""
         started = time.perf_counter()
         messages = request.messages
-        if messages[-1].role != "user" or not messages[-1].content.strip():
-            raise InvalidTurnError(
-                "the last message must be a non-empty user message", "end the messages list with the user's question"
-            )
-        question = messages[-1]
+        question = messages[question_index(messages)]
         agent = request.model in AGENT_MODELS
         if agent:
             backend = await self.backends.pick()
@@ -231,7 +247,7 @@ class Agent:
                 if delta.content:
                     parts.append(delta.content)
                 yield delta
-                if delta.done and self.memory is not None and plan.route != "raw":
+                if delta.done and self.memory is not None and plan.route != "raw" and not delta.tool_calls:
                     self.memory.remember(plan.conversation, "".join(parts), plan.conversation_id)
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
@@ -247,6 +263,7 @@ class Agent:
         return ChatResult(
             content="".join(parts),
             model=plan.model,
+            tool_calls=final.tool_calls,
             finish_reason=final.finish_reason or "stop",
             prompt_tokens=final.prompt_tokens,
             completion_tokens=final.completion_tokens,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from synapse.agent import InvalidTurnError, RagOptions, TurnRequest
-from synapse.llm import BackendUnavailableError, ChatMessage, GenerationOptions
+from synapse.llm import BackendUnavailableError, ChatMessage, GenerationOptions, ToolCall
 from tests.synapse.agent.fakes import FakeCortex, ScriptedBackend
 
 BEAM = "We want the beam to be stronger, but then it becomes heavier."
@@ -138,3 +138,26 @@ async def test_memory_stores_the_dialogue(make_agent, cortex: FakeCortex) -> Non
     await agent.memory.drain()
     ((info2, data2),) = cortex.docs.values()
     assert info2.id != info.id and "And cheaper?" in data2.decode()
+
+
+@pytest.mark.asyncio
+async def test_an_agent_loop_keeps_the_question_the_calls_and_the_results(make_agent, cortex: FakeCortex) -> None:
+    calls = [ToolCall(id="call_1", name="lookup", arguments={"n": 1})]
+    req = TurnRequest(
+        messages=[
+            ChatMessage(role="user", content="Как сделать балку прочнее, но не тяжелее?"),
+            ChatMessage(role="assistant", content="", tool_calls=calls),
+            ChatMessage(role="tool", content='{"principle": "segmentation"}', tool_call_id="call_1", name="lookup"),
+        ]
+    )
+    plan = await make_agent().plan(req)
+    assert cortex.queries and "балку" in cortex.queries[-1].query
+    assert [m.role for m in plan.messages] == ["system", "user", "assistant", "tool"]
+    assert plan.messages[2].tool_calls == calls and plan.messages[3].tool_call_id == "call_1"
+
+
+@pytest.mark.asyncio
+async def test_a_tool_result_must_follow_a_question(make_agent) -> None:
+    lone = TurnRequest(messages=[ChatMessage(role="tool", content="{}", tool_call_id="call_1")])
+    with pytest.raises(InvalidTurnError, match="no user question"):
+        await make_agent().plan(lone)
