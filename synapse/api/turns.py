@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Literal
 
 from synapse.agent import RagOptions, TurnPlan, TurnRequest
 from synapse.api.errors import ApiError
 from synapse.config import SynapseSettings
-from synapse.llm import ChatMessage, GenerationOptions
+from synapse.llm import ChatMessage, GenerationOptions, ResponseFormat, ToolChoice, ToolSpec
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -30,35 +31,54 @@ def check_limits(settings: SynapseSettings, n_messages: int, max_tokens: int | N
     return wanted
 
 
-def build_turn(
-    settings: SynapseSettings,
-    *,
-    model: str,
-    messages: list[tuple[str, str]],
-    max_tokens: int | None,
-    temperature: float | None,
-    top_p: float | None,
-    stop: str | list[str] | None,
-    seed: int | None,
-    rag: RagOptions | None,
-    conversation_id: str | None = None,
-) -> TurnRequest:
-    """A TurnRequest from plain values (roles `developer` count as `system`)."""
-    wanted = check_limits(settings, len(messages), max_tokens)
-    stops = [stop] if isinstance(stop, str) else list(stop or [])
+@dataclass(frozen=True)
+class TurnInput:
+    """A chat request in the connector's terms, whatever the dialect; None leaves a value to the settings."""
+
+    model: str
+    messages: list[ChatMessage]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    rag: RagOptions | None = None
+    conversation_id: str | None = None
+    tools: list[ToolSpec] = field(default_factory=list)
+    tool_choice: ToolChoice = field(default_factory=ToolChoice)
+    parallel_tool_calls: bool = True
+    response_format: ResponseFormat | None = None
+
+
+def build_turn(settings: SynapseSettings, given: TurnInput) -> TurnRequest:
+    """A TurnRequest with the request limits applied (roles `developer` count as `system`)."""
+    wanted = check_limits(settings, len(given.messages), given.max_tokens)
+    stops = [given.stop] if isinstance(given.stop, str) else list(given.stop or [])
     options = GenerationOptions(
         max_tokens=wanted,
-        temperature=0.3 if temperature is None else temperature,
-        top_p=0.95 if top_p is None else top_p,
+        temperature=0.3 if given.temperature is None else given.temperature,
+        top_p=0.95 if given.top_p is None else given.top_p,
         stop=[s for s in stops if s],
-        seed=seed,
+        seed=given.seed,
+        tools=given.tools,
+        tool_choice=given.tool_choice,
+        parallel_tool_calls=given.parallel_tool_calls,
+        response_format=given.response_format,
     )
-    chat: list[ChatMessage] = []
-    for role, content in messages:
-        chat.append(ChatMessage(role="system" if role == "developer" else role, content=content))  # type: ignore[arg-type]
-    if not chat:
+    if not given.messages:
         raise ApiError(422, "messages must not be empty", "invalid_request")
-    return TurnRequest(messages=chat, model=model, rag=rag, options=options, conversation_id=conversation_id)
+    return TurnRequest(
+        messages=list(given.messages),
+        model=given.model,
+        rag=given.rag,
+        options=options,
+        conversation_id=given.conversation_id,
+    )
+
+
+def chat_message(role: str, content: str) -> ChatMessage:
+    """A plain message of a dialect's role (`developer` is OpenAI's newer name for `system`)."""
+    return ChatMessage(role="system" if role == "developer" else role, content=content)  # type: ignore[arg-type]
 
 
 def extras(plan: TurnPlan) -> dict[str, object]:

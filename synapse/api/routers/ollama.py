@@ -21,7 +21,7 @@ from synapse.api.openapi_docs import GENERATION, OLLAMA_BODY, ollama_errors, str
 from synapse.api.schemas_ollama import OllamaChatRequest, OllamaGenerateRequest, OllamaOptions, OllamaShowRequest
 from synapse.api.streaming import ndjson
 from synapse.api.turn_runner import Completed, StreamSpec, run_turn
-from synapse.api.turns import build_turn, check_limits, extras
+from synapse.api.turns import TurnInput, build_turn, chat_message, check_limits, extras
 from synapse.config import SynapseSettings
 from synapse.errors import SynapseError
 from synapse.llm import ModelInfo
@@ -213,13 +213,8 @@ async def chat(
     if not body.messages:
         check_limits(settings, 0, _options(body.options)["max_tokens"])  # a bad option is bad even here
         return _loaded(body.model, "chat")
-    turn = build_turn(
-        settings,
-        model=_model_name(body.model),
-        messages=[(m.role, m.content) for m in body.messages],
-        rag=body.rag,
-        **_options(body.options),
-    )
+    messages = [chat_message(m.role, m.content) for m in body.messages]
+    turn = build_turn(settings, TurnInput(_model_name(body.model), messages, rag=body.rag, **_options(body.options)))
     return await _serve(request, agent, limiter, turn, model=body.model, kind="chat", stream=body.stream)
 
 
@@ -235,8 +230,7 @@ async def generate(
     if not body.prompt.strip():
         check_limits(settings, 0, _options(body.options)["max_tokens"])
         return _loaded(body.model, "generate")
-    messages = ([("system", body.system)] if body.system else []) + [("user", body.prompt)]
-    turn = build_turn(
-        settings, model=_model_name(body.model), messages=messages, rag=body.rag, **_options(body.options)
-    )
+    system = [chat_message("system", body.system)] if body.system else []
+    messages = [*system, chat_message("user", body.prompt)]
+    turn = build_turn(settings, TurnInput(_model_name(body.model), messages, rag=body.rag, **_options(body.options)))
     return await _serve(request, agent, limiter, turn, model=body.model, kind="generate", stream=body.stream)

@@ -20,7 +20,7 @@ from synapse.api.redact import without_paths
 from synapse.api.schemas_openai import ChatCompletionRequest, ModelCard, ModelList
 from synapse.api.streaming import SSE_DONE, sse
 from synapse.api.turn_runner import Completed, StreamSpec, run_turn
-from synapse.api.turns import build_turn, check_limits, extras
+from synapse.api.turns import TurnInput, build_turn, chat_message, check_limits, extras
 from synapse.config import SynapseSettings
 from synapse.errors import SynapseError
 
@@ -101,10 +101,9 @@ async def chat_completions(
     """Chat through the agent (`triz-agent`, `triz-agent-base`) or straight to a backend model."""
     if body.max_completion_tokens is not None:
         check_limits(settings, len(body.messages), body.max_tokens)  # the one not used must be within limits too
-    turn = build_turn(
-        settings,
-        model=body.model,
-        messages=[(m.role, m.text()) for m in body.messages],
+    given = TurnInput(
+        body.model,
+        [chat_message(m.role, m.text()) for m in body.messages],
         max_tokens=body.max_completion_tokens or body.max_tokens,
         temperature=body.temperature,
         top_p=body.top_p,
@@ -113,6 +112,7 @@ async def chat_completions(
         rag=body.rag,
         conversation_id=body.user,
     )
+    turn = build_turn(settings, given)
     cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
     sse_stream = StreamSpec(

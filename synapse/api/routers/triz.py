@@ -16,7 +16,7 @@ from synapse.api.limits import ConcurrencyLimiter
 from synapse.api.openapi_docs import GENERATION, OPENAI_BODY, openai_errors
 from synapse.api.schemas_common import RagRequest
 from synapse.api.streaming import ClientGoneError, unless_disconnected
-from synapse.api.turns import build_turn
+from synapse.api.turns import TurnInput, build_turn, chat_message
 from synapse.config import SynapseSettings
 from synapse.triz import Candidate, PrincipleCard, analyze_problem, principle_card
 
@@ -73,17 +73,8 @@ async def analyze(
     response = AnalyzeResponse(lang=lang, contradictions=found, principles=cards, message=analysis.message)
     if not body.explain:
         return response
-    turn = build_turn(
-        settings,
-        model=TRIZ_AGENT,
-        messages=[("user", body.problem)],
-        max_tokens=body.max_tokens,
-        temperature=None,
-        top_p=None,
-        stop=None,
-        seed=None,
-        rag=body.rag,
-    )
+    question = [chat_message("user", body.problem)]
+    turn = build_turn(settings, TurnInput(TRIZ_AGENT, question, max_tokens=body.max_tokens, rag=body.rag))
     slot = reserve_slot(limiter)
     try:
 
