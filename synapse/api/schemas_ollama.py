@@ -1,20 +1,85 @@
-"""Ollama-compatible request bodies (what Open WebUI, n8n and the `ollama` client send)."""
+"""Ollama-compatible request bodies (what Open WebUI, n8n, LangChain's ChatOllama and the `ollama` client send)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
 
 from synapse.api.schemas_common import RagRequest
 
+#: The most tools one request may bring (OpenAI's limit too).
+MAX_TOOLS = 128
+#: Ollama's keep_alive: seconds as a number or in a string, or a Go duration ("5m", "1h30m", "-1s").
+_DURATION = r"^[-+]?((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$|^[-+]?(\d+\.?\d*|\.\d+)$"
+KeepAlive = float | Annotated[str, Field(pattern=_DURATION)] | None
+#: Ollama's format: "json", a JSON schema, or nothing ("" too).
+OllamaFormat = Literal["json", ""] | dict[str, Any] | None
+
+
+class OllamaCallFunction(BaseModel):
+    """The function of an assistant's call: its name and arguments (an object; a JSON string is read too)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    name: str = Field(min_length=1, max_length=64)
+    arguments: dict[str, Any] | str = Field(default_factory=dict)
+    index: int | None = None
+
+    @field_validator("arguments")
+    @classmethod
+    def _object(cls, value: dict[str, Any] | str) -> dict[str, Any] | str:
+        if isinstance(value, dict) or not value.strip():
+            return value
+        try:
+            parsed = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"arguments are not JSON: {exc}") from exc
+        if not isinstance(parsed, dict):
+            raise ValueError("arguments must be a JSON object")
+        return value
+
+
+class OllamaToolCall(BaseModel):
+    """A call in an assistant message; `id` is optional (Ollama 0.12 sends one, LangChain its own)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    id: str | None = None
+    type: Literal["function"] | None = None
+    function: OllamaCallFunction
+
 
 class OllamaMessage(BaseModel):
+    """A message; assistant messages may carry `tool_calls`, `tool` messages name the tool (`tool_name`)
+    or the call they answer (`tool_call_id`). Images and thinking text are accepted and not read."""
+
     model_config = ConfigDict(extra="allow", strict=True)
 
     role: Literal["system", "user", "assistant", "tool"]
-    content: str = ""
+    content: str | None = ""
+    tool_calls: list[OllamaToolCall] | None = None
+    tool_name: str | None = None
+    tool_call_id: str | None = None
+
+
+class OllamaFunction(BaseModel):
+    """A function the model may call, with the JSON schema of its arguments."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+
+
+class OllamaTool(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    type: Literal["function"] = "function"
+    function: OllamaFunction
 
 
 class OllamaOptions(BaseModel):
@@ -30,6 +95,16 @@ class OllamaOptions(BaseModel):
 
 
 _QUESTION = "How can a crane boom get stronger without getting heavier?"
+_WEATHER: JsonDict = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+_WEATHER_Q = "Weather in Oslo?"
+_ANSWER: JsonDict = {"type": "object", "properties": {"principle": {"type": "integer"}}, "required": ["principle"]}
 
 
 class OllamaChatRequest(BaseModel):
@@ -40,16 +115,19 @@ class OllamaChatRequest(BaseModel):
             "examples": [
                 {"model": "triz-agent", "messages": [{"role": "user", "content": _QUESTION}], "stream": False},
                 {"model": "triz-agent:latest", "messages": [{"role": "user", "content": _QUESTION}]},
+                {"model": "triz-agent", "messages": [{"role": "user", "content": _WEATHER_Q}], "tools": [_WEATHER]},
+                {"model": "triz-agent", "messages": [{"role": "user", "content": _QUESTION}], "format": _ANSWER},
             ]
         },
     )
 
     model: str = Field(min_length=1)
     messages: list[OllamaMessage] = Field(default_factory=list)
+    tools: list[OllamaTool] | None = Field(default=None, max_length=MAX_TOOLS)
     stream: bool = True
     options: OllamaOptions | None = None
-    format: Any = None
-    keep_alive: Any = None
+    format: OllamaFormat = None
+    keep_alive: KeepAlive = None
     rag: RagRequest | None = None
 
 
@@ -61,6 +139,7 @@ class OllamaGenerateRequest(BaseModel):
             "examples": [
                 {"model": "triz-agent", "prompt": _QUESTION, "stream": False},
                 {"model": "triz-agent", "prompt": _QUESTION, "system": "Answer briefly."},
+                {"model": "triz-agent", "prompt": _QUESTION, "format": "json", "stream": False},
             ]
         },
     )
@@ -71,7 +150,8 @@ class OllamaGenerateRequest(BaseModel):
     stream: bool = True
     options: OllamaOptions | None = None
     raw: bool = False
-    keep_alive: Any = None
+    format: OllamaFormat = None
+    keep_alive: KeepAlive = None
     rag: RagRequest | None = None
 
 
@@ -95,3 +175,31 @@ class OllamaShowRequest(BaseModel):
 
     model: str | None = None
     name: str | None = None
+
+
+class OllamaDetails(BaseModel):
+    parent_model: str
+    format: str
+    family: str
+    families: list[str]
+    parameter_size: str
+    quantization_level: str
+
+
+class OllamaLoadedModel(BaseModel):
+    """A model loaded now; `expires_at` is about 292 years ahead for one that stays loaded (Ollama's "Forever")."""
+
+    name: str
+    model: str
+    size: int
+    digest: str
+    details: OllamaDetails
+    expires_at: str
+    size_vram: int
+    context_length: int
+
+
+class OllamaRunning(BaseModel):
+    """/api/ps: the models loaded now."""
+
+    models: list[OllamaLoadedModel]

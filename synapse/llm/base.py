@@ -12,9 +12,12 @@ from synapse.llm.models import (
     ChatMessage,
     ChatResult,
     GenerationOptions,
+    LoadedModel,
+    ModelCard,
     ModelInfo,
     StreamDelta,
 )
+from synapse.llm.output import plan_output
 
 #: Characters per token when a backend has no tokenizer; errs towards more tokens for Russian.
 CHARS_PER_TOKEN = 3.0
@@ -75,6 +78,19 @@ class LLMBackend(ABC):
     async def embed(self, texts: Sequence[str], model: str) -> list[list[float]]:
         """Embedding vectors, where the backend can compute them."""
         raise EmbeddingsNotSupportedError(f"the {self.kind} backend does not compute embeddings")
+
+    async def loaded_models(self) -> list[LoadedModel]:
+        """The models held in memory now (Ollama's /api/ps); never raises, empty when nothing is known."""
+        return []
+
+    async def model_card(self, model: str) -> ModelCard:
+        """The model's chat template, default parameters, metadata and capabilities as far as known; never raises."""
+        return ModelCard()
+
+    def check_options(self, options: GenerationOptions) -> None:
+        """Raise now what `stream` would raise for these tools and answer formats (the 422s), so that a
+        streamed response can refuse them before it starts."""
+        plan_output(options)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` with the backend's tokenizer, else an estimate."""

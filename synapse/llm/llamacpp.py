@@ -16,8 +16,17 @@ from synapse.errors import SynapseError
 from synapse.llm.base import LLMBackend
 from synapse.llm.chat_template import ChatTemplate
 from synapse.llm.errors import BackendUnavailableError, LLMError, ModelNotFoundError, UnsupportedSchemaError
+from synapse.llm.gguf_card import gguf_card
 from synapse.llm.grammars import grammar_for, grammar_parses
-from synapse.llm.models import BackendHealth, ChatMessage, GenerationOptions, ModelInfo, StreamDelta
+from synapse.llm.models import (
+    BackendHealth,
+    ChatMessage,
+    GenerationOptions,
+    LoadedModel,
+    ModelCard,
+    ModelInfo,
+    StreamDelta,
+)
 from synapse.llm.output import OutputCollector, OutputPlan, plan_output
 from synapse.llm.resolve import DEMO_WARNING, ResolvedModel, resolve_gguf
 
@@ -97,6 +106,8 @@ class LlamaCppBackend(LLMBackend):
         self.resolved = resolved
         self._llama: Any = None
         self._template: ChatTemplate | None = None
+        self._template_text = ""
+        self._eos_text = ""
         self._error = "the embedded model is not loaded yet"
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._worker: threading.Thread | None = None
@@ -145,12 +156,14 @@ class LlamaCppBackend(LLMBackend):
         model = llama._model
         eos_id, bos_id = llama.token_eos(), llama.token_bos()
         template = llama.metadata.get("tokenizer.chat_template") or _CHATML
+        self._eos_text = model.token_get_text(eos_id) if eos_id != -1 else ""
         formatter = Jinja2ChatFormatter(
             template=template,
-            eos_token=model.token_get_text(eos_id) if eos_id != -1 else "",
+            eos_token=self._eos_text,
             bos_token=model.token_get_text(bos_id) if bos_id != -1 else "",
         )
         self._template = ChatTemplate(formatter, template)
+        self._template_text = template
         self._llama = llama
         if resolved.demo:
             log.warning("embedded backend: %s (%s); %s", resolved.name, resolved.path, DEMO_WARNING)
@@ -202,6 +215,36 @@ class LlamaCppBackend(LLMBackend):
                 path=str(resolved.path),
             )
         ]
+
+    async def loaded_models(self) -> list[LoadedModel]:
+        if self._llama is None or self.resolved is None:
+            return []
+        [info] = await self.list_models()
+        # Nothing is offloaded to a GPU (no n_gpu_layers), and the model stays loaded while the server runs.
+        return [
+            LoadedModel(
+                name=info.name,
+                size=info.size or 0,
+                context_length=info.context_window,
+                family=info.family,
+                quantization=info.quantization,
+            )
+        ]
+
+    async def model_card(self, model: str) -> ModelCard:
+        if self._llama is None or self.resolved is None or model != self.resolved.name:
+            return ModelCard()
+        n_params = getattr(self._llama._model, "n_params", None)
+        return gguf_card(
+            self._llama.metadata,
+            template=self._template_text,
+            n_ctx=int(self._llama.n_ctx()),
+            stops=[self._eos_text] if self._eos_text else [],
+            n_params=int(n_params()) if callable(n_params) else None,
+        )
+
+    def check_options(self, options: GenerationOptions) -> None:
+        grammar_for(plan_output(options))
 
     def count_tokens(self, text: str) -> int:
         if self._llama is None:

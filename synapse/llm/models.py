@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -199,6 +200,9 @@ class GenerationOptions(BaseModel):
     tool_choice: ToolChoice = Field(default_factory=ToolChoice)
     parallel_tool_calls: bool = True
     response_format: ResponseFormat | None = None
+    #: How long the backend keeps the model loaded after this request (Ollama's `keep_alive`: seconds, or a
+    #: duration such as "5m"; 0 unloads, negative keeps it); None leaves it to the backend.
+    keep_alive: float | str | None = None
 
 
 class StreamDelta(BaseModel):
@@ -238,6 +242,38 @@ class ModelInfo(BaseModel):
     quantization: str | None = None
     demo: bool = False
     path: str | None = None
+    #: The backend's own digest of the model, where it has one (Ollama's).
+    digest: str | None = None
+
+
+class LoadedModel(BaseModel):
+    """A model a backend holds in memory now, with its footprint (an entry of Ollama's /api/ps)."""
+
+    name: str
+    size: int = 0
+    size_vram: int = 0
+    digest: str | None = None
+    #: When the backend unloads it; None: it stays loaded while the server runs.
+    expires_at: datetime | None = None
+    context_length: int | None = None
+    family: str | None = None
+    parameter_size: str | None = None
+    quantization: str | None = None
+
+
+#: A Modelfile parameter's values (`stop` may repeat).
+ParameterValues = list[str | int | float | bool]
+
+
+class ModelCard(BaseModel):
+    """What a backend knows of a model beyond its name: chat template, default parameters, metadata, abilities."""
+
+    template: str | None = None
+    parameters: dict[str, ParameterValues] = Field(default_factory=dict)
+    #: GGUF-style metadata (`general.architecture`, `<arch>.context_length`, ...).
+    model_info: dict[str, Any] = Field(default_factory=dict)
+    #: Ollama's capability names (`completion`, `tools`, `embedding`, ...); None when the backend does not say.
+    capabilities: list[str] | None = None
 
 
 class BackendHealth(BaseModel):

@@ -10,8 +10,16 @@ import ollama
 
 from synapse.llm.base import LLMBackend
 from synapse.llm.errors import BackendUnavailableError, LLMError, ModelNotFoundError
-from synapse.llm.models import BackendHealth, ChatMessage, GenerationOptions, ModelInfo, StreamDelta
-from synapse.llm.ollama_tools import call_from_json, read_calls, request_fields, wire_messages
+from synapse.llm.models import (
+    BackendHealth,
+    ChatMessage,
+    GenerationOptions,
+    LoadedModel,
+    ModelCard,
+    ModelInfo,
+    StreamDelta,
+)
+from synapse.llm.ollama_tools import call_from_json, parse_parameters, read_calls, request_fields, wire_messages
 from synapse.llm.output import OutputCollector, plan_output
 
 
@@ -71,6 +79,8 @@ class OllamaBackend(LLMBackend):
             "options": self._options(options),
             **request_fields(plan),
         }
+        if options.keep_alive is not None:
+            payload["keep_alive"] = options.keep_alive
         response: Any = None
         try:
             # The client's own chat() passes tools through a model that drops nested schemas (properties of
@@ -143,9 +153,50 @@ class OllamaBackend(LLMBackend):
                     size=int(m.size) if m.size is not None else None,
                     family=details.family if details else None,
                     quantization=details.quantization_level if details else None,
+                    digest=m.digest,
                 )
             )
         return out
+
+    async def loaded_models(self) -> list[LoadedModel]:
+        """Ollama's own /api/ps; empty when Ollama does not answer."""
+        try:
+            running = await self._client.ps()
+        except Exception:
+            return []
+        out = []
+        for m in running.models:
+            name = m.model or m.name
+            if not name:
+                continue
+            details = m.details
+            out.append(
+                LoadedModel(
+                    name=name,
+                    size=int(m.size or 0),
+                    size_vram=int(m.size_vram or 0),
+                    digest=m.digest,
+                    expires_at=m.expires_at,
+                    context_length=m.context_length,
+                    family=details.family if details else None,
+                    parameter_size=details.parameter_size if details else None,
+                    quantization=details.quantization_level if details else None,
+                )
+            )
+        return out
+
+    async def model_card(self, model: str) -> ModelCard:
+        """Ollama's own /api/show of the model (its Go template, parameters, metadata, capabilities)."""
+        try:
+            shown = await self._client.show(model)
+        except Exception:
+            return ModelCard()
+        return ModelCard(
+            template=shown.template,
+            parameters=parse_parameters(shown.parameters or ""),
+            model_info=dict(shown.modelinfo or {}),
+            capabilities=list(shown.capabilities) if shown.capabilities is not None else None,
+        )
 
     async def embed(self, texts: Sequence[str], model: str) -> list[list[float]]:
         try:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from synapse.llm.models import ChatMessage, ToolCall, ToolSpec
+from synapse.llm.models import ChatMessage, ParameterValues, ToolCall, ToolSpec
 from synapse.llm.output import OutputPlan
 from synapse.llm.structured import schema_of
 from synapse.llm.tool_calls import fill_tool_names
@@ -104,3 +104,21 @@ def call_from_json(text: str) -> ToolCall | None:
         return ToolCall.from_wire(obj)
     except ValueError:
         return None
+
+
+def parse_parameters(text: str) -> dict[str, ParameterValues]:
+    """Ollama's `parameters` text (`name value` lines, strings quoted) as values by name."""
+    out: dict[str, ParameterValues] = {}
+    for line in text.splitlines():
+        name, _, raw = line.strip().partition(" ")
+        raw = raw.strip()
+        if not name or not raw:
+            continue
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        if not isinstance(value, (str, int, float, bool)):
+            value = raw
+        out.setdefault(name, []).append(value)
+    return out
