@@ -105,6 +105,15 @@ async def backing(agent: Agent, name: str) -> Backing | None:
         return None
 
 
+async def show(agent: Agent, name: str, info: ModelInfo | None) -> dict[str, Any]:
+    """/api/show of a served model (`info` as /api/tags lists it; None for an agent model)."""
+    found = await backing(agent, name)
+    if found is None:
+        return show_body(name, info, ModelCard(), info.context_window if info else None, name)
+    card = await found.backend.model_card(found.model)
+    return show_body(name, info, card, found.backend.context_window(found.model), found.model)
+
+
 def _parameters(card: ModelCard, context_window: int | None) -> dict[str, ParameterValues]:
     """The backend's defaults with what SYNAPSE sends on every request in their place."""
     sent = GenerationOptions()
@@ -137,12 +146,15 @@ def _modelfile(model: str, card: ModelCard, params: dict[str, ParameterValues]) 
     return "\n".join(lines) + "\n"
 
 
-def show_body(name: str, info: ModelInfo | None, card: ModelCard, context_window: int | None) -> dict[str, Any]:
-    """/api/show of `name`: `info` is the model as listed (None for an agent model), `card` its backing's."""
+def show_body(
+    name: str, info: ModelInfo | None, card: ModelCard, context_window: int | None, source: str
+) -> dict[str, Any]:
+    """/api/show of `name`: `info` is the model as listed (None for an agent model), `card` that of the
+    model `source` that answers for it."""
     params = _parameters(card, context_window)
     kind = model_kind(card.capabilities)
     body: dict[str, Any] = {
-        "modelfile": _modelfile(name, card, params),
+        "modelfile": _modelfile(source, card, params),
         "parameters": parameters_text(params),
         "details": details(info),
         "model_info": _model_info(card, info, context_window),

@@ -2,8 +2,8 @@
 
 It speaks the parts of Ollama's documented HTTP API that the project's clients use: blob upload and
 model creation (registration), /api/embed and /api/embeddings (CORTEX's embedder, LightRAG),
-/api/chat and /api/generate, whole or streamed as NDJSON (LightRAG, SYNAPSE's Ollama backend),
-/api/tags, /api/show and /api/version. It keeps what it receives for inspection:
+/api/chat and /api/generate, whole or streamed as NDJSON, with tool calls (LightRAG, SYNAPSE's Ollama
+backend), /api/tags, /api/show, /api/ps and /api/version. It keeps what it receives for inspection:
 
     with FakeOllama() as fake:
         register_model(fake.url, profile, gguf)
@@ -14,6 +14,11 @@ model creation (registration), /api/embed and /api/embeddings (CORTEX's embedder
 
     with ollama_chat_server("Segment the beam [1].") as fake:
         ...  # the TRIZ model and a baseline pulled, every chat answered with that text word by word
+
+    def reply(request):  # a model that calls a tool once, then answers with the tool's result
+        if request["messages"][-1]["role"] == "tool":
+            return "It is " + request["messages"][-1]["content"]
+        return FakeReply(tool_calls=[{"function": {"name": "get_weather", "arguments": {"city": "Oslo"}}}])
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -42,8 +49,46 @@ _WORD = re.compile(r"\w+")
 _PIECE = re.compile(r"\s*\S+(?:\s+$)?")
 _MODEL_ROUTES = ("/api/embed", "/api/embeddings", "/api/chat", "/api/generate", "/api/show")
 
+#: Ollama keeps a model loaded this long after a request without keep_alive.
+DEFAULT_KEEP_ALIVE_S = 300.0
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+#: The Go chat template Ollama shows for the pulled chat models (with Qwen2.5's tools block).
+CHAT_TEMPLATE = (
+    "{{- if .Tools }}<|im_start|>system\n# Tools\n<tools>{{ range .Tools }}{{ . }}{{ end }}</tools><|im_end|>\n"
+    "{{ end }}{{ range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"
+)
+
+
+@dataclass
+class FakeReply:
+    """A model's whole reply: its text and the tool calls it made (`{"function": {"name", "arguments"}}`,
+    arguments an object); the fake adds an `id` and `function.index` to each call, as Ollama 0.12 does.
+    `chunks` replaces the word-by-word text with these `message` objects streamed as given."""
+
+    content: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    done_reason: str = "stop"
+    chunks: list[dict[str, Any]] | None = None
+    eval_count: int | None = None
+
+
 #: Turns an /api/chat (or /api/generate) request body into the model's whole reply.
-ChatReply = Callable[[dict[str, Any]], str]
+ChatReply = Callable[[dict[str, Any]], "str | FakeReply"]
+
+
+def keep_alive_seconds(value: Any) -> float:
+    """Ollama's keep_alive (seconds as a number, or a Go duration like "5m") in seconds; negative: forever."""
+    if value is None:
+        return DEFAULT_KEEP_ALIVE_S
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    sign = -1.0 if text.startswith("-") else 1.0
+    parts = _DURATION_PART.findall(text.lstrip("+-"))
+    if text in ("0", "-0") or not parts:
+        return 0.0 if text in ("0", "-0") else DEFAULT_KEEP_ALIVE_S
+    return sign * sum(float(n) * _UNIT_S[u] for n, u in parts)
 
 
 class FakeOllamaError(Exception):
@@ -86,9 +131,13 @@ class FakeOllama:
 
     Pulled models: `embed_models` maps embedding models to their dimension (vectors from
     `hashed_embedding`), `chat_models` names chat models, which answer with `chat_reply(body)`;
-    a positive `options.num_predict` cuts the reply to that many words. `prompt_tokens` fixes the
-    prompt_eval_count reported (default: the words of the messages); `stream_delay_s` waits after
-    each streamed piece. Any other model gets Ollama's 404 `model '<name>' not found`.
+    a positive `options.num_predict` cuts the reply to that many words; `chat_reply` may return a
+    FakeReply to call tools. `toolless_models` are chat models whose template has no tools block:
+    /api/show gives them no `tools` capability and a chat with tools gets Ollama's 400. With
+    `any_chat_model` every name is a chat model. `prompt_tokens` fixes the prompt_eval_count
+    reported (default: the words of the messages); `stream_delay_s` waits after each streamed
+    piece. Any other model gets Ollama's 404 `model '<name>' not found`. `loaded` holds the models
+    a chat, generate or embed request loaded, until their keep_alive runs out (/api/ps lists them).
 
     Records: `requests` lists (method, path) in arrival order, `bodies` every JSON body posted to
     the model routes, `embeds`, `chats` and `generates` those each route answered, `aborted`
@@ -107,6 +156,8 @@ class FakeOllama:
         port: int = 0,
         prompt_tokens: int | None = None,
         stream_delay_s: float = 0.0,
+        toolless_models: Iterable[str] = (),
+        any_chat_model: bool = False,
     ) -> None:
         self.blobs: dict[str, bytes] = {}
         self.creates: list[dict[str, Any]] = []
@@ -122,6 +173,10 @@ class FakeOllama:
         self.chat_reply = chat_reply or _default_reply
         self.prompt_tokens = prompt_tokens
         self.stream_delay_s = stream_delay_s
+        self.toolless_models = {model_key(name) for name in toolless_models}
+        self.any_chat_model = any_chat_model
+        #: Loaded models (canonical names) and when each unloads; None: never (keep_alive < 0).
+        self.loaded: dict[str, datetime | None] = {}
         self.port = port
         self.lock = threading.Lock()
         self._server: _Server | None = None
@@ -266,6 +321,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"version": FAKE_VERSION})
         elif self.path == "/api/tags":
             self._json(200, {"models": self._tags()})
+        elif self.path == "/api/ps":
+            self._json(200, {"models": self._running()})
         else:
             self._json(404, {"error": "not found"})
 
@@ -331,12 +388,25 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(404, {"error": f"model '{model}' not found"})
 
     def _show(self, request: dict[str, Any]) -> None:
-        """/api/show: details and capabilities, which clients check before sending tools."""
+        """/api/show: details, template, parameters, metadata and capabilities, which clients check before
+        sending tools."""
         key = model_key(str(request["model"]))
         if key in self.fake.embed_models:
             details, capabilities = _details("nomic-bert", "F16"), ["embedding"]
-        elif key in self.fake.chat_models or key in {model_key(name) for name in self.fake.models}:
-            details, capabilities = _details("qwen2", "Q4_K_M"), ["completion", "tools"]
+            info: dict[str, Any] = {"general.architecture": "nomic-bert", "nomic-bert.context_length": 2048}
+            template, parameters = "{{ .Prompt }}", ""
+        elif self._is_chat_model(key) or key in {model_key(name) for name in self.fake.models}:
+            details = _details("qwen2", "Q4_K_M")
+            capabilities = ["completion"] if key in self.fake.toolless_models else ["completion", "tools"]
+            info = {
+                "general.architecture": "qwen2",
+                "general.parameter_count": 1543714304,
+                "qwen2.context_length": 32768,
+            }
+            template, parameters = (
+                CHAT_TEMPLATE,
+                'stop                           "<|im_end|>"\nnum_ctx                        8192',
+            )
         else:
             self._not_found(str(request["model"]))
             return
@@ -344,14 +414,53 @@ class _Handler(BaseHTTPRequestHandler):
             200,
             {
                 "modelfile": f"FROM {key}\n",
-                "parameters": "",
-                "template": "{{ .Prompt }}",
+                "parameters": parameters,
+                "template": template,
                 "details": details,
-                "model_info": {},
+                "model_info": info,
                 "capabilities": capabilities,
                 "modified_at": CREATED_AT,
             },
         )
+
+    def _is_chat_model(self, key: str) -> bool:
+        return self.fake.any_chat_model or key in self.fake.chat_models
+
+    def _load(self, request: dict[str, Any]) -> None:
+        """Keep the request's model loaded for its keep_alive (0 unloads it, a negative one keeps it)."""
+        seconds = keep_alive_seconds(request.get("keep_alive"))
+        key = model_key(str(request["model"]))
+        with self.fake.lock:
+            if seconds == 0:
+                self.fake.loaded.pop(key, None)
+            else:
+                until = None if seconds < 0 else datetime.now(timezone.utc) + timedelta(seconds=seconds)
+                self.fake.loaded[key] = until
+
+    def _running(self) -> list[dict[str, Any]]:
+        """/api/ps: the loaded models, the one kept longest first; a model kept forever expires in ~292 years."""
+        now = datetime.now(timezone.utc)
+        with self.fake.lock:
+            loaded = {k: until for k, until in self.fake.loaded.items() if until is None or until > now}
+        listed = {m["name"]: m for m in self._tags()}
+        forever = now + timedelta(days=365 * 292)
+        out = []
+        for key, until in sorted(loaded.items(), key=lambda kv: kv[1] or forever, reverse=True):
+            tag = listed.get(key, {"size": 1000, "digest": hashlib.sha256(key.encode()).hexdigest()})
+            family = "nomic-bert" if key in self.fake.embed_models else "qwen2"
+            out.append(
+                {
+                    "name": key,
+                    "model": key,
+                    "size": tag.get("size", 1000),
+                    "digest": tag.get("digest", ""),
+                    "details": {**_details(family, "Q4_K_M"), "parent_model": "", "parameter_size": "1.5B"},
+                    "expires_at": (until or forever).isoformat().replace("+00:00", "Z"),
+                    "size_vram": tag.get("size", 1000),
+                    "context_length": 4096,
+                }
+            )
+        return out
 
     def _embed(self, request: dict[str, Any], legacy: bool) -> None:
         """/api/embed ({input: str | [str]} -> {embeddings}) and the older /api/embeddings ({prompt} -> {embedding})."""
@@ -362,6 +471,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with self.fake.lock:
             self.fake.embeds.append(request)
+        self._load(request)
         if legacy:
             self._json(200, {"embedding": hashed_embedding(str(request.get("prompt") or ""), dim)})
             return
@@ -387,65 +497,83 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _reply_pieces(self, request: dict[str, Any], records: list[dict[str, Any]]) -> list[str] | None:
-        """The reply's pieces for a chat or generate request, or None after answering an error."""
+    def _reply(self, request: dict[str, Any], records: list[dict[str, Any]]) -> tuple[list[str], FakeReply] | None:
+        """The reply and its text's pieces for a chat or generate request, or None after answering an error."""
         model = str(request["model"])
-        if model_key(model) not in self.fake.chat_models:
+        key = model_key(model)
+        if not self._is_chat_model(key):
             self._not_found(model)
+            return None
+        if request.get("tools") and key in self.fake.toolless_models:
+            self._json(400, {"error": f"registry.ollama.ai/library/{model} does not support tools"})
             return None
         with self.fake.lock:
             records.append(request)
         try:
-            reply = self.fake.chat_reply(request)
+            answer = self.fake.chat_reply(request)
         except FakeOllamaError as exc:
             self._json(exc.status, {"error": exc.message})
             return None
-        pieces = _PIECE.findall(reply) or ([reply] if reply else [])
+        reply = answer if isinstance(answer, FakeReply) else FakeReply(content=answer)
+        pieces = _PIECE.findall(reply.content) or ([reply.content] if reply.content else [])
         limit = (request.get("options") or {}).get("num_predict")
         if isinstance(limit, int) and limit > 0:
             pieces = pieces[:limit]
-        return pieces
+        self._load(request)
+        return pieces, reply
 
-    def _counts(self, prompt: str, reply: str) -> dict[str, Any]:
+    def _counts(self, prompt: str, reply: str, done: FakeReply) -> dict[str, Any]:
         """The timing and token figures of a finished generation."""
         prompt_count = self.fake.prompt_tokens
+        calls = " ".join(json.dumps(c) for c in done.tool_calls)
         return {
             "done": True,
-            "done_reason": "stop",
+            "done_reason": done.done_reason,
             "total_duration": 1000,
             "load_duration": 10,
             "prompt_eval_count": len(_WORD.findall(prompt)) if prompt_count is None else prompt_count,
-            "eval_count": len(_WORD.findall(reply)),
+            "eval_count": len(_WORD.findall(reply + calls)) if done.eval_count is None else done.eval_count,
             "eval_duration": 500,
         }
 
+    @staticmethod
+    def _calls(reply: FakeReply) -> list[dict[str, Any]]:
+        """The reply's calls as Ollama 0.12 sends them: an id, and the function with its index."""
+        return [
+            {"id": f"call_{i:08d}", "function": {"index": i, **call.get("function", call)}}
+            for i, call in enumerate(reply.tool_calls)
+        ]
+
     def _chat(self, request: dict[str, Any]) -> None:
-        """/api/chat: the reply of `chat_reply`, whole (stream false) or as NDJSON pieces (the default)."""
-        pieces = self._reply_pieces(request, self.fake.chats)
-        if pieces is None:
+        """/api/chat: the reply of `chat_reply`, whole (stream false) or as NDJSON pieces (the default);
+        tool calls come whole in a chunk of their own after the text, as Ollama streams them."""
+        answered = self._reply(request, self.fake.chats)
+        if answered is None:
             return
+        pieces, reply = answered
         model = str(request["model"])
         prompt = " ".join(str(m.get("content", "")) for m in request.get("messages", []))
-        final = {"model": model, "created_at": CREATED_AT, **self._counts(prompt, "".join(pieces))}
+        final = {"model": model, "created_at": CREATED_AT, **self._counts(prompt, "".join(pieces), reply)}
+        calls = {"tool_calls": self._calls(reply)} if reply.tool_calls else {}
         if request.get("stream", True) is False:
-            self._json(200, {**final, "message": {"role": "assistant", "content": "".join(pieces)}})
+            self._json(200, {**final, "message": {"role": "assistant", "content": "".join(pieces), **calls}})
             return
-        events = [
-            {"model": model, "created_at": CREATED_AT, "message": {"role": "assistant", "content": p}, "done": False}
-            for p in pieces
-        ]
+        messages = reply.chunks or [{"content": p} for p in pieces] + ([{"content": "", **calls}] if calls else [])
+        head = {"model": model, "created_at": CREATED_AT}
+        events = [{**head, "message": {"role": "assistant", "content": "", **m}, "done": False} for m in messages]
         self._stream([*events, {**final, "message": {"role": "assistant", "content": ""}}], self.fake.stream_delay_s)
 
     def _generate(self, request: dict[str, Any]) -> None:
         """/api/generate: like /api/chat, for a single prompt, the text in `response`."""
-        pieces = self._reply_pieces(request, self.fake.generates)
-        if pieces is None:
+        answered = self._reply(request, self.fake.generates)
+        if answered is None:
             return
+        pieces, reply = answered
         model = str(request["model"])
         final = {
             "model": model,
             "created_at": CREATED_AT,
-            **self._counts(str(request.get("prompt", "")), "".join(pieces)),
+            **self._counts(str(request.get("prompt", "")), "".join(pieces), reply),
         }
         if request.get("stream", True) is False:
             self._json(200, {**final, "response": "".join(pieces)})

@@ -15,7 +15,8 @@ from synapse.api.deps import get_agent, get_limiter, get_settings
 from synapse.api.errors import ApiError
 from synapse.api.limits import ConcurrencyLimiter
 from synapse.api.ollama_answer import Counts, Dialect, answer_lines, whole_answer
-from synapse.api.ollama_models import backing, now, running, show_body, tag
+from synapse.api.ollama_models import now, running, tag
+from synapse.api.ollama_models import show as show_model
 from synapse.api.ollama_wire import answer_format, chat_messages, keep_alive, sampling, tool_specs
 from synapse.api.openapi_docs import GENERATION, OLLAMA_BODY, ollama_errors, streamed
 from synapse.api.schemas_ollama import (
@@ -28,7 +29,6 @@ from synapse.api.schemas_ollama import (
 from synapse.api.turn_runner import Completed, StreamSpec, run_turn
 from synapse.api.turns import TurnInput, build_turn, chat_message, check_limits
 from synapse.config import SynapseSettings
-from synapse.llm import ModelCard
 
 router = APIRouter(prefix="/api", tags=["ollama"], route_class=CheckedRoute)
 #: The Ollama API version SYNAPSE speaks (clients check it before using newer fields).
@@ -62,12 +62,7 @@ async def show(body: OllamaShowRequest, agent: Agent = Depends(get_agent)) -> di
     raw = {m.name: m for m in await agent.raw_models()}
     if name not in AGENT_MODELS and name not in raw:
         raise ApiError(404, f"model '{name}' not found", "model_not_found")
-    info = raw.get(name)
-    found = await backing(agent, name)
-    if found is None:
-        return show_body(name, info, ModelCard(), info.context_window if info else None)
-    card = await found.backend.model_card(found.model)
-    return show_body(name, info, card, found.backend.context_window(found.model))
+    return await show_model(agent, name, raw.get(name))
 
 
 @router.get("/ps", response_model=OllamaRunning, responses=ollama_errors(401))
