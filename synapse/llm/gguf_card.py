@@ -16,12 +16,27 @@ _FLOAT = re.compile(r"^-?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?$")
 CHAT_CAPABILITIES = ("completion", "tools")
 
 
-def _typed(value: str) -> int | float | str:
-    """llama-cpp-python gives every metadata value as text; numbers go back to numbers, as Ollama shows them."""
+def _typed(value: str) -> bool | int | float | str:
+    """llama-cpp-python gives every metadata value as text; numbers and booleans go back to what they were,
+    as Ollama shows them."""
+    if value in ("true", "false"):
+        return value == "true"
     if _INT.match(value):
         return int(value)
     if _FLOAT.match(value):
         return float(value)
+    return value
+
+
+def file_type_name(value: str | None) -> str | None:
+    """`general.file_type` by llama.cpp's name for it ("15" is "Q4_K_M"), as Ollama's quantization_level."""
+    if value is None or not _INT.match(value):
+        return value
+    import llama_cpp
+
+    for attr in dir(llama_cpp):
+        if attr.startswith("LLAMA_FTYPE_") and getattr(llama_cpp, attr) == int(value):
+            return attr.removeprefix("LLAMA_FTYPE_").removeprefix("MOSTLY_").removeprefix("ALL_")
     return value
 
 

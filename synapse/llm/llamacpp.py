@@ -16,7 +16,7 @@ from synapse.errors import SynapseError
 from synapse.llm.base import LLMBackend
 from synapse.llm.chat_template import ChatTemplate
 from synapse.llm.errors import BackendUnavailableError, LLMError, ModelNotFoundError, UnsupportedSchemaError
-from synapse.llm.gguf_card import gguf_card
+from synapse.llm.gguf_card import file_type_name, gguf_card
 from synapse.llm.grammars import grammar_for, grammar_parses
 from synapse.llm.models import (
     BackendHealth,
@@ -210,7 +210,7 @@ class LlamaCppBackend(LLMBackend):
                 context_window=self._llama.n_ctx(),
                 size=resolved.path.stat().st_size,
                 family=meta.get("general.architecture"),
-                quantization=meta.get("general.file_type"),
+                quantization=file_type_name(meta.get("general.file_type")),
                 demo=resolved.demo,
                 path=str(resolved.path),
             )
