@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from synapse.agent import AGENT_MODELS, TRIZ_AGENT, Agent, TurnPlan
 from synapse.api.body import CheckedRoute
 from synapse.api.deps import get_agent, get_limiter, get_settings
+from synapse.api.embeddings import embedding_cards
 from synapse.api.errors import error_payload
 from synapse.api.limits import ConcurrencyLimiter
 from synapse.api.openapi_docs import GENERATION, OPENAI_BODY, openai_errors, streamed
@@ -47,6 +48,7 @@ async def list_models(agent: Agent = Depends(get_agent)) -> ModelList:  # noqa: 
                 extra=without_paths(m.model_dump(exclude={"name"}, mode="json")),
             )
         )
+    cards += await embedding_cards(agent, now)
     return ModelList(data=cards)
 
 

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from synapse.agent import Agent
 from synapse.api import create_app
 from synapse.config import SynapseSettings
+from synapse.embeddings import EMBEDDERS
 from synapse.llm import (
     BackendHealth,
     Backends,
@@ -25,7 +26,18 @@ from synapse.llm import (
     StreamDelta,
 )
 from synapse.triz import Analysis, ContradictionAnalyzer, TrizKnowledge
+from tests.conftest import HashingEmbedder
 from tests.synapse.agent.fakes import FakeCortex, ScriptedBackend
+
+
+class FakeCortexEmbedder(HashingEmbedder):
+    """The embedder FakeCortex reports in its health ("fake", 8-d), so the embedding routes find it by name."""
+
+    name = "fake"
+    dim = 8
+
+
+EMBEDDERS.register(FakeCortexEmbedder.name, FakeCortexEmbedder)
 
 
 def free_port() -> int:
