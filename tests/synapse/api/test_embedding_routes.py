@@ -112,7 +112,10 @@ def test_langchain_embeddings_in_both_dialects(serve: ServeFn) -> None:
     # LangChain's default (check_embedding_ctx_length=True) tokenizes with tiktoken for OpenAI's models and
     # sends token ids; SYNAPSE's embedders take text, so the check is turned off.
     through_openai = OpenAIEmbeddings(
-        model="triz-agent", base_url=f"{server.url}/v1", api_key="unused", check_embedding_ctx_length=False  # type: ignore[arg-type]
+        model="triz-agent",
+        base_url=f"{server.url}/v1",
+        api_key="unused",
+        check_embedding_ctx_length=False,  # type: ignore[arg-type]
     )
     np.testing.assert_allclose(through_openai.embed_documents(TEXTS), expected, atol=1e-6)
     np.testing.assert_allclose(through_openai.embed_query(TEXTS[1]), expected[1], atol=1e-6)
@@ -215,7 +218,7 @@ def test_the_embedder_is_listed_with_its_capability(serve: ServeFn) -> None:
     assert cards["fake"].owned_by == "cortex"
     client = ollama.Client(host=server.url)
     tags = httpx.get(f"{server.url}/api/tags").json()["models"]
-    assert [t for t in tags if t["name"] == "fake"][0]["capabilities"] == ["embedding"]
+    assert next(t for t in tags if t["name"] == "fake")["capabilities"] == ["embedding"]
     assert "fake" in [m.model for m in client.list().models]
     shown = client.show("fake")
     assert shown.capabilities == ["embedding"] and shown.modelinfo is not None

@@ -37,9 +37,7 @@ def _no_generation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SYNAPSE_EMBEDDER", "none")
 
 
-def test_in_process_cortex_and_the_api_give_the_same_vectors(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_in_process_cortex_and_the_api_give_the_same_vectors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _no_generation(monkeypatch)
     monkeypatch.setenv("CORTEX_EMBEDDER", HashingEmbedder.name)
     monkeypatch.setenv("CORTEX_DATA_DIR", str(tmp_path / "cortex"))
