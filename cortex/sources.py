@@ -8,7 +8,8 @@ from typing import Any
 
 from cortex.knowledge_graph import TRIZ_PREFIX, matrix_pair_key, matrix_text
 from cortex.models import Source, SourceKind
-from synapse.triz import LangCode, Localized, TrizKnowledge
+from synapse.lang import Lang
+from synapse.triz import Localized, TrizKnowledge
 
 SNIPPET = 320
 
@@ -52,9 +53,7 @@ def _snippet(text: str) -> str:
     return text if len(text) <= SNIPPET else text[: SNIPPET - 1].rstrip() + "…"
 
 
-def _triz_item(
-    key: str, text: str, score: float, kb: TrizKnowledge, lang: LangCode, expand: bool = False
-) -> list[Item]:
+def _triz_item(key: str, text: str, score: float, kb: TrizKnowledge, lang: Lang, expand: bool = False) -> list[Item]:
     """Source(s) for a TRIZ key such as triz:principle:1 or triz:matrix:1-14 (`expand`: with its principles)."""
     kind_name, _, ident = key[len(TRIZ_PREFIX) :].partition(":")
 
@@ -90,7 +89,7 @@ def build_sources(
     data: dict[str, Any],
     *,
     kb: TrizKnowledge,
-    lang: LangCode,
+    lang: Lang,
     docs: Callable[[str], DocRef | None],
     limit: int,
     pairs: Sequence[tuple[int, int]] = (),

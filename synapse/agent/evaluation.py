@@ -13,16 +13,17 @@ from pydantic import BaseModel, Field
 
 from synapse.agent.connector import Agent
 from synapse.agent.lang import detect_lang
-from synapse.agent.models import AgentLang, RagMode
+from synapse.agent.models import RagMode
 from synapse.agent.oneshot import ask
 from synapse.errors import SynapseError
+from synapse.lang import Lang
 from synapse.triz import TrizKnowledge, load_knowledge
 from synapse.triz.text import stems
 
 
 class ControlQuestion(BaseModel):
     id: str
-    lang: AgentLang
+    lang: Lang
     difficulty: str
     question: str
     contradiction: list[int] | None = None
