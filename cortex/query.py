@@ -9,7 +9,7 @@ from cortex.keywords import extract_keywords
 from cortex.knowledge_graph import TRIZ_PREFIX
 from cortex.models import QueryRequest, QueryResult
 from cortex.registry import DocumentLabel, Registry
-from cortex.sources import DocRef, build_sources
+from cortex.sources import DocRef, SourceBuilder
 from cortex.storage.pg_guard import DbGuard
 from synapse.triz import TrizKnowledge
 from synapse.triz.text import resolve_lang
@@ -49,10 +49,8 @@ class Retrieval:
         doc_ids = {str(c.get("file_path", "")) for c in retrieved.get("chunks") or []}
         labels = registry.labels([d for d in doc_ids if d and not d.startswith(TRIZ_PREFIX)])
         pages = await self._page_texts(rag, labels)
-        sources, context = build_sources(
+        sources, context = SourceBuilder(self.kb, lang).build(
             retrieved,
-            kb=self.kb,
-            lang=lang,
             docs=lambda key: _doc_ref(labels.get(key), pages.get(key, "")),
             limit=max(request.top_k, 5) * 2,
             pairs=keywords.pairs if keywords else (),
