@@ -317,15 +317,27 @@ def forget_pg_client(db: Any) -> None:
         ClientManager._instances.update(db=None, ref_count=0, vector_signature=None)
 
 
+_pg_originals: dict[str, Any] = {}
+
+
 def replace_pg_calls(run_with_retry: Callable[..., Awaitable[Any]], ensure_pool: Callable[..., Awaitable[None]]) -> str:
     """Put these in place of PostgreSQLDB's `_run_with_retry` and `_ensure_pool`; the hooks missing, if any."""
     from lightrag.kg.postgres_impl import PostgreSQLDB
 
     missing = [name for name in _PG_HOOKS if not hasattr(PostgreSQLDB, name)]
     if not missing:
+        for name in ("_run_with_retry", "_ensure_pool"):
+            _pg_originals.setdefault(name, getattr(PostgreSQLDB, name))
         PostgreSQLDB._run_with_retry = run_with_retry
         PostgreSQLDB._ensure_pool = ensure_pool
     return ", ".join(missing)
+
+
+def lightrag_pg_call(name: str) -> Any:
+    """PostgreSQLDB's own `name` (`_run_with_retry`, `_ensure_pool`), also once replace_pg_calls replaced it."""
+    from lightrag.kg.postgres_impl import PostgreSQLDB
+
+    return _pg_originals.get(name) or getattr(PostgreSQLDB, name, None)
 
 
 async def ensure_pg_pool(db: Any) -> None:

@@ -1,6 +1,6 @@
 """Every database call LightRAG's PostgreSQL storages make, bounded in time and failing fast while the server is down.
 
-LightRAG (1.5.7) sends each call through `PostgreSQLDB._run_with_retry`: up to 10 attempts 3-30 s apart, the
+LightRAG (1.5.7) sends each call through PostgreSQLDB's `_run_with_retry`: up to 10 attempts 3-30 s apart, the
 pool rebuilt between them. That retry hook takes the pool's lock, and so does `_ensure_pool` while it builds
 a new pool with a retry of its own: the first failed rebuild waits for a lock its own caller holds. Once
 PostgreSQL has been gone long enough for one call to need a new pool, every later call queues behind that
