@@ -13,7 +13,7 @@ from cortex.lightrag_compat import json_rows
 from cortex.registry import Manifest
 from synapse.triz import TrizKnowledge
 
-log = logging.getLogger("cortex.service")
+log = logging.getLogger("cortex.service")  # the name these records had before the module was split off
 
 
 async def ensure_triz_graph(

@@ -17,7 +17,7 @@ from cortex.models import DocumentState
 from cortex.registry import Registry, StatusChange
 from cortex.storage.pg_guard import DbGuard, NullGuard
 
-log = logging.getLogger("cortex.ingest")
+log = logging.getLogger("cortex.ingest")  # the name these records had before the module was split off
 
 _STATES: dict[str, DocumentState] = {
     "pending": "pending",

@@ -31,6 +31,7 @@ from cortex.models import (
 from cortex.query import Retrieval
 from cortex.registry import Manifest, Registry
 from cortex.storage.pg_guard import DbGuard, NullGuard, guard_for
+from cortex.storage.postgres import PgTarget
 from cortex.storage.selection import StoragePlan, plan_storage
 from cortex.store_manifest import check_manifest, load_manifest, save_manifest
 from cortex.workspace import FILE_STORE_HINT, FILE_STORE_SINGLE_PROCESS, StoreLock, claim, release, several_workers
@@ -131,7 +132,7 @@ class Cortex(CortexBackend):
         try:
             self._rag = await self._open_rag(manifest.workspace)
             # db guard: watches the database from now on, wakes the document worker when it is back
-            self._db_guard = guard_for(self._plan.target if self._plan else None)
+            self._db_guard = guard_for(self._target())
             self._db_guard.on_up(lambda: self._queue.wake() if self._queue is not None else None)
             self._db_guard.start()
             if self._build_graph:
@@ -182,7 +183,7 @@ class Cortex(CortexBackend):
             raise
         self._queue = queue
 
-    def _target(self) -> Any:
+    def _target(self) -> PgTarget | None:
         return self._plan.target if self._plan else None
 
     async def _open_rag(self, workspace: str) -> Any:
