@@ -70,19 +70,13 @@ def serve(
 ) -> None:
     """Serve the CORTEX HTTP API (health, query, documents, TRIZ look-ups)."""
     from cortex import create_app
-    from synapse.serving import serve_app
+    from synapse.serving import Listen, SharedStore, serve_app
 
     settings = CortexSettings()
     if workers:
         settings = settings.model_copy(update={"workers": workers})
-    serve_app(
-        lambda: create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=settings.workers,
-        cortex=settings,
-        what="CORTEX",
-    )
+    listen = Listen(host or settings.host, port or settings.port, settings.workers)
+    serve_app(lambda: create_app(settings), listen, SharedStore(settings, what="CORTEX"))
 
 
 def _render_result(result: QueryResult) -> None:
