@@ -1,4 +1,4 @@
-"""`synapse serve`: the SYNAPSE HTTP API (OpenAI and Ollama dialects) on uvicorn."""
+"""`synapse serve`: the SYNAPSE HTTP API (OpenAI and Ollama dialects, MCP), on uvicorn or gunicorn workers."""
 
 from __future__ import annotations
 
