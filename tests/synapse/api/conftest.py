@@ -15,7 +15,6 @@ from fastapi import FastAPI
 from synapse.agent import Agent
 from synapse.api import create_app
 from synapse.config import SynapseSettings
-from synapse.embeddings import EMBEDDERS
 from synapse.llm import (
     BackendHealth,
     Backends,
@@ -27,6 +26,7 @@ from synapse.llm import (
 )
 from synapse.triz import Analysis, ContradictionAnalyzer, TrizKnowledge
 from tests.conftest import HashingEmbedder
+from tests.support.registered import register_embedder
 from tests.synapse.agent.fakes import FakeCortex, ScriptedBackend
 
 
@@ -37,7 +37,9 @@ class FakeCortexEmbedder(HashingEmbedder):
     dim = 8
 
 
-EMBEDDERS.register(FakeCortexEmbedder.name, FakeCortexEmbedder)
+@pytest.fixture(autouse=True)
+def fake_cortex_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
+    register_embedder(monkeypatch, FakeCortexEmbedder)
 
 
 def free_port() -> int:

@@ -14,8 +14,9 @@ import ollama
 import openai
 import pytest
 
-from synapse.embeddings import EMBEDDERS, Vectors, get_embedder
+from synapse.embeddings import Vectors, get_embedder
 from tests.conftest import HashingEmbedder
+from tests.support.registered import register_embedder
 from tests.synapse.agent.fakes import FakeCortex, ScriptedBackend
 from tests.synapse.api.conftest import FakeCortexEmbedder, ServeFn
 
@@ -35,8 +36,10 @@ class GatedEmbedder(HashingEmbedder):
         return super()._encode(texts)
 
 
-EMBEDDERS.register(HashingEmbedder.name, HashingEmbedder)
-EMBEDDERS.register(GatedEmbedder.name, GatedEmbedder)
+@pytest.fixture(autouse=True)
+def named_embedders(monkeypatch: pytest.MonkeyPatch) -> None:
+    register_embedder(monkeypatch, HashingEmbedder)
+    register_embedder(monkeypatch, GatedEmbedder)
 
 
 def _cortex_vectors(texts: list[str]) -> Vectors:

@@ -13,16 +13,20 @@ import pytest
 from cortex.api import create_app as create_cortex_app
 from synapse.api import create_app
 from synapse.config import CortexSettings, SynapseSettings
-from synapse.embeddings import EMBEDDERS
 from synapse.llm.ollama_backend import OllamaBackend
 from synapse.triz import ContradictionAnalyzer
 from tests.conftest import HashingEmbedder
 from tests.support.fake_ollama import FakeOllama, hashed_embedding
+from tests.support.registered import register_embedder
 from tests.synapse.agent.fakes import FakeCortex
 from tests.synapse.api.conftest import LiveServer, make_agent_for
 
 TEXTS = ["Корпус дрона должен быть легче, но прочнее.", "Cool the chip without a fan."]
-EMBEDDERS.register(HashingEmbedder.name, HashingEmbedder)
+
+
+@pytest.fixture(autouse=True)
+def hashing_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    register_embedder(monkeypatch, HashingEmbedder)
 
 
 def _openai_rows(url: str, model: str, texts: list[str]) -> list[list[float]]:
