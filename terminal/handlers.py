@@ -99,7 +99,8 @@ async def _send_settings(chosen: dict[str, Any]) -> dict[str, Any]:
     default_model = profile_named(cl.user_session.get("chat_profile")).model
     model_ids = [default_model]
     try:
-        listed = [m.id for m in await synapse_client().models()]
+        # Embedders (CORTEX's, listed for the embedding routes) cannot chat.
+        listed = [m.id for m in await synapse_client().models() if m.extra.get("kind") != "embedding"]
         model_ids = [default_model, *(m for m in listed if m != default_model)]
     except TerminalError as exc:
         await cl.Message(content=error_text(exc), author=AUTHOR).send()
