@@ -36,6 +36,8 @@ log = logging.getLogger("synapse.api")
 NAME_TTL_S = 30.0
 #: How long a listing or an embedding waits for CORTEX's health before taking CORTEX_EMBEDDER.
 HEALTH_TIMEOUT_S = 3.0
+#: After CORTEX did not answer, how long until it is asked again (model lists are polled often).
+RETRY_S = 5.0
 CAPABILITIES = ["embedding"]
 
 
@@ -109,20 +111,22 @@ class EmbeddingService:
         self._agent = agent
         self._limiter = ConcurrencyLimiter(1, agent.settings.queue_size)
         self._name: str | None = None
-        self._name_at = 0.0
+        self._fallback = CortexSettings().embedder
+        self._next_check = 0.0
         self._embedders: dict[str, Embedder] = {}
         self._building = asyncio.Lock()
 
     async def embedder_name(self) -> str:
         """The name of CORTEX's embedder: from its health, else the last one seen, else CORTEX_EMBEDDER."""
-        if self._name is not None and time.monotonic() - self._name_at < NAME_TTL_S:
-            return self._name
+        if time.monotonic() < self._next_check:
+            return self._name or self._fallback
         try:
             health = await asyncio.wait_for(self._agent.cortex.health(), HEALTH_TIMEOUT_S)
         except Exception as exc:  # CORTEX down, slow or broken: its setting names the embedder it will use
             log.debug("CORTEX health for the embedder name failed: %s", exc)
-            return self._name or CortexSettings().embedder
-        self._name, self._name_at = health.embedder, time.monotonic()
+            self._next_check = time.monotonic() + RETRY_S
+            return self._name or self._fallback
+        self._name, self._next_check = health.embedder, time.monotonic() + NAME_TTL_S
         return health.embedder
 
     async def model(self) -> EmbeddingModel:
