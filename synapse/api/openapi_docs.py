@@ -77,10 +77,13 @@ _SSE_EVENT = {
 _NDJSON_BODY = {"type": "string", "description": "One JSON object per line; the last has done: true."}
 
 
-def streamed(media_type: str, what: str) -> Responses:
-    """A 200 that is JSON, or a stream of `media_type` when the request asks for one."""
+def streamed(media_type: str, what: str, answer: type[BaseModel] | None = None) -> Responses:
+    """A 200 that is JSON (`answer` when given), or a stream of `media_type` when the request asks for one."""
     schema = _SSE_EVENT if media_type == "text/event-stream" else _NDJSON_BODY
-    return {200: {"description": f"The answer; {what}.", "content": {media_type: {"schema": schema}}}}
+    entry: dict[str, Any] = {"description": f"The answer; {what}.", "content": {media_type: {"schema": schema}}}
+    if answer is not None:
+        entry["model"] = answer
+    return {200: entry}
 
 
 #: A body route's own failures, by dialect (415 only under /v1: the Ollama routes read any body as JSON).
