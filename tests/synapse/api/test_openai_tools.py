@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from langchain_openai import ChatOpenAI
+from pydantic import BaseModel, Field
 
 from synapse.llm import ChatMessage
 from tests.synapse.agent.fakes import FakeCortex, ScriptedBackend
@@ -319,3 +321,28 @@ def test_the_param_names_fields_as_the_client_wrote_them() -> None:
     union = [{"loc": ("body", "stop", "str"), "type": "string_type"}, {"loc": ("body", "stop", "list[str]")}]
     assert request_field(union, body) == "stop"
     assert request_field([{"loc": ("body",), "type": "missing"}], body) is None
+
+
+class Weather(BaseModel):
+    """The weather in a city."""
+
+    city: str = Field(max_length=30)
+    temperature_c: int
+
+
+@pytest.mark.parametrize("method", ["json_schema", "function_calling", "json_mode"])
+def test_langchain_structured_output_by_every_method(serve: ServeFn, method: str) -> None:
+    json_answer = '{"city": "Paris", "temperature_c": 21}'
+    call = '<tool_call>\n{"name": "Weather", "arguments": ' + json_answer + "}\n</tool_call>"
+    backend = ScriptedBackend(call if method == "function_calling" else json_answer, parse_output=True)
+    server = serve(backend=backend)
+    llm = ChatOpenAI(model="triz-agent", base_url=f"{server.url}/v1", api_key="none", max_retries=0)
+    structured = llm.with_structured_output(Weather, method=method)  # type: ignore[arg-type]
+    assert structured.invoke("Paris, 21 degrees.") == Weather(city="Paris", temperature_c=21)
+    options = backend.calls[-1][2]
+    if method == "function_calling":
+        assert options.tool_choice.function == "Weather" and options.response_format is None
+    else:
+        wanted = "json_object" if method == "json_mode" else method
+        assert options.response_format is not None and options.response_format.type == wanted
+    assert list(structured.stream("Paris, 21 degrees."))[-1] == Weather(city="Paris", temperature_c=21)
