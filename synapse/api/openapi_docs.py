@@ -16,10 +16,12 @@ _WHY = {
     404: "The model is not served by any backend.",
     413: "The body is larger than SYNAPSE_MAX_BODY_BYTES.",
     415: "The body is not sent as application/json.",
-    422: "The body is not valid: a field, a limit (SYNAPSE_MAX_MESSAGES, SYNAPSE_MAX_TOKENS_LIMIT), or text "
-    "that is not valid Unicode.",
+    422: "The body is not valid: a field, a limit (SYNAPSE_MAX_MESSAGES, SYNAPSE_MAX_TOKENS_LIMIT), text "
+    "that is not valid Unicode, a tool_choice the tools cannot satisfy, or a JSON schema (tool parameters, "
+    "response format) that constrained decoding cannot express (code unsupported_schema).",
     429: "Every generation slot and queue place is taken; retry after Retry-After seconds.",
-    502: "The generation backend failed.",
+    502: "The generation backend failed, or its answer is not the tool call or the JSON the request asked for "
+    "(code structured_output).",
     503: "The generation backend is unavailable.",
 }
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
