@@ -20,12 +20,12 @@ from chainlit.utils import utc_now
 from cortex.models import DocumentInfo
 from synapse.client import RAG_MODES, RagMode, TurnMeta
 from synapse.config import TerminalSettings
+from synapse.lang import Lang
 from terminal.client import DocumentClient, SynapseClient
 from terminal.errors import TerminalError
 from terminal.models import MetaEvent, TokenEvent
 from terminal.profiles import PROFILES, STARTERS, profile_named
 from terminal.render import (
-    UiLang,
     principles_card,
     retrieval_summary,
     source_body,
@@ -58,7 +58,7 @@ def document_client() -> DocumentClient:
     return DocumentClient(s.documents_url, s.documents_api_key.get_secret_value())
 
 
-def current_lang() -> UiLang:
+def current_lang() -> Lang:
     return ui_lang(getattr(context.session, "language", None))
 
 
@@ -156,7 +156,7 @@ async def _finish_step(step: cl.Step, output: str, *, error: bool = False) -> No
     await step.send()
 
 
-def _decorations(meta: TurnMeta, lang: UiLang) -> tuple[list[Any], str]:
+def _decorations(meta: TurnMeta, lang: Lang) -> tuple[list[Any], str]:
     """The elements an answer carries (principles card inline, sources on the side) and its closing line."""
     elements: list[Any] = []
     card = principles_card(meta.triz, lang)

@@ -25,8 +25,8 @@ _TYPES = {
 }
 
 
-class ApiError(Exception):
-    """An error a route raises on purpose, with its status and optional headers."""
+class ApiError(SynapseError):
+    """An error a route raises on purpose: its status, code and headers are the request's, not the class's."""
 
     def __init__(
         self,
@@ -38,13 +38,11 @@ class ApiError(Exception):
         param: str | None = None,
         hint: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, hint)
         self.status = status
-        self.message = message
         self.code = code
         self.headers = headers or {}
         self.param = param
-        self.hint = hint
 
 
 def is_ollama_path(path: str) -> bool:
@@ -65,18 +63,12 @@ def error_body(path: str, message: str, code: str, *, status: int = 413, hint: s
     return json.dumps(error_payload(path, message, code, status=status, hint=hint), ensure_ascii=False).encode()
 
 
-def error_response(
-    request: Request,
-    status: int,
-    message: str,
-    code: str,
-    *,
-    hint: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    param: str | None = None,
-) -> JSONResponse:
-    payload = error_payload(request.url.path, message, code, status=status, hint=hint, param=param)
-    return JSONResponse(payload, status_code=status, headers=headers)
+def error_response(request: Request, error: ApiError) -> JSONResponse:
+    """The error in the dialect of the request's route, with the error's status and headers."""
+    payload = error_payload(
+        request.url.path, error.message, error.code, status=error.status, hint=error.hint, param=error.param
+    )
+    return JSONResponse(payload, status_code=error.status, headers=error.headers)
 
 
 def _step(value: Any, part: Any) -> tuple[bool, Any]:
@@ -116,18 +108,16 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = list(exc.errors())
         message = f"invalid request: {describe_invalid(errors)}"
         field = request_field(errors, exc.body) if isinstance(exc.body, dict) else invalid_field(errors)
-        return error_response(request, 422, message, "invalid_request", param=field)
-
-    @app.exception_handler(ApiError)
-    async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(
-            request, exc.status, exc.message, exc.code, headers=exc.headers, hint=exc.hint, param=exc.param
-        )
+        return error_response(request, ApiError(422, message, "invalid_request", param=field))
 
     @app.exception_handler(SynapseError)
     async def _synapse(request: Request, exc: SynapseError) -> JSONResponse:
-        return error_response(request, exc.status, exc.message, exc.code, hint=exc.hint)
+        if not isinstance(exc, ApiError):
+            exc = ApiError(exc.status, exc.message, exc.code, hint=exc.hint)
+        return error_response(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(request, exc.status_code, str(exc.detail), "http_error", headers=exc.headers)
+        return error_response(
+            request, ApiError(exc.status_code, str(exc.detail), "http_error", dict(exc.headers or {}))
+        )

@@ -10,8 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from synapse.config.base import ServiceSettings, env_config, service_dir
-
-Lang = Literal["auto", "en", "ru"]
+from synapse.lang import LangChoice
 
 
 def _normalize_ollama_host(value: str) -> str:
@@ -54,7 +53,7 @@ class SynapseSettings(ServiceSettings):
     cortex_url: str = ""
     cortex_api_key: SecretStr = SecretStr("")
     embedder: str = "use-multilingual"
-    lang: Lang = "auto"
+    lang: LangChoice = "auto"
     # Generation: the primary backend, and those tried (in order) when it is down; empty: answer 503.
     backend: Literal["llamacpp", "ollama"] = "llamacpp"
     fallback: str = ""
