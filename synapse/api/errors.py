@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -70,6 +71,30 @@ def error_response(request: Request, error: ApiError) -> JSONResponse:
     return JSONResponse(payload, status_code=error.status, headers=error.headers)
 
 
+def _step(value: Any, part: Any) -> tuple[bool, Any]:
+    if isinstance(value, dict) and isinstance(part, str) and part in value:
+        return True, value[part]
+    if isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+        return True, value[part]
+    return False, value
+
+
+def request_field(errors: Sequence[Mapping[str, Any]], body: Any) -> str | None:
+    """The dotted path of the first field at fault, as the client wrote it: the names Pydantic gives the
+    branches of a union (`literal[...]`, a model's class name) are not in the body and are left out."""
+    if not errors:
+        return None
+    loc = [part for part in errors[0].get("loc", ()) if part != "body"]
+    kept: list[str] = []
+    value = body
+    for i, part in enumerate(loc):
+        found, value = _step(value, part)
+        # A missing field is not in the body either, but it is the field at fault.
+        if found or (i == len(loc) - 1 and errors[0].get("type") == "missing"):
+            kept.append(str(part))
+    return ".".join(kept) or None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error leaves as JSON in the route's dialect, never as a traceback.
 
@@ -82,7 +107,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
         message = f"invalid request: {describe_invalid(errors)}"
-        return error_response(request, ApiError(422, message, "invalid_request", param=invalid_field(errors)))
+        field = request_field(errors, exc.body) if isinstance(exc.body, dict) else invalid_field(errors)
+        return error_response(request, ApiError(422, message, "invalid_request", param=field))
 
     @app.exception_handler(SynapseError)
     async def _synapse(request: Request, exc: SynapseError) -> JSONResponse:
