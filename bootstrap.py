@@ -2,8 +2,8 @@
 """Install the project into ./.venv and run its main job or its tests (the README's quick start).
 
 Usage:
-    python3 bootstrap.py run [SYNAPSE ARGS...]   install runtime, then run the main job (synapse up)
-    python3 bootstrap.py test [PYTEST ARGS...]   runtime + export + dev tools, then lint, type-check, import contracts, tests
+    python3 bootstrap.py run [SYNAPSE ARGS...]   runtime, then the main job (synapse up)
+    python3 bootstrap.py test [PYTEST ARGS...]   + export and dev tools; ruff, mypy, lint-imports, pytest
     python3 bootstrap.py install [EXTRAS]        install only (e.g. "llm,dev,export")
 
 Standard library only: it runs before anything is installed, on Linux, macOS and Windows.

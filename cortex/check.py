@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from cortex.ingest import IngestQueue, flush_all, state_of
+from cortex.ingest import IngestQueue
+from cortex.ingest_status import flush_all, state_of
 from cortex.knowledge_graph import TRIZ_PREFIX
 from cortex.lightrag_compat import chunk_owners, rows_for, vector_owners
 from cortex.models import CheckReport, DocumentInfo, StoreProblem

@@ -7,8 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from synapse.lang import Lang, LangChoice
+
 QueryMode = Literal["naive", "local", "global", "hybrid", "mix"]
-QueryLang = Literal["auto", "en", "ru"]
 SourceKind = Literal["principle", "parameter", "matrix", "separation", "document", "dialogue"]
 DocumentKind = Literal["document", "dialogue"]
 DocumentState = Literal["pending", "processing", "processed", "failed"]
@@ -24,7 +25,7 @@ class QueryRequest(_Model):
     query: str = Field(min_length=3, max_length=8000)
     mode: QueryMode = "mix"
     top_k: int = Field(default=10, ge=1, le=200)
-    lang: QueryLang = "auto"
+    lang: LangChoice = "auto"
 
 
 class Source(_Model):
@@ -45,7 +46,7 @@ class QueryResult(_Model):
     query: str
     mode_requested: QueryMode
     mode: QueryMode
-    lang: Literal["en", "ru"]
+    lang: Lang
     context: str
     sources: list[Source]
     keywords: list[str] = Field(default_factory=list)

@@ -10,11 +10,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel
+from typing_extensions import NotRequired, TypedDict
 
 from cortex.models import DocumentInfo, DocumentKind, DocumentState
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,6 +75,19 @@ class StatusChange(NamedTuple):
     status: DocumentState
     error: str | None
     chunks: int
+
+
+class NewDocument(TypedDict):
+    """What `Registry.insert` stores of an accepted document (`text`: what LightRAG is given, if kept)."""
+
+    name: str
+    kind: DocumentKind
+    content_type: str
+    size: int
+    sha256: str
+    tags: list[str]
+    page_starts: list[int]
+    text: NotRequired[str | None]
 
 
 class DocumentRecord(BaseModel):
@@ -195,21 +212,10 @@ class Registry:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
 
-    def insert(
-        self,
-        doc_id: str,
-        *,
-        name: str,
-        kind: DocumentKind,
-        content_type: str,
-        size: int,
-        sha256: str,
-        tags: list[str],
-        page_starts: list[int],
-        text: str | None = None,
-    ) -> DocumentInfo:
+    def insert(self, doc_id: str, **doc: Unpack[NewDocument]) -> DocumentInfo:
         """A new `pending` document and its text, in one committed transaction."""
         stamp = now().isoformat()
+        text = doc.get("text")
         with self._tx() as db:
             if text is not None:
                 db.execute("INSERT OR REPLACE INTO document_texts VALUES (?, ?)", (doc_id, text))
@@ -217,16 +223,16 @@ class Registry:
                 "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     doc_id,
-                    name,
-                    kind,
-                    content_type,
-                    size,
-                    sha256,
+                    doc["name"],
+                    doc["kind"],
+                    doc["content_type"],
+                    doc["size"],
+                    doc["sha256"],
                     "pending",
                     None,
                     0,
-                    json.dumps(tags),
-                    json.dumps(page_starts),
+                    json.dumps(doc["tags"]),
+                    json.dumps(doc["page_starts"]),
                     stamp,
                     stamp,
                 ),

@@ -12,8 +12,9 @@ from pydantic import BaseModel
 from cortex.documents import ParsedDocument
 from cortex.errors import CortexError
 from cortex.models import DocumentKind
-from cortex.registry import DocumentRecord, Registry
+from cortex.registry import DocumentRecord, Manifest, Registry
 from cortex.service import Cortex
+from cortex.storage.postgres import PgTarget
 from synapse.config import CortexSettings
 from synapse.embeddings import Embedder, Vectors
 
@@ -59,22 +60,12 @@ async def reindex(
     if manifest is None:
         raise CortexError(f"the CORTEX store in {data_dir} has no manifest", "delete the folder and start again")
 
-    progress(f"reading {len(records)} documents embedded with {manifest.embedder}")
-    old = Cortex(settings, embedder=_StoredVectorsOnly(manifest.embedder, manifest.dim), build_graph=False)
-    async with old:
-        rows = await old.rag.full_docs.get_by_ids([r.info.id for r in records])
-    texts = {r.info.id: str((row or {}).get("content", "")) for r, row in zip(records, rows, strict=True)}
-
+    items = await _read_documents(settings, manifest, records, progress)
     staging = data_dir.with_name(data_dir.name + ".reindex")
     shutil.rmtree(staging, ignore_errors=True)
-    new_settings = settings.model_copy(update={"data_dir": staging})
-    async with Cortex(new_settings, embedder=embedder) as fresh:
-        progress(f"embedding the TRIZ graph and {len(records)} documents with {fresh.embedder.name}")
-        items = _items(records, texts)
-        await fresh.enqueue_parsed(items)
-        await fresh.wait_idle(timeout=24 * 3600)
-        new_name = fresh.embedder.name
-
+    new_name = await _rebuild(
+        settings.model_copy(update={"data_dir": staging}), embedder, items, progress, len(records)
+    )
     _swap_in(staging, data_dir, progress)
     return ReindexReport(
         data_dir=str(data_dir),
@@ -83,6 +74,36 @@ async def reindex(
         documents=len(items),
         seconds=round(time.perf_counter() - t0, 1),
     )
+
+
+async def _read_documents(
+    settings: CortexSettings, manifest: Manifest, records: list[DocumentRecord], progress: Callable[[str], None]
+) -> list[tuple[ParsedDocument, DocumentKind, list[str]]]:
+    """Every document's text, read from the old store opened without its embedder."""
+    progress(f"reading {len(records)} documents embedded with {manifest.embedder}")
+    old = Cortex(settings, embedder=_StoredVectorsOnly(manifest.embedder, manifest.dim), build_graph=False)
+    async with old:
+        rows = await old.rag.full_docs.get_by_ids([r.info.id for r in records])
+    texts = {r.info.id: str((row or {}).get("content", "")) for r, row in zip(records, rows, strict=True)}
+    return _items(records, texts)
+
+
+async def _rebuild(
+    settings: CortexSettings,
+    embedder: Embedder | None,
+    items: list[tuple[ParsedDocument, DocumentKind, list[str]]],
+    progress: Callable[[str], None],
+    stored: int,
+) -> str:
+    """Build the new store (TRIZ graph and documents) with the embedder now configured; returns its name.
+
+    `stored` is how many documents the old store lists (`items` leaves out those without a text).
+    """
+    async with Cortex(settings, embedder=embedder) as fresh:
+        progress(f"embedding the TRIZ graph and {stored} documents with {fresh.embedder.name}")
+        await fresh.enqueue_parsed(items)
+        await fresh.wait_idle(timeout=24 * 3600)
+        return fresh.embedder.name
 
 
 def _swap_in(staging: Path, data_dir: Path, progress: Callable[[str], None]) -> None:
@@ -125,7 +146,7 @@ async def _reindex_postgres(
     the old one keeps answering until the swap; its rows are deleted after it.
     """
     from cortex.migrate import drop_workspace
-    from cortex.storage.postgres import PgTarget, connect, delete_manifest, load_manifest, rename_store
+    from cortex.storage.postgres import PgTarget, delete_manifest, load_manifest
 
     t0 = time.perf_counter()
     data_dir = Path(settings.data_dir)
@@ -141,11 +162,7 @@ async def _reindex_postgres(
         records = registry.all()
     finally:
         registry.close()
-    progress(f"reading {len(records)} documents embedded with {manifest.embedder}")
-    old = Cortex(settings, embedder=_StoredVectorsOnly(manifest.embedder, manifest.dim), build_graph=False)
-    async with old:
-        rows = await old.rag.full_docs.get_by_ids([r.info.id for r in records])
-    texts = {r.info.id: str((row or {}).get("content", "")) for r, row in zip(records, rows, strict=True)}
+    items = await _read_documents(settings, manifest, records, progress)
 
     staging_store = f"{store[:38]}_reindex"
     leftover = await load_manifest(target, staging_store)
@@ -155,19 +172,8 @@ async def _reindex_postgres(
     staging = data_dir.with_name(data_dir.name + ".reindex")
     shutil.rmtree(staging, ignore_errors=True)
     new_settings = settings.model_copy(update={"data_dir": staging, "postgres_workspace": staging_store})
-    items = _items(records, texts)
-    async with Cortex(new_settings, embedder=embedder) as fresh:
-        progress(f"embedding the TRIZ graph and {len(records)} documents with {fresh.embedder.name}")
-        await fresh.enqueue_parsed(items)
-        await fresh.wait_idle(timeout=24 * 3600)
-        new_name = fresh.embedder.name
-
-    conn = await connect(target)
-    try:
-        async with conn.transaction():
-            await rename_store(conn, old=store, new=staging_store)
-    finally:
-        await conn.close()
+    new_name = await _rebuild(new_settings, embedder, items, progress, len(records))
+    await _swap_stores(target, store, staging_store)
     await drop_workspace(target, manifest.workspace)
     _swap_in(staging, data_dir, progress)
     return ReindexReport(
@@ -177,3 +183,15 @@ async def _reindex_postgres(
         documents=len(items),
         seconds=round(time.perf_counter() - t0, 1),
     )
+
+
+async def _swap_stores(target: PgTarget, store: str, staging_store: str) -> None:
+    """The staging store takes the store's name, in one transaction."""
+    from cortex.storage.postgres import connect, rename_store
+
+    conn = await connect(target)
+    try:
+        async with conn.transaction():
+            await rename_store(conn, old=store, new=staging_store)
+    finally:
+        await conn.close()

@@ -16,6 +16,8 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
+from cortex.lightrag_compat import has_tokenizer_executor, swap_tokenizer_executor
+
 log = logging.getLogger("cortex")
 
 T = TypeVar("T")
@@ -70,16 +72,10 @@ def install_tokenizer_executor() -> InlineSmallWorkExecutor | None:
     global _installed
     if _installed is not None:
         return _installed
-    import lightrag.utils as lightrag_utils  # type: ignore[import-untyped]
-
-    hooks = ("_TOKENIZER_EXECUTOR", "_TOKENIZER_EXECUTOR_GUARD", "get_tokenizer_executor")
-    if not all(hasattr(lightrag_utils, name) for name in hooks):
+    if not has_tokenizer_executor():
         log.info("this LightRAG has no tokenizer executor to replace; its own is used")
         return None
-    with lightrag_utils._TOKENIZER_EXECUTOR_GUARD:
-        previous = lightrag_utils._TOKENIZER_EXECUTOR
-        _installed = InlineSmallWorkExecutor()
-        lightrag_utils._TOKENIZER_EXECUTOR = _installed
+    _installed, previous = swap_tokenizer_executor(InlineSmallWorkExecutor)
     if previous is not None:
         previous.shutdown(wait=False)
     return _installed

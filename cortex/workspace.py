@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from cortex.errors import CortexError
+from cortex.lightrag_compat import forget_workspace, is_multiprocess
 
 _open: set[str] = set()
 _locked: set[str] = set()
@@ -32,26 +33,12 @@ def claim(workspace: str, data_dir: str) -> None:
 def release(workspace: str) -> None:
     """Forget the workspace's shared in-memory data so a later instance (on another loop) loads from disk."""
     _open.discard(workspace)
-    from lightrag.kg import shared_storage as ss  # type: ignore[import-untyped]
-
-    prefix = f"{workspace}:"
-    local = ["_namespace_data_cache", "_pipeline_ingress_local", "_scan_job_store_local"]
-    # With several workers the shared registries live in LightRAG's manager process and belong to every
-    # worker: one worker stopping (a restart, a recycle) must not wipe the pipeline state of the others.
-    shared = [] if getattr(ss, "_is_multiprocess", False) else ["_shared_dicts", "_init_flags", "_update_flags"]
-    registries: list[Any] = [getattr(ss, name, None) for name in [*shared, *local]]
-    for registry in registries:
-        if registry is None:
-            continue
-        for key in [k for k in list(registry.keys()) if isinstance(k, str) and k.startswith(prefix)]:
-            registry.pop(key, None)
+    forget_workspace(workspace)
 
 
 def several_workers() -> bool:
     """True in a worker of a server started with several processes (LightRAG's shared data is multi-process)."""
-    from lightrag.kg import shared_storage as ss
-
-    return bool(getattr(ss, "_is_multiprocess", False))
+    return is_multiprocess()
 
 
 FILE_STORE_SINGLE_PROCESS = (

@@ -7,16 +7,15 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from export.errors import ExportProfileError
 from export.quantize import Quant
 from synapse.config import ExportSettings
+from synapse.lang import Lang
 from synapse.paths import default_data_dir
-
-SystemLang = Literal["ru", "en"]
 
 PROFILES_ENV = "SYNAPSE_EXPORT_PROFILES"
 PROFILES_FILE = "export_profiles.toml"
@@ -147,7 +146,7 @@ class ExportProfile(BaseModel):
     quant: Quant = "Q4_K_M"
     ollama_name: str
     system: dict[str, str] = Field(default_factory=lambda: dict(TRIZ_SYSTEM))
-    system_lang: SystemLang = "ru"
+    system_lang: Lang = "ru"
     num_ctx: int = Field(default=4096, ge=512, le=131072)
     temperature: float = Field(default=0.3, ge=0.0, le=2.0)
     stop: list[str] = Field(default_factory=lambda: list(QWEN_STOPS), min_length=1)

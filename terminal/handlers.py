@@ -20,12 +20,12 @@ from chainlit.utils import utc_now
 from cortex.models import DocumentInfo
 from synapse.client import RAG_MODES, RagMode, TurnMeta
 from synapse.config import TerminalSettings
+from synapse.lang import Lang
 from terminal.client import DocumentClient, SynapseClient
 from terminal.errors import TerminalError
 from terminal.models import MetaEvent, TokenEvent
 from terminal.profiles import PROFILES, STARTERS, profile_named
 from terminal.render import (
-    UiLang,
     principles_card,
     retrieval_summary,
     source_body,
@@ -58,7 +58,7 @@ def document_client() -> DocumentClient:
     return DocumentClient(s.documents_url, s.documents_api_key.get_secret_value())
 
 
-def current_lang() -> UiLang:
+def current_lang() -> Lang:
     return ui_lang(getattr(context.session, "language", None))
 
 
@@ -99,7 +99,8 @@ async def _send_settings(chosen: dict[str, Any]) -> dict[str, Any]:
     default_model = profile_named(cl.user_session.get("chat_profile")).model
     model_ids = [default_model]
     try:
-        listed = [m.id for m in await synapse_client().models()]
+        # Embedders (CORTEX's, listed for the embedding routes) cannot chat.
+        listed = [m.id for m in await synapse_client().models() if m.extra.get("kind") != "embedding"]
         model_ids = [default_model, *(m for m in listed if m != default_model)]
     except TerminalError as exc:
         await cl.Message(content=error_text(exc), author=AUTHOR).send()
@@ -156,7 +157,7 @@ async def _finish_step(step: cl.Step, output: str, *, error: bool = False) -> No
     await step.send()
 
 
-def _decorations(meta: TurnMeta, lang: UiLang) -> tuple[list[Any], str]:
+def _decorations(meta: TurnMeta, lang: Lang) -> tuple[list[Any], str]:
     """The elements an answer carries (principles card inline, sources on the side) and its closing line."""
     elements: list[Any] = []
     card = principles_card(meta.triz, lang)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from terminal.render import UiLang
+from synapse.lang import Lang
 
 
 class Profile(BaseModel):
@@ -12,7 +12,7 @@ class Profile(BaseModel):
 
     name: str
     model: str
-    description: dict[UiLang, str]
+    description: dict[Lang, str]
 
 
 TRIZ_PROFILE = Profile(
@@ -40,7 +40,7 @@ def profile_named(name: str | None) -> Profile:
 
 
 #: (label, problem) pairs shown as starters on an empty chat.
-STARTERS: dict[UiLang, list[tuple[str, str]]] = {
+STARTERS: dict[Lang, list[tuple[str, str]]] = {
     "en": [
         ("Boiler pressure", "The higher the pressure in the boiler, the greater the risk that its shell bursts."),
         ("Light but strong", "The frame of a drone must be stronger, but every gram of weight shortens its flight."),

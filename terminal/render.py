@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
 
 from synapse.client import RetrievalFacts, SourceItem, TrizSummary
+from synapse.lang import Lang
 
-UiLang = Literal["en", "ru"]
-
-_TEXTS: dict[str, dict[UiLang, str]] = {
+_TEXTS: dict[str, dict[Lang, str]] = {
     "retrieval": {"en": "Retrieval", "ru": "Поиск в базе знаний"},
     "retrieval_off": {"en": "retrieval off", "ru": "поиск выключен"},
     "retrieval_line": {
@@ -37,7 +35,7 @@ _TEXTS: dict[str, dict[UiLang, str]] = {
     "error": {"en": "Something went wrong", "ru": "Что-то пошло не так"},
 }
 
-_KIND: dict[str, dict[UiLang, str]] = {
+_KIND: dict[str, dict[Lang, str]] = {
     "principle": {"en": "TRIZ principle", "ru": "принцип ТРИЗ"},
     "parameter": {"en": "TRIZ parameter", "ru": "параметр ТРИЗ"},
     "matrix": {"en": "contradiction matrix", "ru": "матрица противоречий"},
@@ -46,7 +44,7 @@ _KIND: dict[str, dict[UiLang, str]] = {
     "dialogue": {"en": "earlier dialogue", "ru": "прошлый диалог"},
 }
 
-_STATES: dict[str, dict[UiLang, str]] = {
+_STATES: dict[str, dict[Lang, str]] = {
     "pending": {"en": "queued", "ru": "в очереди"},
     "processing": {"en": "processing", "ru": "обрабатывается"},
     "processed": {"en": "processed", "ru": "обработан"},
@@ -54,27 +52,27 @@ _STATES: dict[str, dict[UiLang, str]] = {
 }
 
 
-def ui_lang(language: str | None) -> UiLang:
+def ui_lang(language: str | None) -> Lang:
     """The interface language from a browser locale such as 'ru-RU' or 'en-US'."""
     return "ru" if (language or "").lower().startswith("ru") else "en"
 
 
-def text(key: str, lang: UiLang, **values: object) -> str:
+def text(key: str, lang: Lang, **values: object) -> str:
     return _TEXTS[key][lang].format(**values)
 
 
-def state_name(state: str, lang: UiLang) -> str:
+def state_name(state: str, lang: Lang) -> str:
     return _STATES.get(state, {}).get(lang, state)
 
 
-def retrieval_summary(facts: RetrievalFacts | None, lang: UiLang) -> str:
+def retrieval_summary(facts: RetrievalFacts | None, lang: Lang) -> str:
     """One line for the retrieval step: mode, time, number of sources."""
     if facts is None or facts.mode == "off":
         return text("retrieval_off", lang)
     return text("retrieval_line", lang, mode=facts.mode, ms=round(facts.elapsed_ms), count=facts.count)
 
 
-def warnings_block(warnings: list[str], lang: UiLang) -> str:
+def warnings_block(warnings: list[str], lang: Lang) -> str:
     """Warnings as a quoted block above the answer, so nobody misses them."""
     if not warnings:
         return ""
@@ -82,7 +80,7 @@ def warnings_block(warnings: list[str], lang: UiLang) -> str:
     return "".join(f"> ⚠️ **{label}:** {w}\n" for w in warnings) + "\n"
 
 
-def principles_card(triz: TrizSummary | None, lang: UiLang) -> str | None:
+def principles_card(triz: TrizSummary | None, lang: Lang) -> str | None:
     """The contradiction and its principles as a compact Markdown card; None when there is no analysis."""
     if triz is None:
         return None
@@ -112,7 +110,7 @@ def source_name(index: int, source: SourceItem) -> str:
     return f"{index}. {title}"
 
 
-def source_body(source: SourceItem, lang: UiLang) -> str:
+def source_body(source: SourceItem, lang: Lang) -> str:
     """What the side panel shows for one source: title, snippet, origin."""
     origin = _KIND.get(source.kind, {}).get(lang, source.kind)
     if source.document:
@@ -124,7 +122,7 @@ def source_body(source: SourceItem, lang: UiLang) -> str:
     return "\n".join(lines)
 
 
-def sources_line(names: list[str], lang: UiLang) -> str:
+def sources_line(names: list[str], lang: Lang) -> str:
     """The closing line that names every source, which turns each name into a link to its side panel."""
     if not names:
         return ""

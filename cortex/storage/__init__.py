@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cortex.lightrag_compat import register_storage
 from cortex.storage.postgres import PgTarget
 from cortex.storage.selection import GraphChoice, StoragePlan, plan_storage
 
@@ -15,14 +16,8 @@ _REGISTERED = {
 
 def register_storages() -> None:
     """Make LightRAG accept our class names in kv_storage / vector_storage / doc_status_storage."""
-    from lightrag import kg  # type: ignore[import-untyped]
-
     for name, (kind, module) in _REGISTERED.items():
-        implementations = kg.STORAGE_IMPLEMENTATIONS[kind]["implementations"]
-        if name not in implementations:
-            implementations.append(name)
-        kg.STORAGES[name] = module  # an absolute module path; LightRAG imports it on demand
-        kg.STORAGE_ENV_REQUIREMENTS.setdefault(name, [])
+        register_storage(name, kind, module)
 
 
 async def flush_now(storages: list[object]) -> None:

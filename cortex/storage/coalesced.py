@@ -18,6 +18,7 @@ from lightrag.kg.json_doc_status_impl import JsonDocStatusStorage  # type: ignor
 from lightrag.kg.json_kv_impl import JsonKVStorage  # type: ignore[import-untyped]
 from lightrag.kg.networkx_impl import NetworkXStorage  # type: ignore[import-untyped]
 
+from cortex.lightrag_compat import json_rows, networkx_graph, storage_lock
 from cortex.storage.doc_status_index import IndexedDuplicates
 from cortex.storage.journal import JournaledRows
 
@@ -108,12 +109,13 @@ class CortexKVStorage(JournaledRows, _CoalescedFlush, JsonKVStorage):  # type: i
         return out
 
     async def get_by_id(self, id: str) -> dict[str, Any] | None:
-        async with self._storage_lock:
-            return self._detached(id, self._data.get(id))
+        async with storage_lock(self):
+            return self._detached(id, json_rows(self).get(id))
 
     async def get_by_ids(self, ids: list[str]) -> list[dict[str, Any] | None]:
-        async with self._storage_lock:
-            return [self._detached(key, self._data.get(key)) for key in ids]
+        async with storage_lock(self):
+            rows = json_rows(self)
+            return [self._detached(key, rows.get(key)) for key in ids]
 
 
 class CortexDocStatusStorage(IndexedDuplicates, JournaledRows, _CoalescedFlush, JsonDocStatusStorage):  # type: ignore[misc]
@@ -131,8 +133,9 @@ class CortexDocStatusStorage(IndexedDuplicates, JournaledRows, _CoalescedFlush, 
 
     async def get_by_ids(self, ids: list[str]) -> list[dict[str, Any] | None]:
         self._require_lock()
-        async with self._storage_lock:
-            rows = [self._data.get(key) for key in ids]
+        async with storage_lock(self):
+            data = json_rows(self)
+            rows = [data.get(key) for key in ids]
             out: list[dict[str, Any] | None] = [_json_copy(row) if row else None for row in rows]
         return out
 
@@ -184,7 +187,7 @@ class CortexGraphStorage(_CoalescedFlush, NetworkXStorage):  # type: ignore[misc
         await super().remove_edges(edges)
 
     async def get_nodes_batch(self, node_ids: list[str]) -> dict[str, dict[str, Any]]:
-        graph = await self._get_graph()
+        graph = await networkx_graph(self)
         return {n: dict(graph.nodes[n]) for n in node_ids if graph.has_node(n)}
 
     @staticmethod
@@ -195,16 +198,16 @@ class CortexGraphStorage(_CoalescedFlush, NetworkXStorage):  # type: ignore[misc
         return {n: (len(adj[n]) + (1 if n in adj[n] else 0)) if n in adj else 0 for n in nodes}
 
     async def node_degrees_batch(self, node_ids: list[str]) -> dict[str, int]:
-        graph = await self._get_graph()
+        graph = await networkx_graph(self)
         return self._degrees(graph, set(node_ids))
 
     async def edge_degrees_batch(self, edge_pairs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        graph = await self._get_graph()
+        graph = await networkx_graph(self)
         degree = self._degrees(graph, {n for pair in edge_pairs for n in pair})
         return {(a, b): degree[a] + degree[b] for a, b in edge_pairs}
 
     async def get_edges_batch(self, pairs: list[dict[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        graph = await self._get_graph()
+        graph = await networkx_graph(self)
         adj = graph.adj
         out: dict[tuple[str, str], dict[str, Any]] = {}
         for pair in pairs:
@@ -215,5 +218,5 @@ class CortexGraphStorage(_CoalescedFlush, NetworkXStorage):  # type: ignore[misc
         return out
 
     async def get_nodes_edges_batch(self, node_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
-        graph = await self._get_graph()
+        graph = await networkx_graph(self)
         return {n: (list(graph.edges(n)) if graph.has_node(n) else []) for n in node_ids}

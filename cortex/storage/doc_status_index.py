@@ -16,6 +16,15 @@ from typing import Any
 from lightrag.base import SourceAbsent, SourceConflict, SourceUnique  # type: ignore[import-untyped]
 from lightrag.exceptions import StorageNotInitializedError  # type: ignore[import-untyped]
 
+from cortex.lightrag_compat import (
+    is_duplicate_row,
+    json_rows,
+    points_at_as_duplicate,
+    row_sort_key,
+    scheduling_record,
+    storage_lock,
+)
+
 _INDEXED_FIELDS = ("content_hash", "file_path")
 
 
@@ -29,8 +38,6 @@ class IndexedDuplicates:
     twentieth of the event loop during a 2,000-document ingest: two look-ups per document.)
     """
 
-    _data: Any
-    _storage_lock: Any
     _indexed: set[str]
     _by_hash: dict[str, set[str]]
     _by_path: dict[str, set[str]]
@@ -42,15 +49,15 @@ class IndexedDuplicates:
         if not hasattr(self, "_indexed"):
             self._indexed, self._by_hash, self._by_path, self._keys_of = set(), {}, {}, {}
             self._index_stale = True
-        if not self._index_stale and len(self._data) == len(self._indexed):
+        if not self._index_stale and len(json_rows(self)) == len(self._indexed):
             return
         self._indexed, self._by_hash, self._by_path, self._keys_of = set(), {}, {}, {}
-        for doc_id in self._data:
+        for doc_id in json_rows(self):
             self._index(doc_id)
         self._index_stale = False
 
     def _index(self, doc_id: str) -> None:
-        row = self._data.get(doc_id)
+        row = json_rows(self).get(doc_id)
         if not isinstance(row, dict):
             return
         content_hash, path = str(row.get("content_hash") or ""), str(row.get("file_path") or "")
@@ -122,7 +129,7 @@ class IndexedDuplicates:
             self._mark_stale()
 
     def _require_lock(self) -> None:
-        if self._storage_lock is None:
+        if storage_lock(self) is None:
             raise StorageNotInitializedError("JsonDocStatusStorage")
 
     async def get_doc_by_content_hash(
@@ -133,17 +140,17 @@ class IndexedDuplicates:
             return None
         self._require_lock()
         best: tuple[tuple[str, str], str, dict[str, Any]] | None = None
-        async with self._storage_lock:
+        async with storage_lock(self):
             self._sync_index()
             for doc_id in self._by_hash.get(content_hash, ()):
-                row = self._data.get(doc_id)
+                row = json_rows(self).get(doc_id)
                 if not isinstance(row, dict) or doc_id == exclude_doc_id:
                     continue
-                if self._row_points_at_as_duplicate(row, exclude_doc_id):  # type: ignore[attr-defined]
+                if points_at_as_duplicate(self, row, exclude_doc_id):
                     continue
                 if row.get("content_hash") != content_hash:
                     continue
-                sort_key = self._row_sort_key(doc_id, row)  # type: ignore[attr-defined]
+                sort_key = row_sort_key(self, doc_id, row)
                 if best is None or sort_key < best[0]:
                     best = (sort_key, doc_id, row)
         if best is None:
@@ -156,13 +163,13 @@ class IndexedDuplicates:
         if not canonical_source_key or canonical_source_key == "unknown_source":
             return SourceAbsent()
         candidates: list[tuple[str, dict[str, Any]]] = []
-        async with self._storage_lock:
+        async with storage_lock(self):
             self._sync_index()
             for doc_id in sorted(self._by_path.get(canonical_source_key, ())):
-                row = self._data.get(doc_id)
+                row = json_rows(self).get(doc_id)
                 if not isinstance(row, dict) or row.get("file_path") != canonical_source_key:
                     continue
-                if self._is_duplicate_row(row):  # type: ignore[attr-defined]
+                if is_duplicate_row(self, row):
                     continue
                 candidates.append((doc_id, dict(row)))
                 if len(candidates) >= 2:
@@ -171,5 +178,5 @@ class IndexedDuplicates:
             return SourceAbsent()
         if len(candidates) == 1:
             doc_id, row = candidates[0]
-            return SourceUnique(doc_id=doc_id, doc=self._scheduling_record_from_raw(doc_id, row))  # type: ignore[attr-defined]
+            return SourceUnique(doc_id=doc_id, doc=scheduling_record(self, doc_id, row))
         return SourceConflict(candidate_count=None, sample_doc_ids=tuple(d for d, _ in candidates))

@@ -18,6 +18,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from cortex.lightrag_compat import json_rows, storage_lock, store_file
+
 log = logging.getLogger(__name__)
 
 
@@ -50,9 +52,6 @@ def _replay(paths: list[Path]) -> list[tuple[str, Any]]:
 class JournaledRows:
     """Mixin for LightRAG's JSON KV and document-status storages (before the coalescing mixin in the bases)."""
 
-    _data: Any
-    _storage_lock: Any
-    _file_name: str
     storage_updated: Any
     _journal_dirty: set[str] | None = None
     _journal_lock_: asyncio.Lock | None = None
@@ -66,11 +65,11 @@ class JournaledRows:
 
     @property
     def _journal(self) -> Path:
-        return Path(f"{self._file_name}.journal")
+        return Path(f"{store_file(self)}.journal")
 
     @property
     def _journal_old(self) -> Path:
-        return Path(f"{self._file_name}.journal.old")
+        return Path(f"{store_file(self)}.journal.old")
 
     def _dirty(self) -> set[str]:
         if self._journal_dirty is None:
@@ -82,12 +81,13 @@ class JournaledRows:
         changes = await asyncio.to_thread(_replay, [self._journal_old, self._journal])
         if not changes:
             return
-        async with self._storage_lock:
+        async with storage_lock(self):
+            rows = json_rows(self)
             for key, row in changes:
                 if row is None:
-                    self._data.pop(key, None)
+                    rows.pop(key, None)
                 else:
-                    self._data[key] = row
+                    rows[key] = row
             self.storage_updated.value = True  # the next full write takes the journal in
         self._journal_replayed()
 
@@ -121,8 +121,9 @@ class JournaledRows:
             return
         keys, self._journal_dirty = sorted(dirty), set()
         async with self.journal_lock:
-            async with self._storage_lock:
-                lines = [_line(k, self._data.get(k)) for k in keys]
+            async with storage_lock(self):
+                rows = json_rows(self)
+                lines = [_line(k, rows.get(k)) for k in keys]
             await asyncio.to_thread(_append, self._journal, lines)
 
     def _before_full_write(self) -> None:

@@ -1,6 +1,6 @@
 """Every database call LightRAG's PostgreSQL storages make, bounded in time and failing fast while the server is down.
 
-LightRAG (1.5.7) sends each call through `PostgreSQLDB._run_with_retry`: up to 10 attempts 3-30 s apart, the
+LightRAG (1.5.7) sends each call through PostgreSQLDB's `_run_with_retry`: up to 10 attempts 3-30 s apart, the
 pool rebuilt between them. That retry hook takes the pool's lock, and so does `_ensure_pool` while it builds
 a new pool with a retry of its own: the first failed rebuild waits for a lock its own caller holds. Once
 PostgreSQL has been gone long enough for one call to need a new pool, every later call queues behind that
@@ -21,6 +21,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from cortex.lightrag_compat import (
+    ensure_pg_pool,
+    forget_pg_client,
+    pg_reconnect_lock,
+    pg_transient_errors,
+    replace_pg_calls,
+    shared_pg_client,
+)
 from cortex.storage.postgres import outage_error
 
 log = logging.getLogger(__name__)
@@ -107,24 +115,19 @@ def drop_pool(db: Any) -> None:
 
 def shared_client() -> Any | None:
     """The process-wide PostgreSQLDB LightRAG's storages share, if one is open."""
-    from lightrag.kg.postgres_impl import ClientManager  # type: ignore[import-untyped]
-
-    return ClientManager._instances.get("db")
+    return shared_pg_client()
 
 
 def forget_shared_client(db: Any) -> None:
     """Drop LightRAG's shared client after a shutdown that did not finish, so a new start opens a fresh one."""
-    from lightrag.kg.postgres_impl import ClientManager
-
     drop_pool(db)
-    if ClientManager._instances.get("db") is db:
-        ClientManager._instances.update(db=None, ref_count=0, vector_signature=None)
+    forget_pg_client(db)
 
 
-async def _ensure_pool(self: Any) -> None:
-    """LightRAG's `_ensure_pool` with a single build attempt: its retry under the lock is the deadlock."""
+async def _build_pool_once(self: Any) -> None:
+    """PostgreSQLDB's pool builder with a single build attempt: its retry under the lock is the deadlock."""
     if self.pool is None:
-        async with self._pool_reconnect_lock:
+        async with pg_reconnect_lock(self):
             if self.pool is None:
                 self.connection_retry_attempts = 1  # initdb's retry loop reads it; its hook would take the lock
                 await self.initdb()
@@ -136,7 +139,7 @@ async def _run_once(
     if with_age and not graph_name:
         raise ValueError("Graph name is required when with_age is True")
     if db.pool is None:
-        await asyncio.wait_for(db._ensure_pool(), t.connect)
+        await asyncio.wait_for(ensure_pg_pool(db), t.connect)
     pool = db.pool
     try:
         conn = await pool.acquire(timeout=t.acquire)
@@ -175,7 +178,7 @@ async def run_bounded(
     graph_name: str | None = None,
     timing_label: str | None = None,
 ) -> Any:
-    """Replaces `PostgreSQLDB._run_with_retry` (same signature): bounded, two tries at most, then 503."""
+    """Replaces PostgreSQLDB's retrying call (same signature): bounded, two tries at most, then 503."""
     guard = active_guard()
     t = guard.timeouts if guard is not None else PgTimeouts()
     failure: BaseException | None = None
@@ -188,7 +191,7 @@ async def run_bounded(
             if guard is not None:
                 guard.suspect()  # slow or silent: the guard's probe tells which
             raise outage_error(where(self), str(exc)) from None
-        except self._transient_exceptions as exc:
+        except pg_transient_errors(self) as exc:
             failure = exc
     assert failure is not None
     if guard is not None:
@@ -201,14 +204,10 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from lightrag.kg.postgres_impl import PostgreSQLDB
-
-    missing = [name for name in ("_run_with_retry", "_ensure_pool", "initdb") if not hasattr(PostgreSQLDB, name)]
+    missing = replace_pg_calls(run_bounded, _build_pool_once)
     if missing:  # another LightRAG than the one pinned: its calls stay unbounded, and the log says so
-        log.warning("LightRAG's PostgreSQLDB has no %s: its database calls are not bounded", ", ".join(missing))
+        log.warning("LightRAG's PostgreSQLDB has no %s: its database calls are not bounded", missing)
         return
-    PostgreSQLDB._run_with_retry = run_bounded
-    PostgreSQLDB._ensure_pool = _ensure_pool
     _installed = True
 
 

@@ -17,7 +17,6 @@ from synapse.agent.models import (
     AGENT_MODELS,
     BASE_AGENT,
     TRIZ_AGENT,
-    AgentLang,
     RetrievalInfo,
     TrizInfo,
     TurnPlan,
@@ -28,6 +27,7 @@ from synapse.agent.retrieval import Retrieved, retrieve
 from synapse.agent.routing import TrizRouter
 from synapse.config import SynapseSettings
 from synapse.errors import SynapseError
+from synapse.lang import Lang
 from synapse.llm import Backends, ChatMessage, ChatResult, LLMBackend, ModelInfo, StreamDelta
 from synapse.triz import Analysis, analyze_problem
 
@@ -72,7 +72,7 @@ class _Gathered:
     model: str
     route: str
     route_score: float | None
-    lang: AgentLang
+    lang: Lang
     retrieved: Retrieved
     mode_requested: str
     triz: TrizInfo | None
@@ -180,7 +180,7 @@ class Agent:
             return analyze_problem(problem, lang=lang, top=top)
         return self.analyzer(problem, lang)
 
-    async def _analyze(self, question: str, lang: AgentLang) -> tuple[TrizInfo | None, list[str]]:
+    async def _analyze(self, question: str, lang: Lang) -> tuple[TrizInfo | None, list[str]]:
         if self.analyzer is None:
             return None, []
         try:
@@ -200,7 +200,7 @@ class Agent:
             backend = await self.backends.pick()
         else:
             backend = await self.backends.backend_for_model(request.model)
-        lang: AgentLang = self.settings.lang if self.settings.lang != "auto" else detect_lang(question.content)
+        lang: Lang = self.settings.lang if self.settings.lang != "auto" else detect_lang(question.content)
         rag = request.rag
         mode = (rag.mode if rag and rag.mode else None) or (self.settings.rag_mode if agent else "off")
         top_k = (rag.top_k if rag and rag.top_k else None) or self.settings.top_k

@@ -13,16 +13,17 @@ from pydantic import BaseModel, Field
 
 from synapse.agent.connector import Agent
 from synapse.agent.lang import detect_lang
-from synapse.agent.models import AgentLang, RagMode
-from synapse.agent.oneshot import ask
+from synapse.agent.models import RagMode
+from synapse.agent.oneshot import AskOptions, ask
 from synapse.errors import SynapseError
+from synapse.lang import Lang
 from synapse.triz import TrizKnowledge, load_knowledge
 from synapse.triz.text import stems
 
 
 class ControlQuestion(BaseModel):
     id: str
-    lang: AgentLang
+    lang: Lang
     difficulty: str
     question: str
     contradiction: list[int] | None = None
@@ -111,7 +112,7 @@ async def run_eval(
                 if progress is not None:
                     progress(f"{q.id} · {model} · rag {rag}")
                 try:
-                    answer = await ask(agent, q.question, model=model, rag=rag, max_tokens=max_tokens, temperature=0.2)
+                    answer = await ask(agent, q.question, AskOptions(model, rag, max_tokens, temperature=0.2))
                 except SynapseError as exc:
                     rows.append(
                         EvalRow(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from synapse.agent.models import AgentLang
+from synapse.lang import Lang
 
 
-def detect_lang(text: str, default: AgentLang = "en") -> AgentLang:
+def detect_lang(text: str, default: Lang = "en") -> Lang:
     """`ru` when Cyrillic letters outnumber Latin ones, `en` when Latin ones win, `default` without letters."""
     cyr = sum(1 for ch in text if "а" <= ch.lower() <= "я" or ch in "ёЁ")
     lat = sum(1 for ch in text if "a" <= ch.lower() <= "z")

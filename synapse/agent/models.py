@@ -7,11 +7,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cortex.models import Source
+from synapse.lang import Lang
 from synapse.llm.models import ChatMessage, GenerationOptions
 from synapse.triz.models import Candidate
 
 RagMode = Literal["off", "naive", "local", "global", "hybrid", "mix"]
-AgentLang = Literal["en", "ru"]
 
 #: The agent models that the API lists: TRIZ model with retrieval, and the baseline model with retrieval.
 TRIZ_AGENT = "triz-agent"
@@ -42,7 +42,7 @@ class TrizInfo(BaseModel):
     """The contradiction the analyzer found in the question and the matrix principles for it."""
 
     contradictions: list[Candidate]
-    lang: AgentLang
+    lang: Lang
     message: str | None = None
 
 
@@ -64,7 +64,7 @@ class TurnPlan(BaseModel):
     backend: str
     model: str
     route: Literal["triz", "base", "raw"]
-    lang: AgentLang
+    lang: Lang
     messages: list[ChatMessage]
     options: GenerationOptions
     sources: list[Source] = Field(default_factory=list)

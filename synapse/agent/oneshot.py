@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 
@@ -32,24 +33,31 @@ class Answer(BaseModel):
         return (self.completion_tokens - 1) / span if span > 0 else None
 
 
+@dataclass(frozen=True)
+class AskOptions:
+    """How to ask: the model, the retrieval mode (None: the settings'), the answer's length and temperature."""
+
+    model: str = "triz-agent"
+    rag: RagMode | None = None
+    max_tokens: int = 512
+    temperature: float = 0.3
+
+
 async def ask(
     agent: Agent,
     question: str,
-    *,
-    model: str = "triz-agent",
-    rag: RagMode | None = None,
-    max_tokens: int = 512,
-    temperature: float = 0.3,
+    how: AskOptions | None = None,
     on_plan: Callable[[TurnPlan], None] | None = None,
     on_text: Callable[[str], None] | None = None,
 ) -> Answer:
     """Plan, then stream the answer to `on_text` piece by piece; returns the whole answer with timings."""
+    how = how or AskOptions()
     start = time.perf_counter()
     request = TurnRequest(
         messages=[ChatMessage(role="user", content=question)],
-        model=model,
-        rag=RagOptions(mode=rag) if rag else None,
-        options=GenerationOptions(max_tokens=max_tokens, temperature=temperature),
+        model=how.model,
+        rag=RagOptions(mode=how.rag) if how.rag else None,
+        options=GenerationOptions(max_tokens=how.max_tokens, temperature=how.temperature),
     )
     plan = await agent.plan(request)
     if on_plan is not None:

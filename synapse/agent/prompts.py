@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from cortex.models import Source
-from synapse.agent.models import AgentLang, TrizInfo
+from synapse.agent.models import TrizInfo
+from synapse.lang import Lang
 
 SYSTEM = {
     "en": (
@@ -35,7 +36,7 @@ _NO_PRINCIPLES = {"en": "none in the matrix", "ru": "в матрице нет"}
 _BLOCK = re.compile(r"\n\n(?=\[\d+\] )")
 
 
-def system_text(lang: AgentLang, *, triz: bool = True) -> str:
+def system_text(lang: Lang, *, triz: bool = True) -> str:
     """The system prompt for the agent (TRIZ) or a plain assistant, in the user's language."""
     return (SYSTEM if triz else PLAIN_SYSTEM)[lang]
 
@@ -48,11 +49,11 @@ def context_blocks(context: str, sources: list[Source]) -> list[str]:
     return [f"[{i}] ({s.kind}) {s.title}\n{s.snippet}" for i, s in enumerate(sources, 1)]
 
 
-def context_section(blocks: list[str], lang: AgentLang) -> str:
+def context_section(blocks: list[str], lang: Lang) -> str:
     return CONTEXT_HEAD[lang] + "\n\n" + "\n\n".join(blocks) if blocks else ""
 
 
-def triz_section(triz: TrizInfo | None, lang: AgentLang) -> str:
+def triz_section(triz: TrizInfo | None, lang: Lang) -> str:
     """The analyzer's contradictions with their principles, as lines the model can follow."""
     if triz is None or not triz.contradictions:
         return ""

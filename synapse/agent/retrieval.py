@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 from cortex.backend import CortexBackend
 from cortex.errors import CortexError
 from cortex.models import QueryRequest, QueryResult
-from synapse.agent.models import AgentLang, RagMode
+from synapse.agent.models import RagMode
+from synapse.lang import Lang
 
 log = logging.getLogger("synapse.agent")
 
@@ -24,7 +25,7 @@ class Retrieved(BaseModel):
 
 
 async def retrieve(
-    cortex: CortexBackend, question: str, *, mode: RagMode, top_k: int, lang: AgentLang, timeout_s: float
+    cortex: CortexBackend, question: str, *, mode: RagMode, top_k: int, lang: Lang, timeout_s: float
 ) -> Retrieved:
     """Context and sources for `question`; CORTEX down, slow or refusing gives no context and a warning."""
     if mode == "off":

@@ -16,7 +16,7 @@ from synapse.api.failsafe import CatchAll
 from synapse.api.head import HeadAsGet
 from synapse.api.limits import BodySizeLimit, ConcurrencyLimiter
 from synapse.api.openapi_docs import customize_openapi
-from synapse.api.routers import health, ollama, openai, triz
+from synapse.api.routers import embeddings, health, ollama, openai, triz
 from synapse.config import SynapseSettings
 from synapse.mcp.http import mount_mcp
 
@@ -50,7 +50,7 @@ def create_app(settings: SynapseSettings | None = None, agent: Agent | None = No
     if agent is not None:
         app.state.agent = agent
     install_error_handlers(app)
-    for module in (health, openai, triz, ollama):
+    for module in (health, openai, triz, ollama, embeddings):
         app.include_router(module.router)
     mcp = mount_mcp(app) if settings.mcp_http else None
     # Each add wraps the ones before, so the order seen by a request is: HEAD as GET, the catch-all for

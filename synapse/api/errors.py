@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,8 +25,8 @@ _TYPES = {
 }
 
 
-class ApiError(Exception):
-    """An error a route raises on purpose, with its status and optional headers."""
+class ApiError(SynapseError):
+    """An error a route raises on purpose: its status, code and headers are the request's, not the class's."""
 
     def __init__(
         self,
@@ -38,13 +38,11 @@ class ApiError(Exception):
         param: str | None = None,
         hint: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, hint)
         self.status = status
-        self.message = message
         self.code = code
         self.headers = headers or {}
         self.param = param
-        self.hint = hint
 
 
 def is_ollama_path(path: str) -> bool:
@@ -65,18 +63,36 @@ def error_body(path: str, message: str, code: str, *, status: int = 413, hint: s
     return json.dumps(error_payload(path, message, code, status=status, hint=hint), ensure_ascii=False).encode()
 
 
-def error_response(
-    request: Request,
-    status: int,
-    message: str,
-    code: str,
-    *,
-    hint: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    param: str | None = None,
-) -> JSONResponse:
-    payload = error_payload(request.url.path, message, code, status=status, hint=hint, param=param)
-    return JSONResponse(payload, status_code=status, headers=headers)
+def error_response(request: Request, error: ApiError) -> JSONResponse:
+    """The error in the dialect of the request's route, with the error's status and headers."""
+    payload = error_payload(
+        request.url.path, error.message, error.code, status=error.status, hint=error.hint, param=error.param
+    )
+    return JSONResponse(payload, status_code=error.status, headers=error.headers)
+
+
+def _step(value: Any, part: Any) -> tuple[bool, Any]:
+    if isinstance(value, dict) and isinstance(part, str) and part in value:
+        return True, value[part]
+    if isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+        return True, value[part]
+    return False, value
+
+
+def request_field(errors: Sequence[Mapping[str, Any]], body: Any) -> str | None:
+    """The dotted path of the first field at fault, as the client wrote it: the names Pydantic gives the
+    branches of a union (`literal[...]`, a model's class name) are not in the body and are left out."""
+    if not errors:
+        return None
+    loc = [part for part in errors[0].get("loc", ()) if part != "body"]
+    kept: list[str] = []
+    value = body
+    for i, part in enumerate(loc):
+        found, value = _step(value, part)
+        # A missing field is not in the body either, but it is the field at fault.
+        if found or (i == len(loc) - 1 and errors[0].get("type") == "missing"):
+            kept.append(str(part))
+    return ".".join(kept) or None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -91,18 +107,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
         message = f"invalid request: {describe_invalid(errors)}"
-        return error_response(request, 422, message, "invalid_request", param=invalid_field(errors))
-
-    @app.exception_handler(ApiError)
-    async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(
-            request, exc.status, exc.message, exc.code, headers=exc.headers, hint=exc.hint, param=exc.param
-        )
+        field = request_field(errors, exc.body) if isinstance(exc.body, dict) else invalid_field(errors)
+        return error_response(request, ApiError(422, message, "invalid_request", param=field))
 
     @app.exception_handler(SynapseError)
     async def _synapse(request: Request, exc: SynapseError) -> JSONResponse:
-        return error_response(request, exc.status, exc.message, exc.code, hint=exc.hint)
+        if not isinstance(exc, ApiError):
+            exc = ApiError(exc.status, exc.message, exc.code, hint=exc.hint)
+        return error_response(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(request, exc.status_code, str(exc.detail), "http_error", headers=exc.headers)
+        return error_response(
+            request, ApiError(exc.status_code, str(exc.detail), "http_error", dict(exc.headers or {}))
+        )

@@ -16,10 +16,12 @@ _WHY = {
     404: "The model is not served by any backend.",
     413: "The body is larger than SYNAPSE_MAX_BODY_BYTES.",
     415: "The body is not sent as application/json.",
-    422: "The body is not valid: a field, a limit (SYNAPSE_MAX_MESSAGES, SYNAPSE_MAX_TOKENS_LIMIT), or text "
-    "that is not valid Unicode.",
+    422: "The body is not valid: a field, a limit (SYNAPSE_MAX_MESSAGES, SYNAPSE_MAX_TOKENS_LIMIT), text "
+    "that is not valid Unicode, a tool_choice the tools cannot satisfy, or a JSON schema (tool parameters, "
+    "response format) that constrained decoding cannot express (code unsupported_schema).",
     429: "Every generation slot and queue place is taken; retry after Retry-After seconds.",
-    502: "The generation backend failed.",
+    502: "The generation backend failed, or its answer is not the tool call or the JSON the request asked for "
+    "(code structured_output).",
     503: "The generation backend is unavailable.",
 }
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
@@ -77,10 +79,13 @@ _SSE_EVENT = {
 _NDJSON_BODY = {"type": "string", "description": "One JSON object per line; the last has done: true."}
 
 
-def streamed(media_type: str, what: str) -> Responses:
-    """A 200 that is JSON, or a stream of `media_type` when the request asks for one."""
+def streamed(media_type: str, what: str, answer: type[BaseModel] | None = None) -> Responses:
+    """A 200 that is JSON (`answer` when given), or a stream of `media_type` when the request asks for one."""
     schema = _SSE_EVENT if media_type == "text/event-stream" else _NDJSON_BODY
-    return {200: {"description": f"The answer; {what}.", "content": {media_type: {"schema": schema}}}}
+    entry: dict[str, Any] = {"description": f"The answer; {what}.", "content": {media_type: {"schema": schema}}}
+    if answer is not None:
+        entry["model"] = answer
+    return {200: entry}
 
 
 #: A body route's own failures, by dialect (415 only under /v1: the Ollama routes read any body as JSON).

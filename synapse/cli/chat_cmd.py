@@ -73,11 +73,11 @@ def chat(
 
     async def run() -> None:
         from synapse.agent import create_agent
-        from synapse.agent.oneshot import ask
+        from synapse.agent.oneshot import AskOptions, ask
 
         agent = await create_agent()
         try:
-            answer = await ask(agent, question, model=model, rag=rag, max_tokens=max_tokens, on_text=_write)
+            answer = await ask(agent, question, AskOptions(model, rag, max_tokens), on_text=_write)
         finally:
             await agent.aclose()
         plan = answer.plan

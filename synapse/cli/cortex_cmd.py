@@ -1,4 +1,4 @@
-"""`synapse cortex ...`: serve the CORTEX API, query it, manage documents, reindex, migrate to PostgreSQL."""
+"""`synapse cortex ...`: serve the CORTEX API, query it, manage documents, check the store, reindex, migrate."""
 
 from __future__ import annotations
 
@@ -63,26 +63,23 @@ def _with_backend(url: str, work: Callable[[CortexBackend], Awaitable[T]]) -> T:
 @reports_errors
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on (default CORTEX_HOST).")] = "",
-    port: Annotated[int, typer.Option(help="Port (default CORTEX_PORT, 8004).")] = 0,
+    port: Annotated[int, typer.Option(help="Port (default CORTEX_PORT, 8004).", show_default=False)] = 0,
     workers: Annotated[
-        int, typer.Option(help="Worker processes (default CORTEX_WORKERS, 1); >1 needs CORTEX_STORAGE=postgres.")
+        int,
+        typer.Option(
+            help="Worker processes (default CORTEX_WORKERS, 1); >1 needs CORTEX_STORAGE=postgres.", show_default=False
+        ),
     ] = 0,
 ) -> None:
-    """Serve the CORTEX HTTP API (health, query, documents, TRIZ look-ups)."""
+    """Serve the CORTEX HTTP API (health, query, documents, check, TRIZ look-ups)."""
     from cortex import create_app
-    from synapse.serving import serve_app
+    from synapse.serving import Listen, SharedStore, serve_app
 
     settings = CortexSettings()
     if workers:
         settings = settings.model_copy(update={"workers": workers})
-    serve_app(
-        lambda: create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=settings.workers,
-        cortex=settings,
-        what="CORTEX",
-    )
+    listen = Listen(host or settings.host, port or settings.port, settings.workers)
+    serve_app(lambda: create_app(settings), listen, SharedStore(settings, what="CORTEX"))
 
 
 def _render_result(result: QueryResult) -> None:
@@ -177,7 +174,7 @@ def docs(
 def delete(
     doc_id: Annotated[str, typer.Argument(help="The document id (see `synapse cortex docs`).")], url: UrlOpt = ""
 ) -> None:
-    """Delete a document with its chunks and vectors."""
+    """Delete a document: its status, text, chunks, vectors and graph entries."""
     _with_backend(url, lambda backend: backend.delete_document(doc_id))
     console.print(f"deleted {doc_id}")
 

@@ -105,10 +105,9 @@ def _run_with_progress(profile: str, options: ExportOptions) -> ExportOutcome:
         return run_profile_export(get_profile(profile), options, on_phase, on_register)
 
 
-# Typer maps each parameter to one command-line option, so this signature is as long as the option list
-# (RUF100 is silenced too while the project's ruff settings leave PLR0913 off).
+# Typer maps each parameter to one command-line option, so this signature is as long as the option list.
 @reports_errors
-def export(  # noqa: PLR0913, RUF100
+def export(  # noqa: PLR0913
     profile: Annotated[str | None, typer.Argument(help="Export profile, e.g. td010v2 (see --list).")] = None,
     list_profiles: Annotated[bool, typer.Option("--list", help="List the export profiles and exit.")] = False,
     base: Annotated[str | None, typer.Option(help="Base model directory or Hugging Face id.")] = None,

@@ -7,7 +7,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from synapse.triz.models import Analysis, LangCode, MatrixAnswer, Parameter, PrincipleCard, PrincipleRef
+from synapse.lang import Lang
+from synapse.triz.models import Analysis, MatrixAnswer, Parameter, PrincipleCard, PrincipleRef
 
 _LABELS = {
     "en": {
@@ -88,7 +89,7 @@ def render_parameters(params: list[Parameter], lang: str) -> Table:
     table = Table(title="TRIZ parameters")
     table.add_column("#", justify="right")
     table.add_column("name")
-    code: LangCode = "ru" if lang == "ru" else "en"
+    code: Lang = "ru" if lang == "ru" else "en"
     for p in params:
         table.add_row(str(p.id), p.name.get(code))
     return table

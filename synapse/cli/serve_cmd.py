@@ -1,4 +1,4 @@
-"""`synapse serve`: the SYNAPSE HTTP API (OpenAI and Ollama dialects) on uvicorn."""
+"""`synapse serve`: the SYNAPSE HTTP API (OpenAI and Ollama dialects, MCP), on uvicorn or gunicorn workers."""
 
 from __future__ import annotations
 
@@ -24,21 +24,19 @@ def serve(
 
     from synapse.api import create_app
     from synapse.config import CortexSettings, SynapseSettings
-    from synapse.serving import serve_app
+    from synapse.serving import Listen, SharedStore, serve_app
 
     settings = SynapseSettings()
     updates = {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
     settings = settings.model_copy(update=updates)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    serve_app(
-        lambda: create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=log_level,
-        # Without SYNAPSE_CORTEX_URL every worker opens the CORTEX store in its own process.
-        cortex=None if settings.cortex_url else CortexSettings(),
-        what="SYNAPSE with CORTEX in process (SYNAPSE_CORTEX_URL empty)",
-        store_hint="set SYNAPSE_CORTEX_URL to a CORTEX server (`synapse cortex serve`), "
-        "or CORTEX_STORAGE=postgres, or run one worker",
-    )
+    # Without SYNAPSE_CORTEX_URL every worker opens the CORTEX store in its own process.
+    store = None
+    if not settings.cortex_url:
+        store = SharedStore(
+            CortexSettings(),
+            what="SYNAPSE with CORTEX in process (SYNAPSE_CORTEX_URL empty)",
+            hint="set SYNAPSE_CORTEX_URL to a CORTEX server (`synapse cortex serve`), "
+            "or CORTEX_STORAGE=postgres, or run one worker",
+        )
+    serve_app(lambda: create_app(settings), Listen(settings.host, settings.port, settings.workers, log_level), store)

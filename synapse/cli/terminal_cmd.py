@@ -1,4 +1,4 @@
-"""`synapse terminal`: the Neuro-Terminal chat UI (Chainlit), headless."""
+"""`synapse terminal`: the Neuro-Terminal chat UI (Chainlit), served without opening a browser."""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ from synapse.config.base import MASK, ServiceSettings
 from synapse.config.services import (
     CortexSettings,
     ExportSettings,
-    Lang,
     OllamaSettings,
     SynapseSettings,
     TerminalSettings,
@@ -15,7 +14,6 @@ __all__ = [
     "MASK",
     "CortexSettings",
     "ExportSettings",
-    "Lang",
     "OllamaSettings",
     "ServiceSettings",
     "SynapseSettings",

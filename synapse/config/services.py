@@ -10,8 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from synapse.config.base import ServiceSettings, env_config, service_dir
-
-Lang = Literal["auto", "en", "ru"]
+from synapse.lang import LangChoice
 
 
 def _normalize_ollama_host(value: str) -> str:
@@ -54,7 +53,7 @@ class SynapseSettings(ServiceSettings):
     cortex_url: str = ""
     cortex_api_key: SecretStr = SecretStr("")
     embedder: str = "use-multilingual"
-    lang: Lang = "auto"
+    lang: LangChoice = "auto"
     # Generation: the primary backend, and those tried (in order) when it is down; empty: answer 503.
     backend: Literal["llamacpp", "ollama"] = "llamacpp"
     fallback: str = ""
@@ -78,6 +77,10 @@ class SynapseSettings(ServiceSettings):
     default_max_tokens: int = Field(default=1024, ge=1)
     max_concurrent: int = Field(default=4, ge=1)
     queue_size: int = Field(default=32, ge=0)
+    # Embedding routes: texts per request (OpenAI allows 2048; LangChain sends 1000) and characters per text
+    # (about OpenAI's 8,192 tokens; the offline embedder takes some 1.4 s for 32,000 characters on 2 cores).
+    max_embed_inputs: int = Field(default=2048, ge=1)
+    max_embed_chars: int = Field(default=32_000, ge=1)
     # Worker processes of `synapse serve` (each loads its own embedded model; >1 makes sense with Ollama).
     workers: int = Field(default=1, ge=1, le=64)
     # The TRIZ tools and CORTEX as MCP tools over streamable HTTP at /mcp (behind the API keys);

@@ -33,7 +33,7 @@ class EmbedderRegistry:
     def __init__(self) -> None:
         self._exact: dict[str, Callable[[], Embedder]] = {}
         self._prefixes: dict[str, _Prefix] = {}
-        self._instances: dict[str, Embedder] = {}
+        self._shared: dict[str, Embedder] = {}
 
     def register(self, name: str, factory: Callable[[], Embedder]) -> None:
         self._exact[name] = factory
@@ -48,9 +48,9 @@ class EmbedderRegistry:
 
     def get(self, name: str, *, setting: str = "SYNAPSE_EMBEDDER") -> Embedder:
         if name in self._exact:
-            if name not in self._instances:
-                self._instances[name] = self._exact[name]()
-            return self._instances[name]
+            if name not in self._shared:
+                self._shared[name] = self._exact[name]()
+            return self._shared[name]
         for prefix, entry in self._prefixes.items():
             if name.startswith(prefix):
                 return entry.factory(name[len(prefix) :].strip(), setting)

@@ -75,8 +75,8 @@ class LLMBackend(ABC):
     async def list_models(self) -> list[ModelInfo]:
         """The models this backend serves; raises BackendUnavailableError when it is down."""
 
-    async def embed(self, texts: Sequence[str], model: str) -> list[list[float]]:
-        """Embedding vectors, where the backend can compute them."""
+    async def embed(self, texts: Sequence[str], model: str, dimensions: int | None = None) -> list[list[float]]:
+        """Embedding vectors, where the backend can compute them (`dimensions`: cut to that many, if it can)."""
         raise EmbeddingsNotSupportedError(f"the {self.kind} backend does not compute embeddings")
 
     async def loaded_models(self) -> list[LoadedModel]:

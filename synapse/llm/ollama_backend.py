@@ -198,9 +198,9 @@ class OllamaBackend(LLMBackend):
             capabilities=list(shown.capabilities) if shown.capabilities is not None else None,
         )
 
-    async def embed(self, texts: Sequence[str], model: str) -> list[list[float]]:
+    async def embed(self, texts: Sequence[str], model: str, dimensions: int | None = None) -> list[list[float]]:
         try:
-            response = await self._client.embed(model=model, input=list(texts))
+            response = await self._client.embed(model=model, input=list(texts), dimensions=dimensions)
         except Exception as exc:
             raise self._translate(exc, model) from exc
         return [list(v) for v in response.embeddings]

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from cortex.models import QueryMode, Source
-from synapse.triz import Candidate, LangCode, PrincipleCard
+from synapse.lang import Lang
+from synapse.triz import Candidate, PrincipleCard
 
 
 class TrizAnalysis(BaseModel):
     """The technical contradictions found in a problem, with the cards of the principles they point to."""
 
-    lang: LangCode
+    lang: Lang
     method: str = Field(description="how the contradictions were found: lexicon, or lexicon plus embeddings")
     contradictions: list[Candidate]
     principles: list[PrincipleCard] = Field(description="the recommended principles, most relevant first")
@@ -23,6 +24,6 @@ class KnowledgeHits(BaseModel):
 
     query: str
     mode: QueryMode = Field(description="the retrieval mode that actually ran")
-    lang: LangCode
+    lang: Lang
     sources: list[Source]
     warnings: list[str] = Field(default_factory=list)

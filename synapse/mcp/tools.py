@@ -6,12 +6,13 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 
 from cortex.backend import CortexBackend
 from cortex.models import DocumentInfo, QueryMode, QueryRequest
+from synapse.lang import Lang, LangChoice
 from synapse.mcp.models import KnowledgeHits, TrizAnalysis
 from synapse.triz import Analysis, MatrixAnswer, PrincipleCard, principle_card
 from synapse.triz import matrix_lookup as lookup_matrix
@@ -19,8 +20,8 @@ from synapse.triz import matrix_lookup as lookup_matrix
 AnalyzeFn = Callable[[str, str, int], Analysis]
 """(problem, lang, top) -> the analysis; runs on a worker thread (the embedder may load on first use)."""
 
-Lang = Annotated[Literal["auto", "en", "ru"], Field(description="answer language: en, ru, or auto (from the text)")]
-CardLang = Annotated[Literal["en", "ru"], Field(description="answer language: en or ru")]
+LangArg = Annotated[LangChoice, Field(description="answer language: en, ru, or auto (from the text)")]
+CardLang = Annotated[Lang, Field(description="answer language: en or ru")]
 ParameterArg = Annotated[
     int | str,
     Field(description="an engineering parameter: its number 1-39, or its name (or a name's beginning) in EN or RU"),
@@ -67,7 +68,7 @@ class TrizTools:
                 description="the problem in one or two sentences: what should improve and what gets worse (EN or RU)",
             ),
         ],
-        lang: Lang = "auto",
+        lang: LangArg = "auto",
         top: Annotated[int, Field(ge=1, le=10, description="how many contradictions to return")] = 3,
     ) -> TrizAnalysis:
         """Find the technical contradictions in a problem statement (Russian or English) and the inventive
@@ -82,7 +83,7 @@ class TrizTools:
         )
 
     async def matrix_lookup(
-        self, improving: ParameterArg, worsening: ParameterArg, lang: Lang = "auto"
+        self, improving: ParameterArg, worsening: ParameterArg, lang: LangArg = "auto"
     ) -> MatrixAnswer:
         """Look up the TRIZ contradiction matrix (39x39): the inventive principles recommended when the
         `improving` parameter gets better and the `worsening` one gets worse."""

@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from synapse.blas import limit_serving_blas
@@ -34,21 +35,30 @@ def check_platform(workers: int) -> None:
         )
 
 
-def serve_app(
-    app_factory: Callable[[], Any],
-    *,
-    host: str,
-    port: int,
-    workers: int,
-    log_level: str = "info",
-    cortex: CortexSettings | None = None,
-    what: str = "the server",
-    store_hint: str = "",
-) -> None:
-    """Serve the app that `app_factory` builds; `cortex`: the store the app opens in every process, if any.
+@dataclass(frozen=True)
+class Listen:
+    """Where and how a server listens: the address, the port, the worker processes, the log level."""
 
-    `what` and `store_hint` word the refusal of a store that several workers cannot share.
-    """
+    host: str
+    port: int
+    workers: int = 1
+    log_level: str = "info"
+
+
+@dataclass(frozen=True)
+class SharedStore:
+    """The CORTEX store an app opens in every worker; `what` and `hint` word the refusal of a store that
+    several workers cannot share."""
+
+    cortex: CortexSettings
+    what: str = "the server"
+    hint: str = ""
+
+
+def serve_app(app_factory: Callable[[], Any], listen: Listen, store: SharedStore | None = None) -> None:
+    """Serve the app that `app_factory` builds, in `listen.workers` processes."""
+    host, port, workers, log_level = listen.host, listen.port, listen.workers, listen.log_level
+    cortex = store.cortex if store is not None else None
     check_platform(workers)
     limit_serving_blas()
 
@@ -65,7 +75,7 @@ def serve_app(
     from synapse.serving.prefork import check_cortex_store, cortex_store_for_workers, share_lightrag_state
 
     if cortex is not None:
-        check_cortex_store(cortex, workers, what=what, hint=store_hint)
+        check_cortex_store(cortex, workers, what=store.what if store else "", hint=store.hint if store else "")
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     with cortex_store_for_workers(cortex) if cortex is not None else contextlib.nullcontext():
         if cortex is not None:  # LightRAG runs in the workers only when they open the store themselves

@@ -8,7 +8,6 @@ from synapse.triz.lookup import matrix_lookup, principle_card, resolve_parameter
 from synapse.triz.models import (
     Analysis,
     Candidate,
-    LangCode,
     Localized,
     MatrixAnswer,
     MatrixCell,
@@ -24,7 +23,6 @@ __all__ = [
     "Analysis",
     "Candidate",
     "ContradictionAnalyzer",
-    "LangCode",
     "Localized",
     "MatrixAnswer",
     "MatrixCell",

@@ -159,25 +159,8 @@ class ContradictionAnalyzer:
 
     def _lexical(self, part: Part) -> dict[int, float]:
         seq, is_content = self._sequence(part.text)
-        content_set = {s for s, c in zip(seq, is_content, strict=True) if c}
         found: dict[int, dict[tuple[str, ...], float]] = {}
-        # A word inside a matched phrase means what the phrase means: "takes longer" is time, not length.
-        covered: dict[int, set[int]] = {}
-        for ph in self._multi_phrases(content_set):
-            n = len(ph.stems)
-            starts = [i for i in range(len(seq) - n + 1) if tuple(seq[i : i + n]) == ph.stems]
-            if starts:
-                found.setdefault(ph.pid, {})[ph.stems] = ph.quality
-                for i in starts:
-                    for k in range(i, i + n):
-                        covered.setdefault(k, set()).add(ph.pid)
-            elif len(ph.content) > 1 and ph.content <= content_set:
-                # The same words in another order ("дольше служили" for "служили дольше"), close together.
-                span = _near(seq, is_content, ph.content)
-                if span is not None:
-                    found.setdefault(ph.pid, {})[ph.stems] = ph.quality * UNORDERED_FACTOR
-                    for k in span:
-                        covered.setdefault(k, set()).add(ph.pid)
+        covered = self._phrase_matches(seq, is_content, found)
         for pos, s in enumerate(seq):
             if not is_content[pos]:
                 continue
@@ -190,6 +173,30 @@ class ContradictionAnalyzer:
         if any(re.search(p, normalize(part.text)) for p in DIFFICULTY_PATTERNS):
             scores[EASE_OF_OPERATION] = max(scores.get(EASE_OF_OPERATION, 0.0), DIFFICULTY_SCORE)
         return {pid: part.weight * s for pid, s in scores.items()}
+
+    def _phrase_matches(
+        self, seq: list[str], is_content: list[bool], found: dict[int, dict[tuple[str, ...], float]]
+    ) -> dict[int, set[int]]:
+        """Record the multi-word phrases in `seq` into `found`; the positions each covers, and for which parameters.
+
+        A word inside a matched phrase means what the phrase means: "takes longer" is time, not length.
+        """
+        content_set = {s for s, c in zip(seq, is_content, strict=True) if c}
+        covered: dict[int, set[int]] = {}
+        for ph in self._multi_phrases(content_set):
+            n = len(ph.stems)
+            starts = [i for i in range(len(seq) - n + 1) if tuple(seq[i : i + n]) == ph.stems]
+            span: list[int] | None = [k for i in starts for k in range(i, i + n)] if starts else None
+            quality = ph.quality
+            if span is None and len(ph.content) > 1 and ph.content <= content_set:
+                # The same words in another order ("дольше служили" for "служили дольше"), close together.
+                near = _near(seq, is_content, ph.content)
+                span, quality = (list(near), ph.quality * UNORDERED_FACTOR) if near is not None else (None, quality)
+            if span is not None:
+                found.setdefault(ph.pid, {})[ph.stems] = quality
+                for k in span:
+                    covered.setdefault(k, set()).add(ph.pid)
+        return covered
 
     def _ngrams(self, part: Part) -> list[str]:
         words = [t for t in tokens(part.text) if t not in STOPWORDS and len(t) > 2]

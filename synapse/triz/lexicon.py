@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from synapse.lang import Lang
 from synapse.triz.cues import MOVING_STATIONARY, STOPWORDS
 from synapse.triz.knowledge import TrizKnowledge
-from synapse.triz.models import LangCode
 from synapse.triz.text import normalize, stem, tokens
 
 KEY_WORD_QUALITY = 0.5  # a word taken out of a phrase of one parameter
@@ -57,7 +57,7 @@ def build_phrase_index(kb: TrizKnowledge) -> PhraseIndex:
     index = PhraseIndex()
     seen: set[tuple[int, tuple[str, ...]]] = set()
     for p in kb.parameters:
-        langs: tuple[LangCode, ...] = ("en", "ru")
+        langs: tuple[Lang, ...] = ("en", "ru")
         for lc in langs:
             named = [(p.name.get(lc), 1.0)] + [(s, 0.9) for s in p.synonyms.get(lc)]
             for phrase, base in named:

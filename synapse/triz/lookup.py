@@ -5,10 +5,10 @@ from __future__ import annotations
 import difflib
 
 from synapse.errors import SynapseError, UnknownParameterError, UnknownPrincipleError
+from synapse.lang import Lang
 from synapse.triz.knowledge import TrizKnowledge, load_knowledge
 from synapse.triz.models import (
     N_PRINCIPLES,
-    LangCode,
     MatrixAnswer,
     Parameter,
     ParameterRef,
@@ -19,11 +19,11 @@ from synapse.triz.models import (
 from synapse.triz.text import detect_lang, normalize
 
 
-def parameter_ref(p: Parameter, lang: LangCode) -> ParameterRef:
+def parameter_ref(p: Parameter, lang: Lang) -> ParameterRef:
     return ParameterRef(id=p.id, name=p.name.get(lang))
 
 
-def principle_refs(ids: list[int], lang: LangCode, kb: TrizKnowledge | None = None) -> list[PrincipleRef]:
+def principle_refs(ids: list[int], lang: Lang, kb: TrizKnowledge | None = None) -> list[PrincipleRef]:
     kb = kb or load_knowledge()
     return [PrincipleRef(id=i, name=kb.principle(i).name.get(lang)) for i in ids]
 
@@ -86,7 +86,7 @@ def matrix_lookup(improving: str, worsening: str, lang: str = "auto") -> MatrixA
     """What the contradiction matrix recommends when `improving` gets better and `worsening` worse."""
     kb = load_knowledge()
     imp, wor = resolve_parameter(improving, kb), resolve_parameter(worsening, kb)
-    code: LangCode = (
+    code: Lang = (
         lang  # type: ignore[assignment]
         if lang in ("en", "ru")
         else ("ru" if "ru" in (detect_lang(improving), detect_lang(worsening)) else "en")
@@ -116,7 +116,7 @@ def matrix_lookup(improving: str, worsening: str, lang: str = "auto") -> MatrixA
     )
 
 
-def principle_card(number: int | str, lang: LangCode = "en") -> PrincipleCard:
+def principle_card(number: int | str, lang: Lang = "en") -> PrincipleCard:
     """The texts of one inventive principle in one language."""
     kb = load_knowledge()
     text = str(number).strip()

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-LangCode = Literal["en", "ru"]
+from synapse.lang import Lang
+
 SeparationId = Literal["space", "time", "condition", "system"]
 N_PARAMETERS = 39
 N_PRINCIPLES = 40
@@ -22,7 +23,7 @@ class Localized(_Frozen):
     en: str = Field(min_length=1)
     ru: str = Field(min_length=1)
 
-    def get(self, lang: LangCode) -> str:
+    def get(self, lang: Lang) -> str:
         return self.ru if lang == "ru" else self.en
 
 
@@ -32,7 +33,7 @@ class LocalizedList(_Frozen):
     en: list[str] = Field(default_factory=list)
     ru: list[str] = Field(default_factory=list)
 
-    def get(self, lang: LangCode) -> list[str]:
+    def get(self, lang: Lang) -> list[str]:
         return self.ru if lang == "ru" else self.en
 
 
@@ -130,7 +131,7 @@ class MatrixAnswer(BaseModel):
     principles: list[PrincipleRef]
     disputed: bool = False
     note: str | None = None
-    lang: LangCode
+    lang: Lang
 
 
 class SubPrincipleCard(BaseModel):
@@ -147,7 +148,7 @@ class PrincipleCard(BaseModel):
     sub_principles: list[SubPrincipleCard]
     examples: list[str]
     separation: list[str] = Field(default_factory=list)
-    lang: LangCode
+    lang: Lang
 
 
 class Candidate(BaseModel):
@@ -163,6 +164,6 @@ class Analysis(BaseModel):
     """The ranked contradictions found in a problem statement."""
 
     candidates: list[Candidate]
-    lang: LangCode
+    lang: Lang
     method: str
     message: str | None = None

@@ -8,21 +8,21 @@ from functools import lru_cache
 
 import snowballstemmer
 
-from synapse.triz.models import LangCode
+from synapse.lang import Lang
 
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 _LATIN = re.compile(r"[a-z]", re.IGNORECASE)
 _TOKEN = re.compile(r"[0-9a-zа-я]+(?:[-'][0-9a-zа-я]+)*")
 
 
-def detect_lang(text: str) -> LangCode:
+def detect_lang(text: str) -> Lang:
     """Russian when Cyrillic letters make up at least a third of the letters, else English."""
     cyr = len(_CYRILLIC.findall(text))
     lat = len(_LATIN.findall(text))
     return "ru" if cyr and cyr * 2 >= lat else "en"
 
 
-def resolve_lang(text: str, lang: str) -> LangCode:
+def resolve_lang(text: str, lang: str) -> Lang:
     """The explicit language, or the detected one for "auto"."""
     if lang in ("en", "ru"):
         return lang  # type: ignore[return-value]
@@ -43,7 +43,7 @@ def tokens(text: str) -> list[str]:
 _per_thread = threading.local()
 
 
-def _stemmer(lang: LangCode) -> snowballstemmer.Stemmer:
+def _stemmer(lang: Lang) -> snowballstemmer.Stemmer:
     # Snowball stemmers keep state between calls: sharing one across threads corrupts it (IndexError),
     # and CORTEX's keyword extraction and the analyzer stem on different threads.
     stemmers: dict[str, snowballstemmer.Stemmer] | None = getattr(_per_thread, "stemmers", None)
@@ -57,7 +57,7 @@ def _stemmer(lang: LangCode) -> snowballstemmer.Stemmer:
 @lru_cache(maxsize=65536)
 def stem(token: str) -> str:
     """Snowball stem, choosing the language by the token's own script."""
-    lang: LangCode = "ru" if _CYRILLIC.search(token) else "en"
+    lang: Lang = "ru" if _CYRILLIC.search(token) else "en"
     return str(_stemmer(lang).stemWord(token))
 
 

@@ -59,7 +59,8 @@ def test_services_reach_each_other_by_name(compose: dict[str, Any]) -> None:
     assert env["synapse"]["SYNAPSE_BACKEND"] == "ollama" and env["synapse"]["OLLAMA_HOST"] == "http://ollama:11434"
     assert env["terminal"]["TERMINAL_SYNAPSE_URL"] == "http://synapse:8000"
     assert env["terminal"]["TERMINAL_DOCUMENTS_URL"] == "http://cortex:8004/documents"
-    assert "nomic-embed-text" in env["cortex"]["CORTEX_EMBEDDER"]
+    # A multilingual embedder (the user writes Russian), the same for SYNAPSE's embedding routes.
+    assert env["cortex"]["CORTEX_EMBEDDER"] == env["synapse"]["CORTEX_EMBEDDER"] == "${CORTEX_EMBEDDER:-ollama:bge-m3}"
 
 
 def test_named_volumes_are_declared_and_used(compose: dict[str, Any]) -> None:
@@ -77,7 +78,9 @@ def test_init_pulls_the_embedder_and_creates_models_from_modelfiles(compose: dic
     init = compose["services"]["ollama-init"]
     script = "\n".join(init["command"])
     assert "./modelfiles:/modelfiles:ro" in init["volumes"]
-    assert 'ollama pull "$$EMBED_MODEL"' in script and 'ollama create "$$name"' in script
+    assert init["environment"]["CORTEX_EMBEDDER"] == compose["services"]["cortex"]["environment"]["CORTEX_EMBEDDER"]
+    assert 'ollama:*) ollama pull "$${CORTEX_EMBEDDER#ollama:}"' in script and 'ollama create "$$name"' in script
+    assert 'ollama pull "$$EMBED_MODEL"' in script  # an extra model to serve, when set
     assert init["restart"] == "no"
     # The Modelfiles the export writes name their GGUF relative to themselves, which the script resolves.
     for modelfile in (ROOT / "modelfiles").glob("*.Modelfile"):

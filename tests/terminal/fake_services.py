@@ -94,7 +94,10 @@ def create_fake_app(state: FakeState) -> FastAPI:
     async def models() -> dict[str, Any]:
         now = int(time.time())
         ids = ["triz-agent", "triz-agent-base", "smollm2-135m-demo"]
-        return {"object": "list", "data": [{"id": i, "object": "model", "created": now, "owned_by": "x"} for i in ids]}
+        data = [{"id": i, "object": "model", "created": now, "owned_by": "x"} for i in ids]
+        embedder = {"kind": "embedding", "capabilities": ["embedding"], "dimensions": 256}
+        data.append({"id": "test-hashing", "object": "model", "created": now, "owned_by": "cortex", "extra": embedder})
+        return {"object": "list", "data": data}
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:

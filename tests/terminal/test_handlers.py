@@ -90,6 +90,7 @@ async def test_chat_start_offers_models_from_synapse(chat: RecordingEmitter) -> 
     assert chat.chat_settings == {"model": "triz-agent", "rag_mode": "mix", "temperature": 0.3}
     widgets = next(data for event, data in chat.events if event == "chat_settings")
     model = next(w for w in widgets if w["id"] == "model")
+    # CORTEX's embedder, listed too, is not offered for chat.
     assert [item["value"] for item in model["items"]] == ["triz-agent", "triz-agent-base", "smollm2-135m-demo"]
 
 

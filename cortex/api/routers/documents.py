@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from starlette.datastructures import UploadFile as FormFile
 
-from cortex.api.deps import CortexDep, SettingsDep
+from cortex.api.deps import CortexDep
 from cortex.api.errors import error_responses
 from cortex.errors import DocumentTooLargeError, TooManyFilesError
 from cortex.models import DocumentInfo, DocumentKind, DocumentState
+from synapse.config import CortexSettings
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
@@ -19,7 +20,6 @@ router = APIRouter(prefix="/documents", tags=["documents"])
 async def upload(
     request: Request,
     cortex: CortexDep,
-    settings: SettingsDep,
     file: Annotated[UploadFile, File(description=".txt, .md, .pdf or .docx; one file per request")],
     kind: Annotated[DocumentKind, Form()] = "document",
     tags: Annotated[str, Form(description="comma-separated")] = "",
@@ -31,6 +31,7 @@ async def upload(
             f"the request carries {len(files)} files; CORTEX stores one file per request",
             "send each file in a POST /documents of its own, as the form field `file`",
         )
+    settings: CortexSettings = request.app.state.settings  # as get_settings reads it: the route has the request
     limit = int(settings.max_upload_mb * 2**20)
     data = await file.read(limit + 1)  # never read more than the limit allows
     if len(data) > limit:

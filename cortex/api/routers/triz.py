@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from cortex.api.errors import error_responses
-from synapse.triz import Analysis, LangCode, MatrixAnswer, PrincipleCard, analyze_problem, matrix_lookup, principle_card
+from synapse.lang import Lang
+from synapse.triz import Analysis, MatrixAnswer, PrincipleCard, analyze_problem, matrix_lookup, principle_card
 
 router = APIRouter(prefix="/triz", tags=["triz"])
 
@@ -30,7 +31,7 @@ async def matrix(
 
 
 @router.get("/principles/{number}", responses=error_responses(400, 404, 422))
-async def principle(number: str, lang: Annotated[LangCode, Query()] = "en") -> PrincipleCard:
+async def principle(number: str, lang: Annotated[Lang, Query()] = "en") -> PrincipleCard:
     return principle_card(number, lang=lang)
 
 

@@ -12,6 +12,7 @@ from synapse import __version__
 from synapse.agent import AGENT_MODELS, Agent, TurnPlan, TurnRequest
 from synapse.api.body import CheckedRoute
 from synapse.api.deps import get_agent, get_limiter, get_settings
+from synapse.api.embeddings import embedding_show, embedding_tags
 from synapse.api.errors import ApiError
 from synapse.api.limits import ConcurrencyLimiter
 from synapse.api.ollama_answer import Counts, Dialect, answer_lines, whole_answer
@@ -50,6 +51,7 @@ async def version() -> dict[str, str]:
 async def tags(agent: Agent = Depends(get_agent)) -> dict[str, Any]:  # noqa: B008
     models = [tag(name, None) for name in AGENT_MODELS]
     models += [tag(m.name, m) for m in await agent.raw_models()]
+    models += await embedding_tags(agent)
     return {"models": models}
 
 
@@ -59,6 +61,8 @@ async def show(body: OllamaShowRequest, agent: Agent = Depends(get_agent)) -> di
     name = _model_name(body.model or body.name or "")
     if not name:
         raise ApiError(422, "model is required", "invalid_request")
+    if (embedder := await embedding_show(agent, name)) is not None:
+        return embedder
     raw = {m.name: m for m in await agent.raw_models()}
     if name not in AGENT_MODELS and name not in raw:
         raise ApiError(404, f"model '{name}' not found", "model_not_found")

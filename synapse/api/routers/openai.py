@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
@@ -13,16 +12,20 @@ from fastapi.responses import JSONResponse, Response
 from synapse.agent import AGENT_MODELS, TRIZ_AGENT, Agent, TurnPlan
 from synapse.api.body import CheckedRoute
 from synapse.api.deps import get_agent, get_limiter, get_settings
+from synapse.api.embeddings import embedding_cards
 from synapse.api.errors import error_payload
 from synapse.api.limits import ConcurrencyLimiter
+from synapse.api.openai_answer import Chunks, answer_message, delta_pieces, finish_reason, usage
+from synapse.api.openai_request import as_request_error, check_grammar, check_output, turn_input
 from synapse.api.openapi_docs import GENERATION, OPENAI_BODY, openai_errors, streamed
 from synapse.api.redact import without_paths
-from synapse.api.schemas_openai import ChatCompletionRequest, ModelCard, ModelList
+from synapse.api.schemas_openai import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList
 from synapse.api.streaming import SSE_DONE, sse
 from synapse.api.turn_runner import Completed, StreamSpec, run_turn
-from synapse.api.turns import TurnInput, build_turn, chat_message, check_limits, extras
+from synapse.api.turns import build_turn, check_limits, extras
 from synapse.config import SynapseSettings
 from synapse.errors import SynapseError
+from synapse.llm import ChatResult, InvalidToolChoiceError, StreamDelta, UnsupportedSchemaError
 
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=CheckedRoute)
 _DESCRIPTIONS = {
@@ -47,47 +50,53 @@ async def list_models(agent: Agent = Depends(get_agent)) -> ModelList:  # noqa: 
                 extra=without_paths(m.model_dump(exclude={"name"}, mode="json")),
             )
         )
+    cards += await embedding_cards(agent, now)
     return ModelList(data=cards)
 
 
-def _chunk(cid: str, created: int, model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    return {
-        "id": cid,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }
-
-
-async def _events(agent: Agent, plan: TurnPlan, cid: str, created: int, path: str) -> AsyncIterator[bytes]:
-    model = plan.request_model
+async def _events(agent: Agent, plan: TurnPlan, chunks: Chunks, path: str) -> AsyncIterator[bytes]:
     # The first chunk carries the sources and the analysis, so a UI can show them before the tokens.
-    yield sse({**_chunk(cid, created, model, {"role": "assistant", "content": ""}), **extras(plan)})
-    prompt = completion = 0
-    finish = "stop"
+    yield sse({**chunks.chunk({"role": "assistant", "content": ""}), **extras(plan)})
+    final = StreamDelta(done=True, finish_reason="stop")
     try:
         async for delta in agent.stream(plan):
-            if delta.content:
-                yield sse(_chunk(cid, created, model, {"content": delta.content}))
+            for piece in delta_pieces(delta):
+                yield sse(chunks.chunk(piece))
             if delta.done:
-                prompt, completion = delta.prompt_tokens, delta.completion_tokens
-                finish = "length" if delta.finish_reason == "length" else "stop"
+                final = delta
     except SynapseError as exc:
         yield sse(error_payload(path, exc.message, exc.code, status=exc.status, hint=exc.hint))
         yield SSE_DONE
         return
-    last = _chunk(cid, created, model, {}, finish)
-    last["usage"] = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-    yield sse(last)
+    for chunk in chunks.last(final):
+        yield sse(chunk)
     yield SSE_DONE
+
+
+def _answer(plan: TurnPlan, result: ChatResult, cid: str, created: int) -> JSONResponse:
+    choice = {
+        "index": 0,
+        "message": answer_message(result.content, result.tool_calls),
+        "finish_reason": finish_reason(result.finish_reason),
+    }
+    return JSONResponse(
+        {
+            "id": cid,
+            "object": "chat.completion",
+            "created": created,
+            "model": plan.request_model,
+            "choices": [choice],
+            "usage": usage(result.prompt_tokens, result.completion_tokens),
+            **extras(plan),
+        }
+    )
 
 
 @router.post(
     "/chat/completions",
     response_model=None,
     responses={
-        **streamed("text/event-stream", 'server-sent events with "stream": true'),
+        **streamed("text/event-stream", 'server-sent events with "stream": true', ChatCompletion),
         **openai_errors(*OPENAI_BODY, *GENERATION),
     },
 )
@@ -98,51 +107,33 @@ async def chat_completions(
     settings: SynapseSettings = Depends(get_settings),  # noqa: B008
     limiter: ConcurrencyLimiter = Depends(get_limiter),  # noqa: B008
 ) -> Response:
-    """Chat through the agent (`triz-agent`, `triz-agent-base`) or straight to a backend model."""
+    """Chat through the agent (`triz-agent`, `triz-agent-base`) or straight to a backend model, with tools
+    (`tools`, `tool_choice`, `parallel_tool_calls`) and JSON answers (`response_format`)."""
     if body.max_completion_tokens is not None:
         check_limits(settings, len(body.messages), body.max_tokens)  # the one not used must be within limits too
-    given = TurnInput(
-        body.model,
-        [chat_message(m.role, m.text()) for m in body.messages],
-        max_tokens=body.max_completion_tokens or body.max_tokens,
-        temperature=body.temperature,
-        top_p=body.top_p,
-        stop=body.stop,
-        seed=body.seed,
-        rag=body.rag,
-        conversation_id=body.user,
-    )
+    given = turn_input(body)
     turn = build_turn(settings, given)
-    cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-    created = int(time.time())
+    chunks = Chunks(
+        f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        int(time.time()),
+        body.model,
+        include_usage=bool(body.stream_options and body.stream_options.include_usage),
+    )
+
+    def stream_body(plan: TurnPlan) -> AsyncIterator[bytes]:
+        check_grammar(plan)  # raised here, a refused schema is still a 422 and not an event in a 200
+        return _events(agent, plan, chunks, request.url.path)
+
     sse_stream = StreamSpec(
-        body=lambda plan: _events(agent, plan, cid, created, request.url.path),
+        body=stream_body,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-    done = await run_turn(request, agent, limiter, turn, sse_stream if body.stream else None)
+    try:
+        check_output(turn.options)
+        done = await run_turn(request, agent, limiter, turn, sse_stream if body.stream else None)
+    except (InvalidToolChoiceError, UnsupportedSchemaError) as exc:
+        raise as_request_error(exc, given.tools) from exc
     if not isinstance(done, Completed):
         return done
-    plan, result = done.plan, done.result
-    usage = {
-        "prompt_tokens": result.prompt_tokens,
-        "completion_tokens": result.completion_tokens,
-        "total_tokens": result.prompt_tokens + result.completion_tokens,
-    }
-    return JSONResponse(
-        {
-            "id": cid,
-            "object": "chat.completion",
-            "created": created,
-            "model": plan.request_model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": result.content},
-                    "finish_reason": "length" if result.finish_reason == "length" else "stop",
-                }
-            ],
-            "usage": usage,
-            **extras(plan),
-        }
-    )
+    return _answer(done.plan, done.result, chunks.id, chunks.created)

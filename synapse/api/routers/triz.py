@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +17,7 @@ from synapse.api.schemas_common import RagRequest
 from synapse.api.streaming import ClientGoneError, unless_disconnected
 from synapse.api.turns import TurnInput, build_turn, chat_message
 from synapse.config import SynapseSettings
+from synapse.lang import Lang, LangChoice
 from synapse.triz import Candidate, PrincipleCard, analyze_problem, principle_card
 
 router = APIRouter(prefix="/v1/triz", tags=["triz"], route_class=CheckedRoute)
@@ -33,7 +33,7 @@ class AnalyzeRequest(BaseModel):
     )
 
     problem: str = Field(min_length=1, max_length=8000)
-    lang: Literal["auto", "en", "ru"] = "auto"
+    lang: LangChoice = "auto"
     top: int = Field(default=3, ge=1, le=10)
     explain: bool = True
     max_tokens: int | None = Field(default=None, ge=1)
@@ -41,7 +41,7 @@ class AnalyzeRequest(BaseModel):
 
 
 class AnalyzeResponse(BaseModel):
-    lang: Literal["en", "ru"]
+    lang: Lang
     contradictions: list[Candidate]
     principles: list[PrincipleCard]
     message: str | None = None

@@ -12,6 +12,7 @@ from cortex.errors import CortexUnavailableError, DocumentNotFoundError
 from cortex.models import CortexHealth, DocumentInfo, DocumentKind, DocumentState, QueryRequest, QueryResult, Source
 from synapse.llm import BackendHealth, ChatMessage, GenerationOptions, LLMBackend, ModelInfo, StreamDelta
 from synapse.llm.errors import BackendUnavailableError, ModelNotFoundError
+from synapse.llm.output import OutputCollector, plan_output
 
 SOURCES = [
     Source(id="triz:principle:1", kind="principle", title="1. Segmentation", snippet="Divide an object.", score=0.9),
@@ -97,6 +98,9 @@ class FakeCortex(CortexBackend):
 class ScriptedBackend(LLMBackend):
     """Streams a fixed answer word by word (or echoes the question); can be slowed, gated, or set down.
 
+    `answers` are given out one per call before `answer` (a scripted agent loop). With `parse_output`, the
+    text goes through the embedded backend's own output handling: `<tool_call>` blocks become calls (checked
+    against the tools), a forced call or a JSON answer is enforced. Without it, tools and formats are ignored.
     Thread-safe counters let tests running the app in another thread see what happened.
     """
 
@@ -110,8 +114,12 @@ class ScriptedBackend(LLMBackend):
         delay_s: float = 0.0,
         window: int = 4096,
         down: bool = False,
+        answers: Sequence[str] = (),
+        parse_output: bool = False,
     ) -> None:
         self.answer = answer
+        self.answers = list(answers)
+        self.parse_output = parse_output
         self.models = models
         self.delay_s = delay_s
         self.window = window
@@ -132,8 +140,10 @@ class ScriptedBackend(LLMBackend):
         if model not in self.models:
             raise ModelNotFoundError(f"no model {model}")
         self.calls.append((list(messages), model, options))
-        text = self.answer if self.answer is not None else messages[-1].content
-        words = text.split(" ")[: options.max_tokens]
+        text = self.answers.pop(0) if self.answers else self.answer if self.answer is not None else messages[-1].content
+        every = text.split(" ")
+        words = every[: options.max_tokens]
+        collector = OutputCollector(plan_output(options)) if self.parse_output else None
         with self._lock:
             self.active += 1
         done = False
@@ -143,9 +153,16 @@ class ScriptedBackend(LLMBackend):
                     await asyncio.sleep(0.01)
                 if self.delay_s:
                     await asyncio.sleep(self.delay_s)
-                yield StreamDelta(content=word if i == 0 else " " + word)
+                piece = word if i == 0 else " " + word
+                for delta in collector.feed(piece) if collector else [StreamDelta(content=piece)]:
+                    yield delta
             done = True
-            yield StreamDelta(done=True, finish_reason="stop", prompt_tokens=11, completion_tokens=len(words))
+            if collector is None:
+                yield StreamDelta(done=True, finish_reason="stop", prompt_tokens=11, completion_tokens=len(words))
+            else:
+                cut = len(words) < len(every)
+                for delta in collector.finish(truncated=cut, prompt_tokens=11, completion_tokens=len(words)):
+                    yield delta
         finally:
             with self._lock:
                 self.active -= 1

@@ -25,7 +25,21 @@ from synapse.llm import (
     StreamDelta,
 )
 from synapse.triz import Analysis, ContradictionAnalyzer, TrizKnowledge
+from tests.conftest import HashingEmbedder
+from tests.support.registered import register_embedder
 from tests.synapse.agent.fakes import FakeCortex, ScriptedBackend
+
+
+class FakeCortexEmbedder(HashingEmbedder):
+    """The embedder FakeCortex reports in its health ("fake", 8-d), so the embedding routes find it by name."""
+
+    name = "fake"
+    dim = 8
+
+
+@pytest.fixture(autouse=True)
+def fake_cortex_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
+    register_embedder(monkeypatch, FakeCortexEmbedder)
 
 
 def free_port() -> int:

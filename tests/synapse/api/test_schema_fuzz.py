@@ -7,9 +7,11 @@ negative data acceptance, ignored_auth, unsupported_method, ...). Streamed answe
 schemathesis checks each SSE event of /v1/chat/completions against the documented event schema, and the
 NDJSON streams of /api/chat and /api/generate by their content type.
 
-One setting is relaxed, for the four generation routes only: positive_data_acceptance also accepts 400
-and 422. The schema cannot say "the conversation ends with a non-empty user message" (422) or "the
-question fits the model's context window" (400), so a schema-valid request may still be refused there.
+One setting is relaxed, for the four generation routes and the three embedding routes only:
+positive_data_acceptance also accepts 400, 404 and 422 (and 413 for embeddings). The schema cannot say
+"the conversation ends with a non-empty user message" (422), "the question fits the model's context
+window" (400), "the model exists" (404) or "each text is within SYNAPSE_MAX_EMBED_CHARS" (413), so a
+schema-valid request may still be refused there.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ schemathesis = pytest.importorskip("schemathesis")
 KEY = "fuzz-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 GENERATION_PATHS = ["/v1/chat/completions", "/v1/triz/analyze", "/api/chat", "/api/generate"]
+EMBEDDING_PATHS = ["/v1/embeddings", "/api/embed", "/api/embeddings"]
 
 
 def _config() -> Any:
@@ -41,7 +44,11 @@ def _config() -> Any:
                 {
                     "include-path": GENERATION_PATHS,
                     "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404", "422"]}},
-                }
+                },
+                {
+                    "include-path": EMBEDDING_PATHS,
+                    "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404", "413", "422"]}},
+                },
             ],
         }
     )
