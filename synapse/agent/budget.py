@@ -44,6 +44,8 @@ class PromptParts:
     context_head: Callable[[list[str]], str]
     history: list[ChatMessage]
     turn: list[ChatMessage]
+    #: Text the backend adds to the prompt on its own (the tools block), counted like the system text.
+    backend_text: str = ""
 
 
 def _take(items: list[T], costs: list[int], used: int, limit: int) -> tuple[list[T], int]:
@@ -72,7 +74,10 @@ def fit_prompt(
 
     blocks, history = parts.blocks, parts.history
     turn = sum(cost(m) for m in parts.turn)
-    fixed = TEMPLATE_OVERHEAD + turn + count(assemble_system(parts.system, parts.triz, "")) + PER_MESSAGE_OVERHEAD
+    system = count(assemble_system(parts.system, parts.triz, "")) + (
+        count(parts.backend_text) if parts.backend_text else 0
+    )
+    fixed = TEMPLATE_OVERHEAD + turn + system + PER_MESSAGE_OVERHEAD
     if fixed + min_answer > window:
         raise ContextOverflowError(
             f"the question needs about {fixed} tokens; the model's context holds {window}",

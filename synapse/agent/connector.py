@@ -29,6 +29,7 @@ from synapse.config import SynapseSettings
 from synapse.errors import SynapseError
 from synapse.lang import Lang
 from synapse.llm import Backends, ChatMessage, ChatResult, LLMBackend, ModelInfo, StreamDelta
+from synapse.llm.chat_template import tools_block
 from synapse.triz import Analysis, analyze_problem
 
 log = logging.getLogger("synapse.agent")
@@ -99,6 +100,12 @@ def _notes(found: _Gathered, fitted: FittedPrompt, sources: int) -> list[str]:
     return notes
 
 
+def _tools_text(request: TurnRequest) -> str:
+    """The tools block the backend will add to the prompt, so the budget keeps room for it."""
+    options = request.options
+    return tools_block(options.tools) if options.tools and options.tool_choice.mode != "none" else ""
+
+
 def _fit(request: TurnRequest, found: _Gathered) -> TurnPlan:
     """The plan: the prompt fitted to the model's window, with the sources and the notes that it kept."""
     messages = request.messages
@@ -113,6 +120,7 @@ def _fit(request: TurnRequest, found: _Gathered) -> TurnPlan:
         context_head=lambda kept: context_section(kept, found.lang),
         history=[m for m in messages[:start] if m.role != "system"],
         turn=[m for m in messages[start:] if m.role != "system"],
+        backend_text=_tools_text(request),
     )
     fitted = fit_prompt(
         parts,

@@ -161,3 +161,20 @@ async def test_a_tool_result_must_follow_a_question(make_agent) -> None:
     lone = TurnRequest(messages=[ChatMessage(role="tool", content="{}", tool_call_id="call_1")])
     with pytest.raises(InvalidTurnError, match="no user question"):
         await make_agent().plan(lone)
+
+
+@pytest.mark.asyncio
+async def test_the_budget_keeps_room_for_the_tools_block(make_agent, backend: ScriptedBackend) -> None:
+    from synapse.llm import ToolSpec
+    from synapse.llm.chat_template import tools_block
+
+    backend.window = 460
+    tools = [ToolSpec(name=f"tool_{i}", description="looks something up " * 10) for i in range(3)]
+    question = [ChatMessage(role="user", content=BEAM)]
+    plain = await make_agent().plan(TurnRequest(messages=question, options=GenerationOptions(max_tokens=64)))
+    with_tools = await make_agent().plan(
+        TurnRequest(messages=question, options=GenerationOptions(max_tokens=64, tools=tools))
+    )
+    block = backend.count_tokens(tools_block(tools))
+    assert with_tools.prompt_tokens == plain.prompt_tokens + block
+    assert with_tools.prompt_tokens + with_tools.options.max_tokens <= 460
