@@ -74,5 +74,7 @@ async def test_many_small_documents_share_embedder_calls(fresh_dir: Path, tmp_pa
         await cortex.add_documents(files)
         await cortex.wait_idle(60)
         assert sum(embedder.batches) >= 48
-        # LightRAG hands over one document's texts per call; only many calls in flight let them meet.
-        assert max(embedder.batches) >= 8, embedder.batches
+        # LightRAG hands over one document's texts per call; only many calls in flight let them meet. With
+        # as many calls in flight as cores (the old setting) no batch here held more than 2 texts; how many
+        # more meet depends on the machine's load (5 to 30 seen), so the bar is set just above the old ceiling.
+        assert max(embedder.batches) >= 4, embedder.batches
