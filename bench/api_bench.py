@@ -406,7 +406,7 @@ def main() -> None:
     console.print("[bold]1.[/] planning the prompts with the agent (CORTEX in process)")
     plans = asyncio.run(plan_messages(args.max_tokens)) if plain_rows else {}
     tool_plans = (
-        asyncio.run(api_bench_tools.plan_rows(sorted({"off", *args.tool_rag}), args.tool_max_tokens))
+        asyncio.run(api_bench_tools.plan_rows(["off", *(m for m in args.tool_rag if m != "off")], args.tool_max_tokens))
         if tool_rows
         else {}
     )
