@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """SYNAPSE API benchmark: what the API adds to the embedded backend, then 32 streaming clients at once.
 
-    .venv/bin/python bench/api_bench.py [--runs 5] [--max-tokens 64] [--clients 32] [--seconds 60]
+    .venv/bin/python bench/api_bench.py [--runs 5] [--max-tokens 64] [--clients 32] [--seconds 60] [--skip-tools]
     .venv/bin/python bench/api_bench.py --only-tools [--runs 5] [--tool-max-tokens 128] [--tool-rag off mix]
 
 1. The reference: the embedded llama.cpp backend called directly, in process, with exactly the messages
