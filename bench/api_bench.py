@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """SYNAPSE API benchmark: what the API adds to the embedded backend, then 32 streaming clients at once.
 
-    .venv/bin/python bench/api_bench.py [--runs 5] [--max-tokens 64] [--clients 32] [--seconds 60]
+    .venv/bin/python bench/api_bench.py [--runs 5] [--max-tokens 64] [--clients 32] [--seconds 60] [--skip-tools]
+    .venv/bin/python bench/api_bench.py --only-tools [--runs 5] [--tool-max-tokens 128] [--tool-rag off mix]
 
 1. The reference: the embedded llama.cpp backend called directly, in process, with exactly the messages
    SYNAPSE would send (planned by the same agent), RAG off and RAG on (mix).
 2. The same prompt through `synapse serve` (a separate process, API key on, streaming SSE), RAG off then on:
    time to first token (TTFT) at the client and tokens/s. SYNAPSE's own share of TTFT is
    TTFT(API) - plan time (retrieval + TRIZ analysis, reported by the server) - TTFT(direct).
-3. `--clients` concurrent streaming clients for `--seconds`: requests done, errors (429s counted apart:
+3. Tool rows (`api_bench_tools.py`): a forced tool call and a JSON-schema answer, non-streamed, through
+   synapse serve against llama-cpp-python's own `create_chat_completion` with the same prompt and grammar;
+   SYNAPSE's share of the time to a complete answer. `--only-tools` runs these rows alone.
+4. `--clients` concurrent streaming clients for `--seconds`: requests done, errors (429s counted apart:
    they are the queue limit working), p50/p95 TTFT, and the server's memory before and after.
 
 CORTEX and SYNAPSE data go to a temporary folder; the demo model or SYNAPSE_GGUF is used.
@@ -32,6 +36,9 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import api_bench_tools
 from synapse.client import (
     AsyncClient,
     ChatOptions,
@@ -45,7 +52,8 @@ from synapse.client import (
 
 PROMPT = "We want the crane boom to be stronger, but reinforcing it makes it heavier. How can we resolve this?"
 KEY = "bench-key"
-console = Console()
+# Piped output (a log, `tee`) gets the full tables rather than 80 columns of cut-off headers.
+console = Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def free_port() -> int:
@@ -267,59 +275,8 @@ def api_alone(runs: int) -> tuple[float, float]:
 # ---- main --------------------------------------------------------------------------------------
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--max-tokens", type=int, default=64)
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--load-max-tokens", type=int, default=16)
-    parser.add_argument("--skip-load", action="store_true", help="Only the direct/API comparison.")
-    args = parser.parse_args()
-
-    work = Path(tempfile.mkdtemp(prefix="synapse-bench-"))
-    env_overrides = {
-        "CORTEX_DATA_DIR": str(work / "cortex"),
-        "SYNAPSE_DATA_DIR": str(work / "synapse"),
-        "SYNAPSE_N_CTX": "2048",
-        "SYNAPSE_API_KEYS": KEY,
-    }
-    os.environ.update(env_overrides)
-
-    console.print("[bold]1.[/] planning the prompt with the agent (CORTEX in process)")
-    plans = asyncio.run(plan_messages(args.max_tokens))
-
-    port = free_port()
-    synapse = Path(sys.executable).with_name("synapse")
-    server = subprocess.Popen(
-        [str(synapse), "serve", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, **env_overrides},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 600
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("synapse serve did not start")
-            time.sleep(0.5)
-        console.print("[bold]2.[/] the embedded backend directly and through synapse serve (SSE, API key), interleaved")
-        compared = asyncio.run(compare_runs(url, plans, args.runs, args.max_tokens))
-        direct, through = compared["direct"], compared["api"]
-        rss_before = rss_mib(server.pid)
-        loaded: dict[str, Any] | None = None
-        if not args.skip_load:
-            console.print(f"[bold]3.[/] {args.clients} streaming clients for {args.seconds:.0f} s")
-            loaded = asyncio.run(load(url, args.clients, args.seconds, args.load_max_tokens))
-        rss_after = rss_mib(server.pid)
-    finally:
-        server.terminate()
-        server.wait(30)
-
+def report_plain(compared: dict[str, Any], args: argparse.Namespace) -> None:
+    direct, through = compared["direct"], compared["api"]
     table = Table(title=f"TTFT and tokens/s, median of {args.runs} runs, {args.max_tokens} tokens")
     for col in (
         "path",
@@ -365,8 +322,6 @@ def main() -> None:
         )
         verdicts.append((mode, share, ratio))
     console.print(table)
-    if hasattr(os, "getloadavg"):
-        console.print(f"load average during the run: {os.getloadavg()[1]:.1f} on {os.cpu_count()} CPUs")
     alone_p50, alone_min = api_alone(max(args.runs, 20))
     console.print(
         f"the API alone (instant backend, no retrieval, client and server in one process): "
@@ -379,8 +334,11 @@ def main() -> None:
             f"[{'green' if share <= 10 else 'red'}]{'ok' if share <= 10 else 'over'}[/]; tokens/s {ratio:.2f}× direct "
             f"(target ≥ 0.95) [{'green' if ratio >= 0.95 else 'red'}]{'ok' if ratio >= 0.95 else 'under'}[/]"
         )
-    if loaded is None:
-        return
+
+
+def report_load(
+    loaded: dict[str, Any], args: argparse.Namespace, rss_before: float | None, rss_after: float | None
+) -> None:
     load_table = Table(
         title=f"{args.clients} concurrent streaming clients, {args.seconds:.0f} s, {args.load_max_tokens} tokens each"
     )
@@ -398,6 +356,91 @@ def main() -> None:
     console.print(load_table)
     if loaded["error_samples"]:
         console.print("error samples:", loaded["error_samples"])
+
+
+def start_server(env_overrides: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    synapse = Path(sys.executable).with_name("synapse")
+    server = subprocess.Popen(
+        [str(synapse), "serve", "--port", str(port), "--log-level", "warning"],
+        env={**os.environ, **env_overrides},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 600
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.terminate()
+            raise SystemExit("synapse serve did not start")
+        time.sleep(0.5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--load-max-tokens", type=int, default=16)
+    parser.add_argument("--skip-load", action="store_true", help="Only the direct/API comparison.")
+    parser.add_argument("--only-tools", action="store_true", help="Only the tool-call and JSON-schema rows.")
+    parser.add_argument("--skip-tools", action="store_true", help="Without the tool-call and JSON-schema rows.")
+    parser.add_argument("--tool-max-tokens", type=int, default=128)
+    parser.add_argument("--tool-rag", nargs="+", default=["off", "mix"], choices=["off", "naive", "mix"])
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="synapse-bench-"))
+    env_overrides = {
+        "CORTEX_DATA_DIR": str(work / "cortex"),
+        "SYNAPSE_DATA_DIR": str(work / "synapse"),
+        "SYNAPSE_N_CTX": "2048",
+        "SYNAPSE_API_KEYS": KEY,
+    }
+    os.environ.update(env_overrides)
+
+    plain_rows, tool_rows = not args.only_tools, not args.skip_tools
+    console.print("[bold]1.[/] planning the prompts with the agent (CORTEX in process)")
+    plans = asyncio.run(plan_messages(args.max_tokens)) if plain_rows else {}
+    tool_plans = (
+        asyncio.run(api_bench_tools.plan_rows(["off", *(m for m in args.tool_rag if m != "off")], args.tool_max_tokens))
+        if tool_rows
+        else {}
+    )
+
+    server, url = start_server(env_overrides)
+    compared: dict[str, Any] = {}
+    tools: dict[Any, Any] = {}
+    loaded: dict[str, Any] | None = None
+    try:
+        if plain_rows:
+            console.print(
+                "[bold]2.[/] the embedded backend directly and through synapse serve (SSE, API key), interleaved"
+            )
+            compared = asyncio.run(compare_runs(url, plans, args.runs, args.max_tokens))
+        if tool_rows:
+            console.print("[bold]3.[/] a forced tool call and a JSON-schema answer: llama-cpp-python and synapse serve")
+            tools = api_bench_tools.run_rows(url, KEY, tool_plans, args.tool_rag, args.runs, args.tool_max_tokens)
+        rss_before = rss_mib(server.pid)
+        if plain_rows and not args.skip_load:
+            console.print(f"[bold]4.[/] {args.clients} streaming clients for {args.seconds:.0f} s")
+            loaded = asyncio.run(load(url, args.clients, args.seconds, args.load_max_tokens))
+        rss_after = rss_mib(server.pid)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+    if plain_rows:
+        report_plain(compared, args)
+    if tool_rows:
+        api_bench_tools.report(console, tools, args.runs, args.tool_max_tokens)
+    if hasattr(os, "getloadavg"):
+        console.print(f"load average during the run: {os.getloadavg()[1]:.1f} on {os.cpu_count()} CPUs")
+    if loaded is not None:
+        report_load(loaded, args, rss_before, rss_after)
 
 
 if __name__ == "__main__":
