@@ -120,13 +120,19 @@ class BatchEngine:
                 self.cancelled += 1
                 stream.end("cancelled")
             elif self._free:
-                slot = self._free.pop(0)
-                sampler = Sampler(self.native, stream.request.sampler)
-                stream.admitted_step = self.steps
-                self._active.append(_Active(stream, slot, sampler, TextOut(stream.request.stop)))
+                self._start(stream)
             else:
                 still.append(stream)
         self._waiting = still
+
+    def _start(self, stream: SequenceStream) -> None:
+        try:
+            sampler = Sampler(self.native, stream.request.sampler)
+        except SynapseError as exc:  # this request's grammar, not the engine's fault: the others go on
+            stream.end("error", exc)
+            return
+        stream.admitted_step = self.steps
+        self._active.append(_Active(stream, self._free.pop(0), sampler, TextOut(stream.request.stop)))
 
     def _step(self) -> None:
         for seq in [s for s in self._active if s.stream.cancelled]:

@@ -32,6 +32,7 @@ NATIVE_NAMES = (
     "llama_n_seq_max",
     "llama_get_memory",
     "llama_memory_seq_rm",
+    "llama_memory_seq_pos_max",
     "llama_memory_clear",
     "llama_batch_init",
     "llama_batch_free",
@@ -54,7 +55,16 @@ NATIVE_NAMES = (
     "llama_sampler_free",
 )
 #: Fields of llama_context_params set here.
-CONTEXT_FIELDS = ("n_ctx", "n_batch", "n_ubatch", "n_seq_max", "n_threads", "n_threads_batch", "kv_unified")
+CONTEXT_FIELDS = (
+    "n_ctx",
+    "n_batch",
+    "n_ubatch",
+    "n_seq_max",
+    "n_threads",
+    "n_threads_batch",
+    "kv_unified",
+    "flash_attn_type",
+)
 
 
 def missing_native_names(lib: Any) -> list[str]:
@@ -102,22 +112,29 @@ class Sampler:
     def __init__(self, native: NativeModel, spec: SamplerSpec) -> None:
         lib = native.lib
         self._lib = lib
-        self._ptr = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
-        add = lambda s: lib.llama_sampler_chain_add(self._ptr, s)  # noqa: E731
+        self._ptr: Any = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
         if spec.grammar is not None:
-            add(lib.llama_sampler_init_grammar(native.vocab, spec.grammar.encode("utf-8"), b"root"))
+            grammar = lib.llama_sampler_init_grammar(native.vocab, spec.grammar.encode("utf-8"), b"root")
+            if not grammar:
+                self.free()
+                raise SynapseError("llama.cpp cannot parse the grammar", "check the GBNF (see the server log)")
+            self._add(grammar)
         if spec.repeat_penalty != 1.0:
             n_vocab = lib.llama_vocab_n_tokens(native.vocab)
-            add(lib.llama_sampler_init_penalties(n_vocab, spec.repeat_last_n, spec.repeat_penalty, 0.0, 0.0))
+            self._add(lib.llama_sampler_init_penalties(n_vocab, spec.repeat_last_n, spec.repeat_penalty, 0.0, 0.0))
         if spec.temperature <= 0.0:
-            add(lib.llama_sampler_init_greedy())
+            self._add(lib.llama_sampler_init_greedy())
             return
         if spec.top_k > 0:
-            add(lib.llama_sampler_init_top_k(spec.top_k))
+            self._add(lib.llama_sampler_init_top_k(spec.top_k))
         if spec.top_p < 1.0:
-            add(lib.llama_sampler_init_top_p(spec.top_p, 1))
-        add(lib.llama_sampler_init_temp(spec.temperature))
-        add(lib.llama_sampler_init_dist(spec.seed))
+            self._add(lib.llama_sampler_init_top_p(spec.top_p, 1))
+        self._add(lib.llama_sampler_init_temp(spec.temperature))
+        self._add(lib.llama_sampler_init_dist(spec.seed))
+
+    def _add(self, sampler: Any) -> None:
+        """Append to the chain, which owns and frees it from then on."""
+        self._lib.llama_sampler_chain_add(self._ptr, sampler)
 
     def sample(self, native: NativeModel, index: int) -> int:
         """The next token from the logits of batch row `index` (also accepted into the chain's state)."""
@@ -151,6 +168,8 @@ class NativeModel:
         cparams.n_threads = cparams.n_threads_batch = threads
         # Not unified: each sequence owns n_ctx_seq cells, so one long answer cannot take another's room.
         cparams.kv_unified = False
+        # Off, as LlamaCppBackend's Llama has it: greedy answers then match today's path token for token.
+        cparams.flash_attn_type = 0
         self.ctx = lib.llama_init_from_model(self.model, cparams)
         if not self.ctx:
             lib.llama_model_free(self.model)
@@ -201,6 +220,10 @@ class NativeModel:
     def free_sequence(self, seq: int) -> None:
         """Drop every KV cell of `seq` so the slot starts empty for its next request."""
         self.lib.llama_memory_seq_rm(self.memory, seq, -1, -1)
+
+    def cells_used(self, seq: int) -> int:
+        """How many positions `seq` holds in the KV cache (0 once freed)."""
+        return int(self.lib.llama_memory_seq_pos_max(self.memory, seq)) + 1
 
     def close(self) -> None:
         if self.ctx:
