@@ -149,7 +149,9 @@ class Sampler:
 class NativeModel:
     """One GGUF, one context with `n_seq` sequences of `n_ctx_seq` cells each, and one reusable batch."""
 
-    def __init__(self, path: Path, *, n_seq: int, n_ctx_seq: int, n_batch: int = 512, n_threads: int = 0) -> None:
+    def __init__(
+        self, path: Path, *, n_seq: int, n_ctx_seq: int, n_batch: int = 512, n_threads: int = 0, unified: bool = False
+    ) -> None:
         lib = _lib()
         self.lib = lib
         # llama-cpp-python's log callback prints every loader line unless its logger is raised (as verbose=False).
@@ -166,8 +168,9 @@ class NativeModel:
         cparams.n_batch = cparams.n_ubatch = n_batch
         cparams.n_seq_max = n_seq
         cparams.n_threads = cparams.n_threads_batch = threads
-        # Not unified: each sequence owns n_ctx_seq cells, so one long answer cannot take another's room.
-        cparams.kv_unified = False
+        # Not unified (the default): each sequence owns n_ctx_seq cells, so one long answer cannot take
+        # another's room; unified: one pool of n_seq * n_ctx_seq cells that any sequence may fill.
+        cparams.kv_unified = unified
         # Off, as LlamaCppBackend's Llama has it: greedy answers then match today's path token for token.
         cparams.flash_attn_type = 0
         self.ctx = lib.llama_init_from_model(self.model, cparams)
