@@ -55,6 +55,8 @@ class BatchEngine:
         self._active: list[_Active] = []
         self._free = list(range(native.n_seq))
         self.steps = 0
+        #: Set when the loop died (a failed decode): later requests end with it at once instead of waiting.
+        self.failure: BaseException | None = None
         self.completed = 0
         self.cancelled = 0
         self._thread = threading.Thread(target=self._run, name="llamacpp-batch", daemon=True)
@@ -71,6 +73,9 @@ class BatchEngine:
         if not request.prompt or len(request.prompt) > limit:
             stream.end("error", SynapseError(f"the prompt has {len(request.prompt)} tokens, a sequence holds {limit}"))
             return stream
+        if self.failure is not None:
+            stream.end("error", self.failure)
+            return stream
         self._inbox.put(stream)
         return stream
 
@@ -83,6 +88,7 @@ class BatchEngine:
     # ---- the loop ------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        finish: Finish = "cancelled"
         try:
             while self._collect():
                 self._admit()
@@ -90,15 +96,23 @@ class BatchEngine:
                     self._step()
         except Exception as exc:  # a failed decode ends every stream with the error, not a silent hang
             log.exception("batch engine stopped")
-            for seq in list(self._active):
-                self._retire(seq, "error", exc)
-            for stream in self._waiting:
-                stream.end("error", exc)
-            return
+            self.failure, finish = exc, "error"
+        self._end_all(finish, self.failure)
+
+    def _end_all(self, finish: Finish, error: BaseException | None) -> None:
+        """On close or failure: every sequence, running, waiting or still in the inbox, ends now."""
         for seq in list(self._active):
-            self._retire(seq, "cancelled")
+            self._retire(seq, finish, error)
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                self._waiting.append(item)
         for stream in self._waiting:
-            stream.end("cancelled")
+            stream.end(finish, error)
+        self._waiting = []
 
     def _collect(self) -> bool:
         """Move new requests to the waiting list (blocking when idle); False once closed."""

@@ -165,6 +165,7 @@ class NativeModel:
         cparams = lib.llama_context_default_params()
         threads = n_threads or max((os.cpu_count() or 2) // 2, 1)
         cparams.n_ctx = n_ctx_seq * n_seq
+        n_batch = max(n_batch, n_seq)  # every sequence's next token must fit in one step's batch
         cparams.n_batch = cparams.n_ubatch = n_batch
         cparams.n_seq_max = n_seq
         cparams.n_threads = cparams.n_threads_batch = threads

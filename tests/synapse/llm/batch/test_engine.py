@@ -166,3 +166,23 @@ async def test_a_grammar_sequence_and_a_free_one_share_a_batch(batched: BatchEng
     with pytest.raises(Exception, match="grammar"):
         await broken.text()
     assert (await batched.submit(SequenceRequest(free_request.prompt, max_tokens=3)).text()) != ""
+
+
+@pytest.mark.asyncio
+async def test_a_failed_decode_ends_every_stream_and_later_requests() -> None:
+    engine = BatchEngine(NativeModel(_gguf(), n_seq=2, n_ctx_seq=256))
+    prompt = chatml(engine.native, QUESTIONS[0])
+
+    def broken(rows: list[tuple[int, int, int, bool]]) -> None:
+        raise RuntimeError("llama_decode failed")
+
+    engine.native.decode = broken  # type: ignore[method-assign]
+    try:
+        with pytest.raises(RuntimeError, match="llama_decode failed"):
+            await asyncio.wait_for(engine.submit(SequenceRequest(prompt)).text(), 30)
+        later = engine.submit(SequenceRequest(prompt))
+        with pytest.raises(RuntimeError, match="llama_decode failed"):
+            await asyncio.wait_for(later.text(), 30)
+        assert later.finish_reason == "error"
+    finally:
+        engine.close()
