@@ -9,6 +9,18 @@ For each client count N, N different prompts (chat-formatted, greedy, `--max-tok
   decodes as today's LlamaCppBackend does (one request at a time).
 Also one request through llama-cpp-python's own `Llama.create_completion` (today's production path), the
 reference for "one stream alone must not get slower". Uses the demo GGUF or --gguf.
+
+Measured 2026-12-02 on the shared 2-core AMD EPYC (AVX-512), other jobs running, aggregate tokens/s:
+
+    model                         threads   1      2      4      8 clients (batched / one by one)
+    SmolLM2-135M Q4_1 (demo), 64     1      88/83  69/79  78/86  77/87   (Llama.create_completion: 121)
+    random Qwen2.5-1.5B Q4_K_M, 32   1      15/14  15/16  18/16  18/15   (19.4)
+    same                             2      11/12  15/15  20/14  13/10   (17.8)
+
+Raw llama_decode of N rows (no engine) shows why: one thread is compute-bound, a step of 8 rows costs 6-7x a
+step of 1 (1.5B: 54 ms vs 328 ms; 135M: 9.5 vs 70 ms); two threads get 17.6 -> 39 tok/s at 8 rows (2.2x) when
+the second core is free. The random model's TTFT is not meaningful: its tokens are often byte fragments
+that decode to no text until later.
 """
 
 from __future__ import annotations
