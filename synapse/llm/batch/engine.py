@@ -1,0 +1,217 @@
+"""Continuous batching: one thread, one llama.cpp context, every active sequence advanced by each decode.
+
+Each step puts the next token of every decoding sequence into one batch, then fills what room is left with
+prompt chunks of sequences still prefilling (at most `prefill_chunk` prompt tokens a step while others are
+decoding, so a long prompt delays running streams by one chunk, not by its whole length). New requests are
+admitted between steps; a finished or cancelled sequence frees its slot and its KV cells at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+
+from synapse.errors import SynapseError
+from synapse.llm.batch.native import NativeModel, Sampler
+from synapse.llm.batch.sequence import Finish, SequenceRequest, SequenceStream, TextOut
+
+log = logging.getLogger("synapse.llm.batch")
+
+Row = tuple[int, int, int, bool]
+
+
+@dataclass
+class _Active:
+    """A sequence holding a slot (its llama.cpp sequence id) and the state of its decoding."""
+
+    stream: SequenceStream
+    slot: int
+    sampler: Sampler
+    text: TextOut
+    prefilled: int = 0
+    pending: int | None = None  # the sampled token not yet decoded
+    rows: list[int] = field(default_factory=list)  # batch rows of this sequence in the current step
+
+    @property
+    def prompt(self) -> tuple[int, ...]:
+        return self.stream.request.prompt
+
+    @property
+    def pos(self) -> int:
+        return self.prefilled + len(self.stream.tokens)
+
+
+class BatchEngine:
+    """Runs `native`'s sequences in a thread of its own; `submit` is called from an event loop."""
+
+    def __init__(self, native: NativeModel, *, prefill_chunk: int = 128) -> None:
+        self.native = native
+        self.prefill_chunk = max(1, min(prefill_chunk, native.n_batch))
+        self._inbox: queue.Queue[SequenceStream | None] = queue.Queue()
+        self._waiting: list[SequenceStream] = []
+        self._active: list[_Active] = []
+        self._free = list(range(native.n_seq))
+        self.steps = 0
+        #: Set when the loop died (a failed decode): later requests end with it at once instead of waiting.
+        self.failure: BaseException | None = None
+        self.completed = 0
+        self.cancelled = 0
+        self._thread = threading.Thread(target=self._run, name="llamacpp-batch", daemon=True)
+        self._thread.start()
+
+    @property
+    def slots_in_use(self) -> int:
+        return self.native.n_seq - len(self._free)
+
+    def submit(self, request: SequenceRequest) -> SequenceStream:
+        """Queue a request; read the returned stream for its text (cancel it, or stop reading, to drop it)."""
+        stream = SequenceStream(request, asyncio.get_running_loop())
+        limit = self.native.n_ctx_seq - 1
+        if not request.prompt or len(request.prompt) > limit:
+            stream.end("error", SynapseError(f"the prompt has {len(request.prompt)} tokens, a sequence holds {limit}"))
+            return stream
+        if self.failure is not None:
+            stream.end("error", self.failure)
+            return stream
+        self._inbox.put(stream)
+        return stream
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the thread (running sequences end as cancelled) and free the model."""
+        self._inbox.put(None)
+        self._thread.join(timeout)
+        self.native.close()
+
+    # ---- the loop ------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        finish: Finish = "cancelled"
+        try:
+            while self._collect():
+                self._admit()
+                if self._active:
+                    self._step()
+        except Exception as exc:  # a failed decode ends every stream with the error, not a silent hang
+            log.exception("batch engine stopped")
+            self.failure, finish = exc, "error"
+        self._end_all(finish, self.failure)
+
+    def _end_all(self, finish: Finish, error: BaseException | None) -> None:
+        """On close or failure: every sequence, running, waiting or still in the inbox, ends now."""
+        for seq in list(self._active):
+            self._retire(seq, finish, error)
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                self._waiting.append(item)
+        for stream in self._waiting:
+            stream.end(finish, error)
+        self._waiting = []
+
+    def _collect(self) -> bool:
+        """Move new requests to the waiting list (blocking when idle); False once closed."""
+        block = not self._active and not self._waiting
+        while True:
+            try:
+                item = self._inbox.get(block=block)
+            except queue.Empty:
+                return True
+            if item is None:
+                return False
+            self._waiting.append(item)
+            block = False
+
+    def _admit(self) -> None:
+        still: list[SequenceStream] = []
+        for stream in self._waiting:
+            if stream.cancelled:
+                self.cancelled += 1
+                stream.end("cancelled")
+            elif self._free:
+                self._start(stream)
+            else:
+                still.append(stream)
+        self._waiting = still
+
+    def _start(self, stream: SequenceStream) -> None:
+        try:
+            sampler = Sampler(self.native, stream.request.sampler)
+        except SynapseError as exc:  # this request's grammar, not the engine's fault: the others go on
+            stream.end("error", exc)
+            return
+        stream.admitted_step = self.steps
+        self._active.append(_Active(stream, self._free.pop(0), sampler, TextOut(stream.request.stop)))
+
+    def _step(self) -> None:
+        for seq in [s for s in self._active if s.stream.cancelled]:
+            self._retire(seq, "cancelled")
+        rows = self._plan()
+        if not rows:
+            return
+        self.native.decode(rows)
+        self.steps += 1
+        for seq in list(self._active):
+            if seq.rows and rows[seq.rows[-1]][3]:
+                self._take(seq, seq.sampler.sample(self.native, seq.rows[-1]))
+
+    def _plan(self) -> list[Row]:
+        """The rows of the next decode: one token per decoding sequence, then prompt chunks."""
+        rows: list[Row] = []
+        for seq in self._active:
+            seq.rows = []
+            if seq.pending is not None:
+                seq.rows.append(len(rows))
+                rows.append((seq.pending, seq.pos - 1, seq.slot, True))
+        room = self.native.n_batch - len(rows)
+        budget = min(room, self.prefill_chunk) if rows else room
+        for seq in self._active:
+            left = len(seq.prompt) - seq.prefilled
+            if left == 0 or budget == 0:
+                continue
+            n = min(left, budget)
+            start = seq.prefilled
+            for k in range(start, start + n):
+                seq.rows.append(len(rows))
+                rows.append((seq.prompt[k], k, seq.slot, k == len(seq.prompt) - 1))
+            seq.prefilled += n
+            budget -= n
+        return rows
+
+    def _take(self, seq: _Active, token: int) -> None:
+        """Account for a sampled token: the end of the answer, a stop string, or text to stream."""
+        stream = seq.stream
+        seq.pending = None
+        if self.native.is_eog(token):
+            self._retire(seq, "stop")
+            return
+        stream.tokens.append(token)
+        stream.token_steps.append(self.steps)
+        out, stopped = seq.text.feed(self.native.piece(token))
+        if out:
+            stream.put(out)
+        if stopped:
+            self._retire(seq, "stop")
+        elif len(stream.tokens) >= stream.request.max_tokens or seq.pos >= self.native.n_ctx_seq:
+            self._retire(seq, "length")
+        else:
+            seq.pending = token
+
+    def _retire(self, seq: _Active, finish: Finish, error: BaseException | None = None) -> None:
+        self._active.remove(seq)
+        self.native.free_sequence(seq.slot)
+        seq.sampler.free()
+        self._free.append(seq.slot)
+        if finish in ("stop", "length"):
+            rest = seq.text.flush()
+            if rest:
+                seq.stream.put(rest)
+            self.completed += 1
+        elif finish == "cancelled":
+            self.cancelled += 1
+        seq.stream.end(finish, error)
