@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from export.base_store import BaseGguf, base_file_names, ensure_base_gguf, forget_base, place
 from export.errors import ExportFailed, ExportInputError
+from export.generation import base_sampling
 from export.inputs import AdapterInfo, BaseModelInfo, check_free_disk, inspect_adapter, inspect_base
 from export.lora_gguf import write_lora_gguf
 from export.merge import write_merged_gguf
@@ -74,6 +75,8 @@ class Manifest(BaseModel):
     versions: dict[str, str]
     base_gguf: str | None = None  # adapter mode: the stored base folder the base GGUFs came from
     base_reused: bool | None = None  # adapter mode: whether that folder already held them
+    # The base's generation_config.json sampling under Ollama's names; SYNAPSE's embedded backend reads it.
+    sampling: dict[str, float] = Field(default_factory=dict)
 
 
 def sha256_file(path: Path) -> str:
@@ -184,6 +187,7 @@ def run_export(req: ExportRequest, progress: PhaseProgress | None = None) -> Man
         versions=_versions(),
         base_gguf=None if stored is None else str(stored.folder),
         base_reused=None if stored is None else stored.reused,
+        sampling=base_sampling(req.base),
     )
     _write_json(
         req.out / (MANIFEST if status == "ok" else MANIFEST + FAILED_SUFFIX), manifest.model_dump_json(indent=2)

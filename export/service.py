@@ -97,6 +97,7 @@ def run_profile_export(
         base_store=exports / BASE_STORE,  # shared, so a second adapter on the same base reuses its GGUF
     )
     manifest = run_export(request, progress)
+    profile = profile.model_copy(update={"base_sampling": manifest.sampling})
     from_name, adapter_name = ollama_files(profile.ollama_name, quant, options.mode)
     text = render_modelfile(profile, f"./{from_name}", None if adapter_name is None else f"./{adapter_name}")
     modelfile = write_modelfile(out / modelfile_filename(profile), text)
