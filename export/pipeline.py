@@ -226,17 +226,19 @@ def _write_outputs(
     if req.mode == "adapter":
         assert adapter is not None  # _check_inputs refuses adapter mode without one
         return _write_adapter_mode(req, base, adapter, timings, phase("base"))
-    return _write_merged_mode(req, base, adapter, timings, phase("merge")), None, None
+    merged = _write_merged_mode(req, (base, adapter), timings, phase("merge"), phase("quantize"))
+    return merged, None, None
 
 
 def _write_merged_mode(
     req: ExportRequest,
-    base: BaseModelInfo,
-    adapter: AdapterInfo | None,
+    inputs: tuple[BaseModelInfo, AdapterInfo | None],
     timings: dict[str, float],
     progress: Callable[[int, int], None] | None,
+    quantizing: Callable[[int, int], None] | None,
 ) -> list[tuple[Path, str]]:
     """The adapter merged into one F16 GGUF, then quantized; returns (path, kind) of each file."""
+    base, adapter = inputs
     f16_name, final_name = output_names(req.model_name, req.quant)
     f16_path, final_path = req.out / f16_name, req.out / final_name
     check_free_disk(req.out, base.n_params * 2 + (0 if req.quant == "F16" else base.n_params))
@@ -247,7 +249,7 @@ def _write_merged_mode(
     files = [(f16_path, "F16")]
     if req.quant != "F16":
         t0 = time.perf_counter()
-        quantize_gguf(f16_path, final_path, req.quant)
+        quantize_gguf(f16_path, final_path, req.quant, progress=quantizing)
         timings["quantize"] = time.perf_counter() - t0
         files.append((final_path, req.quant))
     return files
