@@ -22,6 +22,7 @@ TensorProgress = Callable[[int, int], None]
 
 @dataclass
 class _Route:
+    path: Path | None = None
     file: TextIO | None = None
     echo: bool = True
     on_tensor: TensorProgress | None = None
@@ -40,7 +41,10 @@ def _receive(level: int, text: bytes | None, user_data: Any) -> None:
     if not _route.active:
         _state["original"](level, text, user_data)
         return
-    if _route.file is not None:
+    if _route.path is not None:
+        if _route.file is None:  # opened at the first line, so that an export refused early leaves no folder
+            _route.path.parent.mkdir(parents=True, exist_ok=True)
+            _route.file = _route.path.open("a", encoding="utf-8")
         _route.file.write(line)
     if _route.echo:
         sys.stderr.write(line)
@@ -61,15 +65,14 @@ def _install() -> None:
 def llama_log_to(path: Path, echo: bool = False) -> Iterator[None]:
     """Within the block, llama.cpp's log lines are appended to `path`, and also printed when `echo`."""
     _install()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        before = (_route.file, _route.echo, _route.active)
-        _route.file, _route.echo, _route.active = fh, echo, True
-        try:
-            yield
-        finally:
-            fh.flush()
-            _route.file, _route.echo, _route.active = before
+    before = (_route.path, _route.file, _route.echo, _route.active)
+    _route.path, _route.file, _route.echo, _route.active = path, None, echo, True
+    try:
+        yield
+    finally:
+        if _route.file is not None:
+            _route.file.close()
+        _route.path, _route.file, _route.echo, _route.active = before
 
 
 @contextlib.contextmanager
