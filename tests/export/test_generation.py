@@ -57,3 +57,16 @@ def test_a_temperature_the_profile_sets_wins() -> None:
     own = ExportProfile(name="x", ollama_name="x", temperature=0.2, base_sampling={"temperature": 0.7, "top_k": 20})
     assert own.ollama_parameters()["temperature"] == 0.2 and own.ollama_parameters()["top_k"] == 20
     assert "PARAMETER temperature 0.2" in render_modelfile(own, "./m.gguf").splitlines()
+
+
+def test_the_manifest_records_the_base_sampling(tiny_base: Path, tiny_adapter: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from export.pipeline import ExportRequest, run_export
+
+    base = Path(shutil.copytree(tiny_base, tmp_path / "base"))
+    (base / "generation_config.json").write_text(json.dumps(QWEN), encoding="utf-8")
+    request = ExportRequest(model_name="tiny", base=base, adapter=tiny_adapter, out=tmp_path / "o", verify="none")
+    assert run_export(request).sampling == QWEN_SAMPLING
+    on_disk = json.loads((tmp_path / "o" / "manifest.json").read_text(encoding="utf-8"))
+    assert on_disk["sampling"] == QWEN_SAMPLING
