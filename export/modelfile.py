@@ -32,8 +32,9 @@ def render_modelfile(profile: ExportProfile, gguf_path: str, adapter_path: str |
     lines.append(f"SYSTEM {_block(profile.system_text, 'SYSTEM', profile)}")
     for stop in profile.stop:
         lines.append(f"PARAMETER stop {_quoted(stop, 'PARAMETER stop', profile)}")
-    lines.append(f"PARAMETER num_ctx {profile.num_ctx}")
-    lines.append(f"PARAMETER temperature {profile.temperature!r}")
+    for name, value in profile.ollama_parameters().items():
+        if name != "stop":
+            lines.append(f"PARAMETER {name} {value!r}")
     return "\n".join(lines) + "\n"
 
 

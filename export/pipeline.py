@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from export.base_store import BaseGguf, base_file_names, ensure_base_gguf, forget_base, place
 from export.errors import ExportFailed, ExportInputError
+from export.generation import base_sampling
 from export.inputs import AdapterInfo, BaseModelInfo, check_free_disk, inspect_adapter, inspect_base
 from export.lora_gguf import write_lora_gguf
 from export.merge import write_merged_gguf
@@ -74,6 +75,8 @@ class Manifest(BaseModel):
     versions: dict[str, str]
     base_gguf: str | None = None  # adapter mode: the stored base folder the base GGUFs came from
     base_reused: bool | None = None  # adapter mode: whether that folder already held them
+    # The base's generation_config.json sampling under Ollama's names; SYNAPSE's embedded backend reads it.
+    sampling: dict[str, float] = Field(default_factory=dict)
 
 
 def sha256_file(path: Path) -> str:
@@ -184,6 +187,7 @@ def run_export(req: ExportRequest, progress: PhaseProgress | None = None) -> Man
         versions=_versions(),
         base_gguf=None if stored is None else str(stored.folder),
         base_reused=None if stored is None else stored.reused,
+        sampling=base_sampling(req.base),
     )
     _write_json(
         req.out / (MANIFEST if status == "ok" else MANIFEST + FAILED_SUFFIX), manifest.model_dump_json(indent=2)
@@ -222,17 +226,19 @@ def _write_outputs(
     if req.mode == "adapter":
         assert adapter is not None  # _check_inputs refuses adapter mode without one
         return _write_adapter_mode(req, base, adapter, timings, phase("base"))
-    return _write_merged_mode(req, base, adapter, timings, phase("merge")), None, None
+    merged = _write_merged_mode(req, (base, adapter), timings, phase("merge"), phase("quantize"))
+    return merged, None, None
 
 
 def _write_merged_mode(
     req: ExportRequest,
-    base: BaseModelInfo,
-    adapter: AdapterInfo | None,
+    inputs: tuple[BaseModelInfo, AdapterInfo | None],
     timings: dict[str, float],
     progress: Callable[[int, int], None] | None,
+    quantizing: Callable[[int, int], None] | None,
 ) -> list[tuple[Path, str]]:
     """The adapter merged into one F16 GGUF, then quantized; returns (path, kind) of each file."""
+    base, adapter = inputs
     f16_name, final_name = output_names(req.model_name, req.quant)
     f16_path, final_path = req.out / f16_name, req.out / final_name
     check_free_disk(req.out, base.n_params * 2 + (0 if req.quant == "F16" else base.n_params))
@@ -243,7 +249,7 @@ def _write_merged_mode(
     files = [(f16_path, "F16")]
     if req.quant != "F16":
         t0 = time.perf_counter()
-        quantize_gguf(f16_path, final_path, req.quant)
+        quantize_gguf(f16_path, final_path, req.quant, progress=quantizing)
         timings["quantize"] = time.perf_counter() - t0
         files.append((final_path, req.quant))
     return files

@@ -151,6 +151,8 @@ class ExportProfile(BaseModel):
     temperature: float = Field(default=0.3, ge=0.0, le=2.0)
     stop: list[str] = Field(default_factory=lambda: list(QWEN_STOPS), min_length=1)
     template: str = Field(default=QWEN25_TEMPLATE, min_length=1)
+    # Filled by the export from the base's generation_config.json (export/generation.py), Ollama's names.
+    base_sampling: dict[str, float] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -207,7 +209,11 @@ class ExportProfile(BaseModel):
 
     def ollama_parameters(self) -> dict[str, Any]:
         """The PARAMETER values for Ollama, the same for the Modelfile and the create request."""
-        return {"stop": list(self.stop), "num_ctx": self.num_ctx, "temperature": self.temperature}
+        # A temperature the profile sets wins over the base's; the base's other values come as they are.
+        sampling = dict(self.base_sampling)
+        if "temperature" in self.model_fields_set or "temperature" not in sampling:
+            sampling["temperature"] = self.temperature
+        return {"stop": list(self.stop), "num_ctx": self.num_ctx, **sampling}
 
 
 def builtin_profiles() -> dict[str, ExportProfile]:

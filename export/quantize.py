@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from export.errors import QuantizeError
+from export.llama_log import TensorProgress, tensor_progress
 
 Quant = Literal["Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16"]
 QUANTS: tuple[Quant, ...] = ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16")
@@ -25,8 +26,13 @@ class QuantizeReport(BaseModel):
     threads: int
 
 
-def quantize_gguf(src: Path, dst: Path, quant: Quant, threads: int | None = None) -> QuantizeReport:
-    """Write `dst` as `quant` from the F16/F32 GGUF `src`; `<dst>.partial` until complete."""
+def quantize_gguf(
+    src: Path, dst: Path, quant: Quant, threads: int | None = None, progress: TensorProgress | None = None
+) -> QuantizeReport:
+    """Write `dst` as `quant` from the F16/F32 GGUF `src`; `<dst>.partial` until complete.
+
+    `progress` gets (tensors done, tensors) as llama.cpp's per-tensor log lines come.
+    """
     import llama_cpp
 
     if quant not in QUANTS:
@@ -38,10 +44,12 @@ def quantize_gguf(src: Path, dst: Path, quant: Quant, threads: int | None = None
     tmp = dst.with_name(dst.name + ".partial")
     start = time.perf_counter()
     try:
-        code = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), params)
+        with tensor_progress(progress):
+            code = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), params)
         if code != 0:
             raise QuantizeError(
-                f"llama.cpp could not quantize {src.name} to {quant} (code {code})", "see the log above"
+                f"llama.cpp could not quantize {src.name} to {quant} (code {code})",
+                "see the export log (export.log in the output folder), or rerun with --verbose",
             )
         os.replace(tmp, dst)
     finally:

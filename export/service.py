@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from export.errors import ExportInputError, OllamaUnavailable
+from export.llama_log import llama_log_to
 from export.modelfile import modelfile_filename, render_modelfile, write_modelfile
 from export.pipeline import BASE_STORE, ExportMode, ExportRequest, Manifest, PhaseProgress, ollama_files, run_export
 from export.profiles import ExportProfile
@@ -16,6 +17,8 @@ from export.register import RegisterResult, register_model
 from export.verify import VerifyBounds, VerifyMode
 from synapse.paths import default_data_dir
 
+#: llama.cpp's log lines of the export, in its output folder.
+EXPORT_LOG = "export.log"
 REPO_MODELFILES = Path(__file__).resolve().parents[1] / "modelfiles"
 
 
@@ -32,6 +35,8 @@ class ExportOptions(BaseModel):
     ollama_host: str | None = None
     force: bool = False
     download: bool = False
+    # llama.cpp's own log lines on the terminal too; they always go to the output folder's export.log.
+    verbose: bool = False
 
 
 class ExportOutcome(BaseModel):
@@ -96,7 +101,9 @@ def run_profile_export(
         bounds=bounds or VerifyBounds(),
         base_store=exports / BASE_STORE,  # shared, so a second adapter on the same base reuses its GGUF
     )
-    manifest = run_export(request, progress)
+    with llama_log_to(out / EXPORT_LOG, echo=options.verbose):
+        manifest = run_export(request, progress)
+    profile = profile.model_copy(update={"base_sampling": manifest.sampling})
     from_name, adapter_name = ollama_files(profile.ollama_name, quant, options.mode)
     text = render_modelfile(profile, f"./{from_name}", None if adapter_name is None else f"./{adapter_name}")
     modelfile = write_modelfile(out / modelfile_filename(profile), text)

@@ -16,8 +16,9 @@ from typing import Any, Literal
 from synapse import __version__
 from synapse.agent import AGENT_MODELS, BASE_AGENT, Agent
 from synapse.errors import SynapseError
-from synapse.llm import GenerationOptions, LLMBackend, LoadedModel, ModelCard, ModelInfo
+from synapse.llm import LLMBackend, LoadedModel, ModelCard, ModelInfo
 from synapse.llm.models import ParameterValues
+from synapse.llm.sampling import FALLBACK_TEMPERATURE, FALLBACK_TOP_P
 
 ModelKind = Literal["chat", "embedding"]
 #: The abilities SYNAPSE passes on to a model; others a backend reports (vision, thinking, insert) it drops.
@@ -116,11 +117,10 @@ async def show(agent: Agent, name: str, info: ModelInfo | None) -> dict[str, Any
 
 def _parameters(card: ModelCard, context_window: int | None) -> dict[str, ParameterValues]:
     """The backend's defaults with what SYNAPSE sends on every request in their place."""
-    sent = GenerationOptions()
     params = {k: v for k, v in card.parameters.items() if k not in ("temperature", "top_p", "num_predict")}
     if context_window:
         params["num_ctx"] = [context_window]
-    return {**params, "temperature": [sent.temperature], "top_p": [sent.top_p]}
+    return {**params, "temperature": [FALLBACK_TEMPERATURE], "top_p": [FALLBACK_TOP_P]}
 
 
 def parameters_text(params: dict[str, ParameterValues]) -> str:

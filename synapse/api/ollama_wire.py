@@ -29,6 +29,8 @@ def sampling(opts: OllamaOptions | None) -> dict[str, Any]:
         "max_tokens": o.num_predict if o.num_predict and o.num_predict > 0 else None,
         "temperature": o.temperature,
         "top_p": o.top_p,
+        "top_k": o.top_k,
+        "repeat_penalty": o.repeat_penalty,
         "stop": o.stop,
         "seed": o.seed,
     }

@@ -90,6 +90,8 @@ class OllamaOptions(BaseModel):
     num_predict: int | None = None
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    top_k: int | None = Field(default=None, ge=0)
+    repeat_penalty: float | None = Field(default=None, gt=0.0)
     stop: list[str] | None = None
     seed: int | None = None
 

@@ -40,6 +40,8 @@ class TurnInput:
     max_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
+    top_k: int | None = None
+    repeat_penalty: float | None = None
     stop: str | list[str] | None = None
     seed: int | None = None
     rag: RagOptions | None = None
@@ -56,8 +58,11 @@ def build_turn(settings: SynapseSettings, given: TurnInput) -> TurnRequest:
     stops = [given.stop] if isinstance(given.stop, str) else list(given.stop or [])
     options = GenerationOptions(
         max_tokens=wanted,
-        temperature=0.3 if given.temperature is None else given.temperature,
-        top_p=0.95 if given.top_p is None else given.top_p,
+        # What the request leaves open is the model's default, which the backend knows.
+        temperature=given.temperature,
+        top_p=given.top_p,
+        top_k=given.top_k,
+        repeat_penalty=given.repeat_penalty,
         stop=[s for s in stops if s],
         seed=given.seed,
         tools=given.tools,

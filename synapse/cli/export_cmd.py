@@ -121,6 +121,9 @@ def export(  # noqa: PLR0913
     force: Annotated[bool, typer.Option("--force", help="Redo the export even if finished outputs exist.")] = False,
     download: Annotated[bool, typer.Option("--download", help="Allow downloading the base model.")] = False,
     json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Print llama.cpp's log on the terminal too (always in export.log).")
+    ] = False,
 ) -> None:
     """Merge a LoRA adapter into its base, write GGUF, quantize, verify, write the Modelfile, register."""
     _require_export_extra()
@@ -142,6 +145,7 @@ def export(  # noqa: PLR0913
         ollama_host=ollama_host,
         force=force,
         download=download,
+        verbose=verbose,
     )
     outcome = _run_with_progress(profile, options)
     if json:

@@ -29,6 +29,7 @@ from synapse.llm.models import (
 )
 from synapse.llm.output import OutputCollector, OutputPlan, plan_output
 from synapse.llm.resolve import DEMO_WARNING, ResolvedModel, resolve_gguf
+from synapse.llm.sampling import FALLBACK, Sampling, model_sampling, request_sampling
 
 log = logging.getLogger("synapse.llm")
 
@@ -108,6 +109,8 @@ class LlamaCppBackend(LLMBackend):
         self._template: ChatTemplate | None = None
         self._template_text = ""
         self._eos_text = ""
+        #: The loaded model's sampling defaults, for what a request leaves open.
+        self.sampling: Sampling = FALLBACK
         self._error = "the embedded model is not loaded yet"
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._worker: threading.Thread | None = None
@@ -164,6 +167,7 @@ class LlamaCppBackend(LLMBackend):
         )
         self._template = ChatTemplate(formatter, template)
         self._template_text = template
+        self.sampling = model_sampling(resolved.path, resolved.demo)
         self._llama = llama
         if resolved.demo:
             log.warning("embedded backend: %s (%s); %s", resolved.name, resolved.path, DEMO_WARNING)
@@ -345,6 +349,7 @@ class LlamaCppBackend(LLMBackend):
 
         prompt, stops = self._prompt(job)
         opts = job.options
+        sampling = request_sampling(opts, self.sampling)
 
         def cancelled(_ids: Any, _logits: Any) -> bool:
             return job.cancelled.is_set()
@@ -355,8 +360,10 @@ class LlamaCppBackend(LLMBackend):
         chunks = self._llama.create_completion(
             prompt=prompt,
             max_tokens=min(opts.max_tokens, int(self._llama.n_ctx()) - len(prompt)),
-            temperature=opts.temperature,
-            top_p=opts.top_p,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            top_k=sampling.top_k,
+            repeat_penalty=sampling.repeat_penalty,
             stop=stops,
             seed=opts.seed,
             stream=True,

@@ -192,8 +192,11 @@ class GenerationOptions(BaseModel):
     """Sampling options shared by every backend (each maps them to its own names), tools and answer format."""
 
     max_tokens: int = Field(default=512, ge=1)
-    temperature: float = Field(default=0.3, ge=0.0, le=2.0)
-    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    # None: the model's own default (synapse/llm/sampling.py), not a fixed value.
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    top_k: int | None = Field(default=None, ge=0)
+    repeat_penalty: float | None = Field(default=None, gt=0.0)
     stop: list[str] = Field(default_factory=list)
     seed: int | None = None
     tools: list[ToolSpec] = Field(default_factory=list)

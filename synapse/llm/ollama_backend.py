@@ -21,6 +21,7 @@ from synapse.llm.models import (
 )
 from synapse.llm.ollama_tools import call_from_json, parse_parameters, read_calls, request_fields, wire_messages
 from synapse.llm.output import OutputCollector, plan_output
+from synapse.llm.sampling import FALLBACK_TEMPERATURE, FALLBACK_TOP_P
 
 
 class OllamaBackend(LLMBackend):
@@ -56,10 +57,16 @@ class OllamaBackend(LLMBackend):
     def _options(self, options: GenerationOptions) -> dict[str, Any]:
         out: dict[str, Any] = {
             "num_predict": options.max_tokens,
-            "temperature": options.temperature,
-            "top_p": options.top_p,
             "num_ctx": self._num_ctx,
         }
+        # Ollama applies the model's Modelfile PARAMETERs to what is not sent; SYNAPSE has always sent its
+        # temperature and top_p, and keeps doing so, while top_k and repeat_penalty stay the Modelfile's.
+        out["temperature"] = FALLBACK_TEMPERATURE if options.temperature is None else options.temperature
+        out["top_p"] = FALLBACK_TOP_P if options.top_p is None else options.top_p
+        if options.top_k is not None:
+            out["top_k"] = options.top_k
+        if options.repeat_penalty is not None:
+            out["repeat_penalty"] = options.repeat_penalty
         if options.stop:
             out["stop"] = list(options.stop)
         if options.seed is not None:
