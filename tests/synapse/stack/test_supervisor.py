@@ -95,13 +95,19 @@ def _stack_in_a_process(tmp_path: Path, specs: list[ServiceSpec]) -> tuple[subpr
     script.write_text(
         textwrap.dedent(
             """
-            import json, pathlib, sys
+            import json, pathlib, sys, threading
             from synapse.stack import ServiceSpec, Supervisor
             raw = json.loads((pathlib.Path(__file__).parent / "specs.json").read_text())
             specs = [ServiceSpec.model_validate(s) for s in raw]
+            # One relay thread per service writes here: whole lines under a lock, or they interleave.
+            lock = threading.Lock()
+            def say(text):
+                with lock:
+                    sys.stdout.write(text + "\n")
+                    sys.stdout.flush()
             def ready(sup):
-                print("READY", " ".join(str(r.process.pid) for r in sup.running), flush=True)
-            sys.exit(Supervisor(specs, lambda n, l: print(n, "|", l, flush=True)).run(30, on_ready=ready))
+                say("READY " + " ".join(str(r.process.pid) for r in sup.running))
+            sys.exit(Supervisor(specs, lambda n, l: say(f"{n} | {l}")).run(30, on_ready=ready))
             """
         ),
         encoding="utf-8",
