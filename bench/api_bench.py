@@ -151,10 +151,10 @@ async def one_stream(client: AsyncClient, mode: str, max_tokens: int) -> dict[st
 async def compare_runs(url: str, plans: dict[str, Any], runs: int, max_tokens: int) -> dict[str, Any]:
     """Direct and API runs in pairs, so that load from elsewhere on the machine hits both alike."""
     from synapse.config import SynapseSettings
-    from synapse.llm.llamacpp import LlamaCppBackend
+    from synapse.llm.llamacpp import LlamaCppBackend, embedded_config
 
     settings = SynapseSettings()
-    backend = LlamaCppBackend(gguf=settings.gguf, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+    backend = LlamaCppBackend(embedded_config(settings))
     await backend.start()
     out: dict[str, Any] = {"direct": {}, "api": {}}
     try:

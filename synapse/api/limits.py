@@ -10,6 +10,7 @@ from typing import Literal
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from synapse.api.errors import error_body
+from synapse.llm.fair import RoundRobin
 
 
 class BusyError(Exception):
@@ -23,41 +24,33 @@ class BusyError(Exception):
 class Slot:
     """A place in the limiter: queued until `acquire()` returns, freed by `release()` (idempotent)."""
 
-    def __init__(self, limiter: ConcurrencyLimiter) -> None:
+    def __init__(self, limiter: ConcurrencyLimiter, client: str) -> None:
         self._limiter = limiter
+        self.client = client
         self.state: Literal["queued", "active", "done"] = "queued"
-        self._started = 0.0
+        self.started = 0.0
 
     async def acquire(self) -> None:
-        await self._limiter._sem.acquire()
-        if self.state == "done":  # released while waiting for the semaphore
-            self._limiter._sem.release()
-            return
-        self._limiter._queued -= 1
-        self._limiter._active += 1
-        self.state = "active"
-        self._started = time.monotonic()
+        await self._limiter._enter(self)
 
     def release(self) -> None:
-        lim = self._limiter
-        if self.state == "active":
-            lim._active -= 1
-            lim._sem.release()
-            lim._observe(time.monotonic() - self._started)
-        elif self.state == "queued":
-            lim._queued -= 1
-        self.state = "done"
+        self._limiter._leave(self)
 
 
 class ConcurrencyLimiter:
-    """At most `max_active` generations at once and `queue_size` waiting; beyond that, BusyError (429)."""
+    """At most `max_active` generations at once and `queue_size` waiting; beyond that, BusyError (429).
+
+    A freed place goes to the waiting request of the client served least recently (round robin by client),
+    not to the oldest one: a burst from one API key waits behind, not in front of, another key's requests.
+    """
 
     def __init__(self, max_active: int, queue_size: int) -> None:
         self.max_active = max_active
         self.queue_size = queue_size
-        self._sem = asyncio.Semaphore(max_active)
         self._active = 0
+        self._waiting: list[tuple[Slot, asyncio.Future[None]]] = []
         self._queued = 0
+        self._turns = RoundRobin()
         self._mean_s = 5.0
 
     @property
@@ -71,13 +64,54 @@ class ConcurrencyLimiter:
     def _observe(self, seconds: float) -> None:
         self._mean_s = 0.8 * self._mean_s + 0.2 * seconds
 
-    def reserve(self) -> Slot:
-        """A slot, queued; raises BusyError when the queue is full."""
+    def reserve(self, client: str = "") -> Slot:
+        """A slot for `client` (who asks: an API key's id), queued; raises BusyError when the queue is full."""
         if self._active + self._queued >= self.max_active + self.queue_size:
             waves = (self._queued + 1) / self.max_active
             raise BusyError(max(1, math.ceil(waves * self._mean_s)))
         self._queued += 1
-        return Slot(self)
+        return Slot(self, client)
+
+    async def _enter(self, slot: Slot) -> None:
+        if slot.state != "queued":  # released before it asked, or asked twice
+            return
+        if self._active < self.max_active and not self._waiting:
+            self._start(slot)
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((slot, turn))
+        try:
+            await turn
+        finally:
+            # Cancelled while waiting: leave the queue (a place handed over meanwhile is the slot's to release).
+            self._waiting = [(s, f) for s, f in self._waiting if s is not slot]
+
+    def _start(self, slot: Slot) -> None:
+        self._queued -= 1
+        self._active += 1
+        slot.state = "active"
+        slot.started = time.monotonic()
+        self._turns.started(slot.client)
+
+    def _hand_over(self) -> None:
+        while self._waiting and self._active < self.max_active:
+            slot, turn = self._waiting.pop(self._turns.pick(self._waiting, lambda w: w[0].client))
+            if turn.done():  # its waiter was cancelled; `_enter` drops it
+                continue
+            self._start(slot)
+            turn.set_result(None)
+
+    def _leave(self, slot: Slot) -> None:
+        if slot.state == "active":
+            self._active -= 1
+            self._observe(time.monotonic() - slot.started)
+        elif slot.state == "queued":
+            self._queued -= 1
+            for waiting, turn in self._waiting:
+                if waiting is slot and not turn.done():
+                    turn.set_result(None)  # its acquire() returns, with the slot done
+        slot.state = "done"
+        self._hand_over()
 
 
 class BodySizeLimit:

@@ -116,11 +116,12 @@ async def show(agent: Agent, name: str, info: ModelInfo | None) -> dict[str, Any
 
 
 def _parameters(card: ModelCard, context_window: int | None) -> dict[str, ParameterValues]:
-    """The backend's defaults with what SYNAPSE sends on every request in their place."""
-    params = {k: v for k, v in card.parameters.items() if k not in ("temperature", "top_p", "num_predict")}
+    """The sampling a request that sends none gets: the backend's card (which knows what it applies), else
+    SYNAPSE's fallback."""
+    params = {k: v for k, v in card.parameters.items() if k != "num_predict"}
     if context_window:
         params["num_ctx"] = [context_window]
-    return {**params, "temperature": [FALLBACK_TEMPERATURE], "top_p": [FALLBACK_TOP_P]}
+    return {"temperature": [FALLBACK_TEMPERATURE], "top_p": [FALLBACK_TOP_P], **params}
 
 
 def parameters_text(params: dict[str, ParameterValues]) -> str:
@@ -179,6 +180,7 @@ def ps_entry(name: str, loaded: LoadedModel, info: ModelInfo | None) -> dict[str
         "expires_at": expires.isoformat().replace("+00:00", "Z"),
         "size_vram": loaded.size_vram,
         "context_length": loaded.context_length or 0,
+        **({"slots": loaded.slots, "slots_in_use": loaded.slots_in_use} if loaded.slots is not None else {}),
     }
 
 

@@ -119,6 +119,8 @@ def turn_input(body: ChatCompletionRequest) -> TurnInput:
         max_tokens=body.max_completion_tokens or body.max_tokens,
         temperature=body.temperature,
         top_p=body.top_p,
+        top_k=body.top_k,
+        repeat_penalty=body.repeat_penalty or body.repetition_penalty,
         stop=body.stop,
         seed=body.seed,
         rag=body.rag,

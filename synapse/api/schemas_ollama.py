@@ -199,6 +199,9 @@ class OllamaLoadedModel(BaseModel):
     expires_at: str
     size_vram: int
     context_length: int
+    #: SYNAPSE's addition for the embedded backend: requests decoded at once, and in use now.
+    slots: int | None = None
+    slots_in_use: int | None = None
 
 
 class OllamaRunning(BaseModel):

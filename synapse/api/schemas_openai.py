@@ -168,6 +168,11 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    # Not OpenAI's: the names llama.cpp's server takes (vLLM's `repetition_penalty` as well); unset, the
+    # model's own defaults apply.
+    top_k: int | None = Field(default=None, ge=0)
+    repeat_penalty: float | None = Field(default=None, gt=0.0)
+    repetition_penalty: float | None = Field(default=None, gt=0.0)
     stop: str | list[str] | None = None
     seed: int | None = None
     user: str | None = None

@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from synapse.agent import Agent, TurnPlan, TurnRequest
-from synapse.api.deps import reserve_slot
+from synapse.api.deps import client_of, for_client, reserve_slot
 from synapse.api.limits import ConcurrencyLimiter
 from synapse.api.streaming import ClientGoneError, GuardedStreamingResponse, unless_disconnected
 from synapse.llm.models import ChatResult
@@ -49,12 +49,13 @@ async def run_turn(
     A streamed turn keeps its slot until the response closes; a client that goes away while queued,
     planning or generating frees it at once.
     """
-    slot = reserve_slot(limiter)
+    client = client_of(request)
+    slot = reserve_slot(limiter, client)
     try:
 
         async def prepare() -> TurnPlan:
             await slot.acquire()
-            return await agent.plan(turn)
+            return await agent.plan(for_client(turn, client))
 
         plan = await unless_disconnected(request, prepare())
         if stream is not None:

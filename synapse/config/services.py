@@ -60,8 +60,12 @@ class SynapseSettings(ServiceSettings):
     triz_model: str = "triz-td010v2-q4km"
     base_model: str = "qwen2.5:14b-instruct-q4_k_m"
     gguf: Path | None = None
+    # The embedded backend: tokens of context per sequence, sequences decoded at once (each takes n_ctx
+    # KV cells), CPU threads (0: half the cores) and layers offloaded to a GPU build (-1: all, 0: none).
     n_ctx: int = Field(default=4096, ge=512, le=131072)
+    parallel: int = Field(default=4, ge=1, le=64)
     n_threads: int = Field(default=0, ge=0)
+    gpu_layers: int = Field(default=-1, ge=-1)
     # The connector: retrieval, routing, memory.
     rag_mode: Literal["off", "naive", "local", "global", "hybrid", "mix"] = "mix"
     top_k: int = Field(default=8, ge=1, le=50)
@@ -75,7 +79,8 @@ class SynapseSettings(ServiceSettings):
     max_messages: int = Field(default=200, ge=1)
     max_tokens_limit: int = Field(default=4096, ge=1)
     default_max_tokens: int = Field(default=1024, ge=1)
-    max_concurrent: int = Field(default=4, ge=1)
+    # Generations at once (retrieval included) before requests queue; unset: SYNAPSE_PARALLEL.
+    max_concurrent: int | None = Field(default=None, ge=1)
     queue_size: int = Field(default=32, ge=0)
     # Embedding routes: texts per request (OpenAI allows 2048; LangChain sends 1000) and characters per text
     # (about OpenAI's 8,192 tokens; the offline embedder takes some 1.4 s for 32,000 characters on 2 cores).
@@ -94,6 +99,10 @@ class SynapseSettings(ServiceSettings):
         if unknown:
             raise ValueError(f"unknown backend(s) {', '.join(unknown)}; use llamacpp and/or ollama")
         return value
+
+    def concurrency(self) -> int:
+        """Generations admitted at once: SYNAPSE_MAX_CONCURRENT, else as many as the embedded backend decodes."""
+        return self.max_concurrent if self.max_concurrent is not None else self.parallel
 
     def fallback_order(self) -> list[str]:
         """The backends to try, primary first, each once."""

@@ -206,6 +206,8 @@ class GenerationOptions(BaseModel):
     #: How long the backend keeps the model loaded after this request (Ollama's `keep_alive`: seconds, or a
     #: duration such as "5m"; 0 unloads, negative keeps it); None leaves it to the backend.
     keep_alive: float | str | None = None
+    #: Who asks (an API key's hash or an address, set by the API): batches admit clients in turn.
+    client: str = ""
 
 
 class StreamDelta(BaseModel):
@@ -262,6 +264,9 @@ class LoadedModel(BaseModel):
     family: str | None = None
     parameter_size: str | None = None
     quantization: str | None = None
+    #: As in BackendHealth: sequences decoded at once, and in use now (not in Ollama's own /api/ps).
+    slots: int | None = None
+    slots_in_use: int | None = None
 
 
 #: A Modelfile parameter's values (`stop` may repeat).
@@ -287,3 +292,6 @@ class BackendHealth(BaseModel):
     detail: str = ""
     models: list[str] = Field(default_factory=list)
     demo: bool = False
+    #: Requests the backend decodes at once (the embedded backend's SYNAPSE_PARALLEL), and how many run now.
+    slots: int | None = None
+    slots_in_use: int | None = None

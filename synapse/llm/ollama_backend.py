@@ -200,7 +200,12 @@ class OllamaBackend(LLMBackend):
             return ModelCard()
         return ModelCard(
             template=shown.template,
-            parameters=parse_parameters(shown.parameters or ""),
+            # What SYNAPSE sends on each request in place of the Modelfile's temperature and top_p.
+            parameters={
+                **parse_parameters(shown.parameters or ""),
+                "temperature": [FALLBACK_TEMPERATURE],
+                "top_p": [FALLBACK_TOP_P],
+            },
             model_info=dict(shown.modelinfo or {}),
             capabilities=list(shown.capabilities) if shown.capabilities is not None else None,
         )

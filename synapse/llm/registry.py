@@ -109,9 +109,9 @@ def register_backend(name: str, factory: BackendFactory) -> None:
 
 
 def _llamacpp(settings: SynapseSettings, _: OllamaSettings) -> LLMBackend:
-    from synapse.llm.llamacpp import LlamaCppBackend
+    from synapse.llm.llamacpp import LlamaCppBackend, embedded_config
 
-    return LlamaCppBackend(gguf=settings.gguf, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+    return LlamaCppBackend(embedded_config(settings))
 
 
 def _ollama(settings: SynapseSettings, ollama_settings: OllamaSettings) -> LLMBackend:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cortex.models import Source
 from synapse.agent import TRIZ_AGENT, Agent, RetrievalInfo, TurnPlan, detect_lang
 from synapse.api.body import CheckedRoute
-from synapse.api.deps import get_agent, get_limiter, get_settings, reserve_slot
+from synapse.api.deps import client_of, for_client, get_agent, get_limiter, get_settings, reserve_slot
 from synapse.api.limits import ConcurrencyLimiter
 from synapse.api.openapi_docs import GENERATION, OPENAI_BODY, openai_errors
 from synapse.api.schemas_common import RagRequest
@@ -75,12 +75,13 @@ async def analyze(
         return response
     question = [chat_message("user", body.problem)]
     turn = build_turn(settings, TurnInput(TRIZ_AGENT, question, max_tokens=body.max_tokens, rag=body.rag))
-    slot = reserve_slot(limiter)
+    client = client_of(request)
+    slot = reserve_slot(limiter, client)
     try:
 
         async def explain() -> tuple[TurnPlan, str]:
             await slot.acquire()
-            plan = await agent.plan(turn)
+            plan = await agent.plan(for_client(turn, client))
             result = await agent.complete(plan)
             return plan, result.content
 

@@ -3,7 +3,9 @@
 Each step puts the next token of every decoding sequence into one batch, then fills what room is left with
 prompt chunks of sequences still prefilling (at most `prefill_chunk` prompt tokens a step while others are
 decoding, so a long prompt delays running streams by one chunk, not by its whole length). New requests are
-admitted between steps; a finished or cancelled sequence frees its slot and its KV cells at once.
+admitted between steps; a finished or cancelled sequence frees its slot at once. Its KV cells are kept until
+the slot's next request, which skips the part of its prompt they already hold (a conversation's history, a
+shared system prompt); the rest is removed before that request's prefill.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from synapse.errors import SynapseError
 from synapse.llm.batch.native import NativeModel, Sampler
 from synapse.llm.batch.sequence import Finish, SequenceRequest, SequenceStream, TextOut
+from synapse.llm.fair import RoundRobin
 
 log = logging.getLogger("synapse.llm.batch")
 
@@ -34,6 +37,13 @@ class _Active:
     prefilled: int = 0
     pending: int | None = None  # the sampled token not yet decoded
     rows: list[int] = field(default_factory=list)  # batch rows of this sequence in the current step
+    decoding_pending: bool = False  # whether this step decodes `pending`
+    generated_in_cache: int = 0  # generated tokens decoded into the KV cache
+
+    @property
+    def in_cache(self) -> list[int]:
+        """The tokens this sequence's KV cells hold, position by position."""
+        return [*self.prompt[: self.prefilled], *self.stream.tokens[: self.generated_in_cache]]
 
     @property
     def prompt(self) -> tuple[int, ...]:
@@ -54,6 +64,9 @@ class BatchEngine:
         self._waiting: list[SequenceStream] = []
         self._active: list[_Active] = []
         self._free = list(range(native.n_seq))
+        #: What each free slot's KV cells still hold: a new prompt that starts the same way skips that part.
+        self._cached: dict[int, list[int]] = {slot: [] for slot in self._free}
+        self._turns = RoundRobin()
         self.steps = 0
         #: Set when the loop died (a failed decode): later requests end with it at once instead of waiting.
         self.failure: BaseException | None = None
@@ -128,16 +141,14 @@ class BatchEngine:
             block = False
 
     def _admit(self) -> None:
-        still: list[SequenceStream] = []
-        for stream in self._waiting:
-            if stream.cancelled:
-                self.cancelled += 1
-                stream.end("cancelled")
-            elif self._free:
-                self._start(stream)
-            else:
-                still.append(stream)
-        self._waiting = still
+        for stream in [s for s in self._waiting if s.cancelled]:
+            self.cancelled += 1
+            stream.end("cancelled")
+        self._waiting = [s for s in self._waiting if not s.cancelled]
+        while self._free and self._waiting:
+            stream = self._waiting.pop(self._turns.pick(self._waiting, lambda s: s.request.client))
+            self._turns.started(stream.request.client)
+            self._start(stream)
 
     def _start(self, stream: SequenceStream) -> None:
         try:
@@ -146,7 +157,26 @@ class BatchEngine:
             stream.end("error", exc)
             return
         stream.admitted_step = self.steps
-        self._active.append(_Active(stream, self._free.pop(0), sampler, TextOut(stream.request.stop)))
+        slot, keep = self._slot_for(stream.request.prompt)
+        self._free.remove(slot)
+        self.native.trim_sequence(slot, keep)
+        stream.reused = keep
+        self._active.append(_Active(stream, slot, sampler, TextOut(stream.request.stop), prefilled=keep))
+
+    def _slot_for(self, prompt: tuple[int, ...]) -> tuple[int, int]:
+        """The free slot whose cached tokens share the longest start with `prompt`, and how many to keep
+        (never the whole prompt: its last token is decoded again for the logits of the first answer token)."""
+        best, best_keep = self._free[0], 0
+        for slot in self._free:
+            cached = self._cached[slot]
+            keep = 0
+            for mine, theirs in zip(prompt[: len(prompt) - 1], cached, strict=False):
+                if mine != theirs:
+                    break
+                keep += 1
+            if keep > best_keep:
+                best, best_keep = slot, keep
+        return best, best_keep
 
     def _step(self) -> None:
         for seq in [s for s in self._active if s.stream.cancelled]:
@@ -156,6 +186,8 @@ class BatchEngine:
             return
         self.native.decode(rows)
         self.steps += 1
+        for seq in self._active:
+            seq.generated_in_cache += seq.decoding_pending
         for seq in list(self._active):
             if seq.rows and rows[seq.rows[-1]][3]:
                 self._take(seq, seq.sampler.sample(self.native, seq.rows[-1]))
@@ -165,6 +197,7 @@ class BatchEngine:
         rows: list[Row] = []
         for seq in self._active:
             seq.rows = []
+            seq.decoding_pending = seq.pending is not None
             if seq.pending is not None:
                 seq.rows.append(len(rows))
                 rows.append((seq.pending, seq.pos - 1, seq.slot, True))
@@ -204,7 +237,11 @@ class BatchEngine:
 
     def _retire(self, seq: _Active, finish: Finish, error: BaseException | None = None) -> None:
         self._active.remove(seq)
-        self.native.free_sequence(seq.slot)
+        if finish == "error":
+            self.native.free_sequence(seq.slot)
+            self._cached[seq.slot] = []
+        else:  # the slot is free; its cells stay for a next prompt that starts the same way
+            self._cached[seq.slot] = seq.in_cache
         seq.sampler.free()
         self._free.append(seq.slot)
         if finish in ("stop", "length"):

@@ -53,6 +53,15 @@ NATIVE_NAMES = (
     "llama_sampler_init_grammar",
     "llama_sampler_sample",
     "llama_sampler_free",
+    "llama_model_meta_count",
+    "llama_model_meta_key_by_index",
+    "llama_model_meta_val_str_by_index",
+    "llama_model_n_params",
+    "llama_vocab_bos",
+    "llama_vocab_eos",
+    "llama_vocab_get_text",
+    "llama_adapter_lora_init",
+    "llama_set_adapters_lora",
 )
 #: Fields of llama_context_params set here.
 CONTEXT_FIELDS = (
@@ -146,32 +155,53 @@ class Sampler:
             self._ptr = None
 
 
+@dataclass(frozen=True)
+class Shape:
+    """The context: `n_seq` sequences of `n_ctx_seq` KV cells each, `n_batch` tokens a decode, the threads.
+
+    Not unified (the default): each sequence owns its cells, so one long answer cannot take another's room;
+    unified: one pool of n_seq * n_ctx_seq cells that any sequence may fill.
+    """
+
+    n_seq: int
+    n_ctx_seq: int
+    n_batch: int = 512
+    n_threads: int = 0
+    unified: bool = False
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the weights live and what runs on top of them: layers on the GPU (0: none, -1: all) and a LoRA."""
+
+    gpu_layers: int = 0
+    lora: Path | None = None
+
+
 class NativeModel:
     """One GGUF, one context with `n_seq` sequences of `n_ctx_seq` cells each, and one reusable batch."""
 
-    def __init__(
-        self, path: Path, *, n_seq: int, n_ctx_seq: int, n_batch: int = 512, n_threads: int = 0, unified: bool = False
-    ) -> None:
+    def __init__(self, path: Path, shape: Shape, placement: Placement | None = None) -> None:
         lib = _lib()
         self.lib = lib
+        where = placement or Placement()
         # llama-cpp-python's log callback prints every loader line unless its logger is raised (as verbose=False).
         logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
         lib.llama_backend_init()
         mparams = lib.llama_model_default_params()
+        mparams.n_gpu_layers = where.gpu_layers if where.gpu_layers >= 0 else 999
         self.model = lib.llama_model_load_from_file(str(path).encode("utf-8"), mparams)
         if not self.model:
             raise SynapseError(f"llama.cpp cannot load {path}", "check that the file is a complete GGUF")
         self.vocab = lib.llama_model_get_vocab(self.model)
         cparams = lib.llama_context_default_params()
-        threads = n_threads or max((os.cpu_count() or 2) // 2, 1)
-        cparams.n_ctx = n_ctx_seq * n_seq
-        n_batch = max(n_batch, n_seq)  # every sequence's next token must fit in one step's batch
+        threads = shape.n_threads or max((os.cpu_count() or 2) // 2, 1)
+        cparams.n_ctx = shape.n_ctx_seq * shape.n_seq
+        n_batch = max(shape.n_batch, shape.n_seq)  # every sequence's next token must fit in one step's batch
         cparams.n_batch = cparams.n_ubatch = n_batch
-        cparams.n_seq_max = n_seq
+        cparams.n_seq_max = shape.n_seq
         cparams.n_threads = cparams.n_threads_batch = threads
-        # Not unified (the default): each sequence owns n_ctx_seq cells, so one long answer cannot take
-        # another's room; unified: one pool of n_seq * n_ctx_seq cells that any sequence may fill.
-        cparams.kv_unified = unified
+        cparams.kv_unified = shape.unified
         # Off, as LlamaCppBackend's Llama has it: greedy answers then match today's path token for token.
         cparams.flash_attn_type = 0
         self.ctx = lib.llama_init_from_model(self.model, cparams)
@@ -179,11 +209,59 @@ class NativeModel:
             lib.llama_model_free(self.model)
             raise SynapseError(f"llama.cpp cannot make a context for {path}", "lower SYNAPSE_PARALLEL or the context")
         self.memory = lib.llama_get_memory(self.ctx)
-        self.n_seq = n_seq
-        self.n_ctx_seq = n_ctx_seq
+        self.n_seq = shape.n_seq
+        self.n_ctx_seq = shape.n_ctx_seq
         self.n_batch = n_batch
         self._batch = lib.llama_batch_init(n_batch, 0, 1)
         self._piece = ctypes.create_string_buffer(256)
+        self._lora: Any = None
+        if where.lora is not None:
+            self._apply_lora(where.lora)
+
+    def _apply_lora(self, path: Path) -> None:
+        lib = self.lib
+        self._lora = lib.llama_adapter_lora_init(self.model, str(path).encode("utf-8"))
+        if not self._lora:
+            self.close()
+            raise SynapseError(
+                f"llama.cpp cannot load the LoRA {path}", "export it again: synapse export --mode adapter"
+            )
+        adapters = (lib.llama_adapter_lora_p_ctypes * 1)(self._lora)
+        scales = (ctypes.c_float * 1)(1.0)
+        if lib.llama_set_adapters_lora(self.ctx, adapters, 1, scales) != 0:
+            self.close()
+            raise SynapseError(f"llama.cpp cannot apply the LoRA {path}", "check that it was exported for this base")
+
+    # ---- the model's facts ---------------------------------------------------------------------
+
+    def metadata(self) -> dict[str, str]:
+        """The GGUF's metadata as llama.cpp reads it (every value as a string)."""
+        lib, out = self.lib, {}
+        buf = ctypes.create_string_buffer(4096)
+
+        def read(fn: Any, i: int) -> str:
+            nonlocal buf
+            n = int(fn(self.model, i, buf, len(buf)))
+            if n >= len(buf):  # cut short: llama.cpp answered the length it needs
+                buf = ctypes.create_string_buffer(n + 1)
+                n = int(fn(self.model, i, buf, len(buf)))
+            return buf.raw[: max(n, 0)].decode("utf-8", errors="replace")
+
+        for i in range(int(lib.llama_model_meta_count(self.model))):
+            out[read(lib.llama_model_meta_key_by_index, i)] = read(lib.llama_model_meta_val_str_by_index, i)
+        return out
+
+    def special_text(self, which: str) -> str:
+        """The text of the vocabulary's `bos` or `eos` token ("" when it has none)."""
+        fn = self.lib.llama_vocab_bos if which == "bos" else self.lib.llama_vocab_eos
+        token = int(fn(self.vocab))
+        if token < 0:
+            return ""
+        raw: bytes | None = self.lib.llama_vocab_get_text(self.vocab, token)
+        return raw.decode("utf-8", errors="replace") if raw else ""
+
+    def n_params(self) -> int:
+        return int(self.lib.llama_model_n_params(self.model))
 
     # ---- text ----------------------------------------------------------------------------------
 
@@ -220,6 +298,10 @@ class NativeModel:
         rc = self.lib.llama_decode(self.ctx, batch)
         if rc != 0:
             raise SynapseError(f"llama_decode failed with {rc} on a batch of {len(rows)}", "see the server log")
+
+    def trim_sequence(self, seq: int, keep: int) -> None:
+        """Drop the KV cells of `seq` from position `keep` on (0: all of them)."""
+        self.lib.llama_memory_seq_rm(self.memory, seq, keep, -1)
 
     def free_sequence(self, seq: int) -> None:
         """Drop every KV cell of `seq` so the slot starts empty for its next request."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import threading
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -22,6 +23,8 @@ class SequenceRequest:
     max_tokens: int = 256
     stop: tuple[str, ...] = ()
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
+    #: Who asks: waiting requests get free sequences client by client in turn (synapse/llm/fair.py).
+    client: str = ""
 
 
 class _End:
@@ -37,12 +40,15 @@ class SequenceStream:
     def __init__(self, request: SequenceRequest, loop: asyncio.AbstractEventLoop) -> None:
         self.request = request
         self._loop = loop
-        self._queue: asyncio.Queue[str | _End | BaseException] = asyncio.Queue()
+        self._items: deque[str | _End | BaseException] = deque()
+        self._ready = asyncio.Event()
         self._cancel = threading.Event()
         self.tokens: list[int] = []
         self.finish_reason: Finish | None = None
         #: Engine step numbers: when the sequence got a slot, and at which step each token was sampled.
         self.admitted_step = -1
+        #: Prompt tokens found in the slot's KV cache, not prefilled again.
+        self.reused = 0
         self.token_steps: list[int] = []
 
     # ---- caller side ---------------------------------------------------------------------------
@@ -51,13 +57,21 @@ class SequenceStream:
         return self
 
     async def __anext__(self) -> str:
-        item = await self._queue.get()
+        """The text generated since the last read: one token's when the reader keeps up, all of it joined
+        when it fell behind (a busy machine, many streams), so a slow reader sends fewer, larger chunks."""
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        item = self._items[0]
         if isinstance(item, _End):
-            self._queue.put_nowait(item)  # stays ended for any later read
-            raise StopAsyncIteration
+            raise StopAsyncIteration  # stays ended for any later read
+        self._items.popleft()
         if isinstance(item, BaseException):
             raise item
-        return item
+        pieces = [item]
+        while self._items and isinstance(self._items[0], str):
+            pieces.append(str(self._items.popleft()))
+        return "".join(pieces)
 
     async def text(self) -> str:
         """The whole answer, once generation ends."""
@@ -74,9 +88,13 @@ class SequenceStream:
 
     def put(self, item: str | _End | BaseException) -> None:
         try:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+            self._loop.call_soon_threadsafe(self._arrive, item)
         except RuntimeError:  # the caller's loop is closed: nobody reads any more
             self._cancel.set()
+
+    def _arrive(self, item: str | _End | BaseException) -> None:
+        self._items.append(item)
+        self._ready.set()
 
     def end(self, finish: Finish, error: BaseException | None = None) -> None:
         self.finish_reason = finish

@@ -12,7 +12,7 @@ import pytest
 
 from synapse.api import create_app
 from synapse.config import SynapseSettings
-from synapse.llm.llamacpp import LlamaCppBackend
+from synapse.llm.llamacpp import EmbeddedConfig, LlamaCppBackend
 from synapse.triz import ContradictionAnalyzer
 from tests.synapse.agent.fakes import FakeCortex
 from tests.synapse.api.conftest import LiveServer, make_agent_for
@@ -23,7 +23,7 @@ BEAM = "We want the beam to be stronger, but then it becomes heavier."
 
 @pytest.fixture(scope="module")
 def live(lexicon_analyzer: ContradictionAnalyzer) -> Iterator[LiveServer]:
-    backend = LlamaCppBackend(n_ctx=2048, data_dir=Path("/nonexistent-synapse-test"))
+    backend = LlamaCppBackend(EmbeddedConfig(n_ctx=2048, data_dir=Path("/nonexistent-synapse-test")))
     settings = SynapseSettings(backend="llamacpp", api_keys="test-key")
     agent = make_agent_for(backend, FakeCortex(), lexicon_analyzer, settings)
     with LiveServer(create_app(settings, agent=agent)) as server:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from synapse.api import create_app
 from synapse.config import SynapseSettings
-from synapse.llm.llamacpp import LlamaCppBackend
+from synapse.llm.llamacpp import EmbeddedConfig, LlamaCppBackend
 from synapse.triz import ContradictionAnalyzer
 from tests.synapse.agent.fakes import FakeCortex
 from tests.synapse.api.conftest import LiveServer, make_agent_for
@@ -52,7 +52,7 @@ class Weather(BaseModel):
 
 @pytest.fixture(scope="module")
 def live(lexicon_analyzer: ContradictionAnalyzer) -> Iterator[LiveServer]:
-    backend = LlamaCppBackend(n_ctx=2048, data_dir=Path("/nonexistent-synapse-test"))
+    backend = LlamaCppBackend(EmbeddedConfig(n_ctx=2048, data_dir=Path("/nonexistent-synapse-test")))
     settings = SynapseSettings(backend="llamacpp", api_keys=KEY)
     agent = make_agent_for(backend, FakeCortex(), lexicon_analyzer, settings)
     with LiveServer(create_app(settings, agent=agent)) as server:

@@ -25,3 +25,16 @@ def test_sent_sampling_is_kept() -> None:
 def test_ollama_options_carry_top_k_and_repeat_penalty() -> None:
     fields = sampling(OllamaOptions(top_k=20, repeat_penalty=1.1))
     assert fields["top_k"] == 20 and fields["repeat_penalty"] == 1.1 and fields["temperature"] is None
+
+
+def test_openai_requests_may_send_llama_cpps_top_k_and_repeat_penalty() -> None:
+    from synapse.api.openai_request import turn_input
+    from synapse.api.schemas_openai import ChatCompletionRequest
+
+    base = {"model": "triz-agent", "messages": [{"role": "user", "content": "x"}]}
+    llama_names = turn_input(ChatCompletionRequest.model_validate({**base, "top_k": 5, "repeat_penalty": 1.15}))
+    vllm_name = turn_input(ChatCompletionRequest.model_validate({**base, "repetition_penalty": 1.05}))
+    unsent = turn_input(ChatCompletionRequest.model_validate(base))
+    assert (llama_names.top_k, llama_names.repeat_penalty) == (5, 1.15)
+    assert vllm_name.repeat_penalty == 1.05
+    assert (unsent.top_k, unsent.repeat_penalty) == (None, None)

@@ -65,7 +65,8 @@ async def test_the_ollama_backend_passes_show_ps_and_keep_alive_through() -> Non
             await backend.aclose()
     assert fake.chats[-1]["keep_alive"] == "-1s"
     assert card.template == CHAT_TEMPLATE and card.capabilities == ["completion", "tools"]
-    assert card.parameters == {"stop": ["<|im_end|>"], "num_ctx": [8192]}
+    # Ollama's own parameters, with the temperature and top_p SYNAPSE sends in place of the Modelfile's.
+    assert card.parameters == {"stop": ["<|im_end|>"], "num_ctx": [8192], "temperature": [0.3], "top_p": [0.95]}
     assert card.model_info["qwen2.context_length"] == 32768
     assert loaded.name == "triz-td010v2-q4km:latest" and loaded.parameter_size == "1.5B"
     assert loaded.expires_at is not None and loaded.expires_at.year > datetime.now(timezone.utc).year + 100

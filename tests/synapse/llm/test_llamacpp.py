@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from synapse.llm import DEMO_WARNING, BackendUnavailableError, ChatMessage, GenerationOptions
-from synapse.llm.llamacpp import LlamaCppBackend
+from synapse.llm.llamacpp import EmbeddedConfig, LlamaCppBackend
 from tests.synapse.llm.conftest import demo_backend
 
 pytestmark = pytest.mark.slow
@@ -61,7 +61,7 @@ async def test_closing_the_stream_cancels_and_frees_the_worker(embedded: LlamaCp
 async def test_unknown_model_and_missing_gguf(tmp_path: Path, embedded: LlamaCppBackend) -> None:
     with pytest.raises(Exception, match="serves 'smollm2-135m-demo'"):
         await embedded.chat(Q, "other", GenerationOptions(max_tokens=2))
-    broken = LlamaCppBackend(gguf=tmp_path / "none.gguf", data_dir=tmp_path)
+    broken = LlamaCppBackend(EmbeddedConfig(gguf=tmp_path / "none.gguf", data_dir=tmp_path))
     await broken.start()
     health = await broken.health()
     assert health.status == "down" and "SYNAPSE_GGUF" in health.detail

@@ -127,8 +127,7 @@ async def test_tool_results_in_the_history_reach_the_model(embedded: LlamaCppBac
         ChatMessage(role="assistant", tool_calls=[call]),
         ChatMessage(role="tool", tool_call_id=call.id, content='{"temperature": 21, "sky": "clear"}'),
     ]
-    assert embedded._template is not None
-    prompt = embedded._template.render(history, [WEATHER]).text
+    prompt = embedded.render_prompt(history, [WEATHER])
     assert '<tool_response>\n{"temperature": 21' in prompt and '"name": "get_weather"' in prompt
     result = await embedded.chat(history, MODEL, GenerationOptions(max_tokens=24, temperature=0, tools=[WEATHER]))
     assert result.completion_tokens >= 1 and result.finish_reason in ("stop", "length", "tool_calls")

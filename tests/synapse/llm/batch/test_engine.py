@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from synapse.llm.batch import BatchEngine, NativeModel, SamplerSpec, SequenceRequest, SequenceStream
+from synapse.llm.batch import BatchEngine, NativeModel, SamplerSpec, SequenceRequest, SequenceStream, Shape
 from synapse.llm.resolve import demo_gguf
 
 pytestmark = pytest.mark.slow
@@ -33,14 +33,14 @@ def chatml(native: NativeModel, question: str) -> tuple[int, ...]:
 
 @pytest.fixture(scope="module")
 def batched() -> Iterator[BatchEngine]:
-    engine = BatchEngine(NativeModel(_gguf(), n_seq=4, n_ctx_seq=1024), prefill_chunk=32)
+    engine = BatchEngine(NativeModel(_gguf(), Shape(n_seq=4, n_ctx_seq=1024)), prefill_chunk=32)
     yield engine
     engine.close()
 
 
 @pytest.fixture(scope="module")
 def single() -> Iterator[BatchEngine]:
-    engine = BatchEngine(NativeModel(_gguf(), n_seq=1, n_ctx_seq=1024))
+    engine = BatchEngine(NativeModel(_gguf(), Shape(n_seq=1, n_ctx_seq=1024)))
     yield engine
     engine.close()
 
@@ -104,7 +104,8 @@ async def test_cancelling_one_sequence_leaves_the_others_unchanged(batched: Batc
     assert alone[1][: len(streams[1].tokens)] == streams[1].tokens and len(streams[1].tokens) < len(alone[1])
     assert [streams[i].tokens for i in (0, 2, 3)] == [alone[i] for i in (0, 2, 3)]
     assert batched.slots_in_use == 0
-    assert all(batched.native.cells_used(slot) == 0 for slot in range(4))
+    # A cancelled sequence's slot keeps what it decoded, for a next prompt that starts the same way.
+    assert max(batched.native.cells_used(slot) for slot in range(4)) <= max(len(r.prompt) for r in requests) + 40
 
 
 @pytest.mark.asyncio
@@ -149,7 +150,9 @@ async def test_too_long_prompt_is_refused_and_cells_stay_bounded(batched: BatchE
         streams = [batched.submit(SequenceRequest(prompts[(round_ + i) % 4], max_tokens=6)) for i in range(6)]
         await asyncio.gather(*(s.text() for s in streams))
     assert batched.slots_in_use == 0
-    assert all(batched.native.cells_used(slot) == 0 for slot in range(4))
+    # A free slot keeps only the last request's cells (for reuse), never more than its own share.
+    longest = max(len(p) for p in prompts) + 6
+    assert all(batched.native.cells_used(slot) <= longest for slot in range(4))
 
 
 @pytest.mark.asyncio
@@ -170,7 +173,7 @@ async def test_a_grammar_sequence_and_a_free_one_share_a_batch(batched: BatchEng
 
 @pytest.mark.asyncio
 async def test_a_failed_decode_ends_every_stream_and_later_requests() -> None:
-    engine = BatchEngine(NativeModel(_gguf(), n_seq=2, n_ctx_seq=256))
+    engine = BatchEngine(NativeModel(_gguf(), Shape(n_seq=2, n_ctx_seq=256)))
     prompt = chatml(engine.native, QUESTIONS[0])
 
     def broken(rows: list[tuple[int, int, int, bool]]) -> None:
@@ -186,3 +189,37 @@ async def test_a_failed_decode_ends_every_stream_and_later_requests() -> None:
         assert later.finish_reason == "error"
     finally:
         engine.close()
+
+
+@pytest.mark.asyncio
+async def test_waiting_requests_get_the_sequence_client_by_client(single: BatchEngine) -> None:
+    prompt = chatml(single.native, QUESTIONS[1])
+    burst = [single.submit(SequenceRequest(prompt, max_tokens=6, client="a")) for _ in range(6)]
+    late = [single.submit(SequenceRequest(prompt, max_tokens=6, client="b")) for _ in range(2)]
+    await asyncio.gather(*(s.text() for s in burst + late))
+    order = [s.request.client for s in sorted(burst + late, key=lambda s: s.admitted_step)]
+    # a's first had the only sequence when b's arrived; then the clients alternate until b has none left.
+    assert order == ["a", "b", "a", "b", "a", "a", "a", "a"], order
+
+
+@pytest.mark.asyncio
+async def test_a_prompt_that_starts_as_the_last_one_reuses_its_cells_and_answers_the_same(single: BatchEngine) -> None:
+    native = single.native
+    first = SequenceRequest(chatml(native, QUESTIONS[0]), max_tokens=12)
+    fresh = single.submit(first)
+    await fresh.text()
+    again = single.submit(first)
+    await again.text()
+    assert again.reused == len(first.prompt) - 1 and again.tokens == fresh.tokens
+    # A follow-up turn holds the whole first exchange: only the new part is prefilled.
+    history = native.tokenize(f"<|im_start|>user\n{QUESTIONS[0]}<|im_end|>\n<|im_start|>assistant\n", add_special=True)
+    follow = SequenceRequest(tuple(history + native.tokenize("Tell me more.", add_special=False)), max_tokens=8)
+    turn = single.submit(follow)
+    await turn.text()
+    assert turn.reused >= len(history) - 1
+    # The same request in a slot that holds something else answers alike.
+    other = SequenceRequest(chatml(native, QUESTIONS[3]), max_tokens=4)
+    await single.submit(other).text()
+    cold = single.submit(follow)
+    await cold.text()
+    assert cold.reused < turn.reused and cold.tokens == turn.tokens

@@ -1,8 +1,12 @@
-"""Text assembly of one sequence: stop strings split across tokens, UTF-8 split across tokens."""
+"""One sequence's text: stop strings and UTF-8 split across tokens; a slow reader's backlog joined."""
 
 from __future__ import annotations
 
-from synapse.llm.batch.sequence import TextOut
+import asyncio
+
+import pytest
+
+from synapse.llm.batch.sequence import SequenceRequest, SequenceStream, TextOut
 
 
 def test_a_stop_string_across_tokens_is_held_back_and_cut() -> None:
@@ -33,3 +37,37 @@ def test_the_earliest_stop_wins_and_flush_returns_the_rest() -> None:
     tail = TextOut(("<|im_end|>",))
     assert tail.feed(b"ok <|im") == ("ok ", False)
     assert tail.flush() == "<|im"
+
+
+@pytest.mark.asyncio
+async def test_a_reader_that_fell_behind_gets_the_backlog_joined_and_then_the_end() -> None:
+    stream = SequenceStream(SequenceRequest(prompt=(1,)), asyncio.get_running_loop())
+    for piece in ("a", "b", "c"):
+        stream.put(piece)
+    stream.end("stop")
+    await asyncio.sleep(0)  # the engine thread's call_soon_threadsafe callbacks run
+    assert [piece async for piece in stream] == ["abc"]
+    assert [piece async for piece in stream] == []  # stays ended
+    assert stream.finish_reason == "stop"
+
+
+@pytest.mark.asyncio
+async def test_an_error_ends_the_joined_text_and_is_raised_after_it() -> None:
+    stream = SequenceStream(SequenceRequest(prompt=(1,)), asyncio.get_running_loop())
+    stream.put("x")
+    stream.put("y")
+    stream.end("error", RuntimeError("decode failed"))
+    await asyncio.sleep(0)
+    assert await stream.__anext__() == "xy"
+    with pytest.raises(RuntimeError, match="decode failed"):
+        await stream.__anext__()
+
+
+@pytest.mark.asyncio
+async def test_a_reader_that_keeps_up_gets_each_piece_alone() -> None:
+    stream = SequenceStream(SequenceRequest(prompt=(1,)), asyncio.get_running_loop())
+    got = []
+    for piece in ("one", "two"):
+        stream.put(piece)
+        got.append(await stream.__anext__())
+    assert got == ["one", "two"]
