@@ -152,6 +152,15 @@ class Counter:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False)) if text else 0
 
 
+def raw_model(url: str) -> str:
+    """The model a server lists that is not one of SYNAPSE's agent models (the GGUF itself)."""
+    listed = httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {KEY}"}, timeout=30).json()["data"]
+    names = [m["id"] for m in listed if not str(m["id"]).startswith("triz-agent")]
+    if not names:
+        raise SystemExit(f"{url} lists no model besides the agent models")
+    return str(names[0])
+
+
 async def one_request(client: Any, question: str, max_tokens: int, synapse: bool) -> tuple[float, str, float]:
     """TTFT in ms, the streamed text, and the seconds from the first to the last piece."""
     extra: dict[str, Any] = {"repeat_penalty": 1.0}
@@ -161,7 +170,7 @@ async def one_request(client: Any, question: str, max_tokens: int, synapse: bool
     first = last = 0.0
     pieces: list[str] = []
     stream = await client.chat.completions.create(
-        model=MODEL,
+        model=client.bench_model,
         messages=[{"role": "user", "content": question}],
         max_tokens=max_tokens,
         temperature=0,
@@ -182,6 +191,7 @@ async def measure_level(url: str, n: int, rounds: int, max_tokens: int, synapse:
 
     level = Level(n)
     client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0, timeout=600)
+    client.bench_model = raw_model(url)  # type: ignore[attr-defined]
 
     async def one_client(i: int) -> None:
         for r in range(rounds):
@@ -192,6 +202,8 @@ async def measure_level(url: str, n: int, rounds: int, max_tokens: int, synapse:
                 console.print(f"  error: {type(exc).__name__}: {exc}")
                 continue
             tokens = count(text)
+            if not tokens:  # an answer that was only its end: no first token to time
+                continue
             level.ttft_ms.append(ttft)
             level.tokens += tokens
             if tokens > 1 and span > 0:

@@ -103,8 +103,7 @@ def _stack_in_a_process(tmp_path: Path, specs: list[ServiceSpec]) -> tuple[subpr
             lock = threading.Lock()
             def say(text):
                 with lock:
-                    sys.stdout.write(text + "\n")
-                    sys.stdout.flush()
+                    print(text, flush=True)
             def ready(sup):
                 say("READY " + " ".join(str(r.process.pid) for r in sup.running))
             sys.exit(Supervisor(specs, lambda n, l: say(f"{n} | {l}")).run(30, on_ready=ready))
