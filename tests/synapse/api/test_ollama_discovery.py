@@ -48,7 +48,8 @@ def test_show_gives_the_backing_models_template_parameters_and_context(serve: Se
         params = (shown.parameters or "").splitlines()
         # The backend's card says what it applies (here the model's 0.7); SYNAPSE's fallback fills only the gaps.
         assert "temperature                    0.7" in params and "num_ctx                        2048" in params
-        assert 'stop                           "<|im_end|>"' in params and "top_p                          0.95" in params
+        assert 'stop                           "<|im_end|>"' in params
+        assert "top_p                          0.95" in params
         assert "temperature                    0.3" not in params
         assert shown.modelfile is not None and f"FROM {MODEL}\n" in shown.modelfile
     assert client.show("triz-agent").details is not None
