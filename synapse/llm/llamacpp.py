@@ -52,17 +52,39 @@ class EmbeddedConfig:
     n_threads: int = 0
     gpu_layers: int = -1
     data_dir: Path | None = None
+    #: LoRA GGUFs of the same base, each served as a model of its own name (the agent profiles' adapters).
+    adapters: tuple[tuple[str, Path], ...] = ()
 
 
-def embedded_config(settings: SynapseSettings) -> EmbeddedConfig:
-    """The embedded backend as SYNAPSE's settings describe it."""
+def embedded_config(settings: SynapseSettings, adapters: Sequence[tuple[str, Path]] = ()) -> EmbeddedConfig:
+    """The embedded backend as SYNAPSE's settings describe it, with the profiles' LoRAs."""
     return EmbeddedConfig(
         gguf=settings.gguf,
         n_ctx=settings.n_ctx,
         parallel=settings.parallel,
         n_threads=settings.n_threads,
         gpu_layers=settings.gpu_layers,
+        adapters=tuple(adapters),
     )
+
+
+def served_models(resolved: ResolvedModel, adapters: Sequence[tuple[str, Path]]) -> dict[str, str | None]:
+    """Each served model name and the LoRA it decodes with (None: the bare base).
+
+    The resolved model keeps its name (with its own LoRA when it has one); each adapter is served under its
+    name; when any LoRA is loaded, the bare base is served too, under its file's name."""
+    served: dict[str, str | None] = {resolved.name: resolved.name if resolved.lora else None}
+    for name, _ in adapters:
+        served.setdefault(name, name)
+    if resolved.lora is not None or adapters:
+        served.setdefault(resolved.path.stem.lower(), None)
+    return served
+
+
+def lora_files(resolved: ResolvedModel, adapters: Sequence[tuple[str, Path]]) -> tuple[tuple[str, Path], ...]:
+    """Every LoRA to load, by the name `served_models` gives it."""
+    own = ((resolved.name, resolved.lora),) if resolved.lora is not None else ()
+    return own + tuple((n, p) for n, p in adapters if n != resolved.name)
 
 
 class LlamaCppBackend(LLMBackend):
@@ -74,6 +96,8 @@ class LlamaCppBackend(LLMBackend):
         self.config = config or EmbeddedConfig()
         self.resolved = resolved
         self._loaded: Loaded | None = None
+        #: Served model name -> the LoRA it decodes with (None: the bare base); set once loaded.
+        self.served: dict[str, str | None] = {}
         #: The loaded model's sampling defaults, for what a request leaves open.
         self.sampling: Sampling = FALLBACK
         self._error = "the embedded model is not loaded yet"
@@ -88,7 +112,8 @@ class LlamaCppBackend(LLMBackend):
             try:
                 if self.resolved is None:
                     self.resolved = resolve_gguf(self.config.gguf, self.config.data_dir)
-                self._loaded = await asyncio.to_thread(load_model, self.resolved, self.config)
+                loras = lora_files(self.resolved, self.config.adapters)
+                self._loaded = await asyncio.to_thread(load_model, self.resolved, self.config, loras)
             except SynapseError as exc:
                 self._error = str(exc)
                 log.error("embedded backend unavailable: %s", exc)
@@ -99,6 +124,9 @@ class LlamaCppBackend(LLMBackend):
                 return
             self.sampling = self._loaded.sampling
             resolved = self.resolved
+            self.served = served_models(resolved, self.config.adapters)
+            if len(self.served) > 1:
+                log.info("embedded backend serves %s from one base", ", ".join(self.served))
             if resolved.demo:
                 log.warning("embedded backend: %s (%s); %s", resolved.name, resolved.path, DEMO_WARNING)
             else:
@@ -116,6 +144,13 @@ class LlamaCppBackend(LLMBackend):
     def model_name(self) -> str | None:
         """The name the loaded model is served under."""
         return self.resolved.name if self.resolved is not None and self._loaded is not None else None
+
+    @property
+    def base_model_name(self) -> str | None:
+        """The name the bare base is served under (the resolved model's own when no LoRA is loaded)."""
+        if self.model_name is None:
+            return None
+        return next((name for name, lora in self.served.items() if lora is None), self.model_name)
 
     @property
     def completed(self) -> int:
@@ -142,7 +177,7 @@ class LlamaCppBackend(LLMBackend):
             backend="llamacpp",
             status="ok",
             detail=f"{self.resolved.path} ({self.resolved.origin})",
-            models=[self.resolved.name],
+            models=list(self.served),
             demo=self.resolved.demo,
             slots=total,
             slots_in_use=in_use,
@@ -151,23 +186,25 @@ class LlamaCppBackend(LLMBackend):
     async def list_models(self) -> list[ModelInfo]:
         resolved = self._require()
         loaded = self._need()
+        base_size = resolved.path.stat().st_size
+        loras = dict(lora_files(resolved, self.config.adapters))
         return [
             ModelInfo(
-                name=resolved.name,
+                name=name,
                 backend="llamacpp",
                 context_window=loaded.native.n_ctx_seq,
-                size=resolved.path.stat().st_size,
+                size=base_size + (loras[lora].stat().st_size if lora is not None else 0),
                 family=loaded.metadata.get("general.architecture"),
                 quantization=file_type_name(loaded.metadata.get("general.file_type")),
                 demo=resolved.demo,
-                path=str(resolved.path),
+                path=str(loras[lora] if lora is not None else resolved.path),
             )
+            for name, lora in self.served.items()
         ]
 
     async def loaded_models(self) -> list[LoadedModel]:
         if self._loaded is None or self.resolved is None:
             return []
-        [info] = await self.list_models()
         in_use, total = self.slots
         # The model stays loaded while the server runs; the GPU share is not measured (size_vram 0).
         return [
@@ -180,10 +217,11 @@ class LlamaCppBackend(LLMBackend):
                 slots=total,
                 slots_in_use=in_use,
             )
+            for info in await self.list_models()
         ]
 
     async def model_card(self, model: str) -> ModelCard:
-        if self._loaded is None or self.resolved is None or model != self.resolved.name:
+        if self._loaded is None or self.resolved is None or model not in self.served:
             return ModelCard()
         loaded = self._loaded
         card = gguf_card(
@@ -220,9 +258,9 @@ class LlamaCppBackend(LLMBackend):
                 f"the embedded llama.cpp backend is down: {self._error}",
                 "set SYNAPSE_GGUF to a .gguf file, or SYNAPSE_BACKEND=ollama with a running Ollama",
             )
-        if model is not None and model != self.resolved.name:
+        if model is not None and model not in self.served:
             raise ModelNotFoundError(
-                f"the embedded backend serves {self.resolved.name!r}, not {model!r}",
+                f"the embedded backend serves {', '.join(map(repr, self.served))}, not {model!r}",
                 "use a name from GET /v1/models",
             )
         return self.resolved
@@ -241,7 +279,8 @@ class LlamaCppBackend(LLMBackend):
         loaded = self._need()
         # Tool and schema problems are the caller's (422) and surface before the request waits for a sequence.
         plan = plan_output(options)
-        request = loaded.request(messages, options, plan, sampler_spec(options, self.sampling, grammar_for(plan)))
+        spec = sampler_spec(options, self.sampling, grammar_for(plan))
+        request = loaded.request(messages, options, plan, spec, adapter=self.served[model])
         sequence = loaded.engine.submit(request)
         collector = OutputCollector(plan)
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from synapse.errors import SynapseError
@@ -44,7 +45,13 @@ class Loaded:
     sampling: Sampling
 
     def request(
-        self, messages: Sequence[ChatMessage], options: GenerationOptions, plan: OutputPlan, spec: SamplerSpec
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        plan: OutputPlan,
+        spec: SamplerSpec,
+        *,
+        adapter: str | None = None,
     ) -> SequenceRequest:
         """The tokens of the rendered chat and its budget; errors name the limit that the prompt breaks."""
         rendered = self.template.render(messages, plan.prompt_tools)
@@ -65,6 +72,7 @@ class Loaded:
             stop=tuple(s for s in [*rendered.stops, *options.stop] if s),
             sampler=spec,
             client=options.client,
+            adapter=adapter,
         )
 
 
@@ -81,8 +89,8 @@ def sampler_spec(options: GenerationOptions, defaults: Sampling, grammar: str | 
     )
 
 
-def load_model(resolved: ResolvedModel, config: EmbeddedConfig) -> Loaded:
-    """Load the GGUF (and its LoRA) into a context of `config.parallel` sequences and start the engine."""
+def load_model(resolved: ResolvedModel, config: EmbeddedConfig, loras: tuple[tuple[str, Path], ...] = ()) -> Loaded:
+    """Load the GGUF and its LoRAs into a context of `config.parallel` sequences and start the engine."""
     try:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
     except ImportError as exc:
@@ -93,7 +101,7 @@ def load_model(resolved: ResolvedModel, config: EmbeddedConfig) -> Loaded:
     native = NativeModel(
         resolved.path,
         Shape(n_seq=config.parallel, n_ctx_seq=config.n_ctx, n_threads=config.n_threads),
-        Placement(gpu_layers=config.gpu_layers, lora=resolved.lora),
+        Placement(gpu_layers=config.gpu_layers, loras=loras),
     )
     metadata = native.metadata()
     template = metadata.get("tokenizer.chat_template") or _CHATML

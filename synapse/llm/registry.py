@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Literal
 
 from synapse.config import OllamaSettings, SynapseSettings
@@ -13,6 +14,8 @@ from synapse.llm.errors import BackendUnavailableError, ModelNotFoundError
 from synapse.llm.models import BackendHealth, ModelInfo
 
 ModelRole = Literal["triz", "base"]
+#: LoRA GGUFs by served name, for a backend that applies adapters itself (the embedded one).
+Adapters = Sequence[tuple[str, Path]]
 #: How long a health answer is trusted; keeps a per-request check from costing a round trip each time.
 HEALTH_TTL_S = 2.0
 
@@ -68,9 +71,10 @@ class Backends:
         raise BackendUnavailableError("no generation backend is available: " + "; ".join(details), hint)
 
     def model_for(self, backend: LLMBackend, role: ModelRole) -> str:
-        """The backend's model for a role: Ollama serves both by name, the embedded backend has one model."""
+        """The backend's model for a role: Ollama serves both by name; the embedded backend serves its model
+        (with its LoRA) for TRIZ and the bare base, when a LoRA is loaded, for the base role."""
         if backend.kind == "llamacpp":
-            name = getattr(backend, "model_name", None)
+            name = getattr(backend, "model_name" if role == "triz" else "base_model_name", None)
             if name:
                 return str(name)
         return self.triz_model if role == "triz" else self.base_model
@@ -99,7 +103,7 @@ class Backends:
 
 
 #: Makes a backend from the settings; nothing is loaded until its start().
-BackendFactory = Callable[[SynapseSettings, OllamaSettings], LLMBackend]
+BackendFactory = Callable[[SynapseSettings, OllamaSettings, Adapters], LLMBackend]
 _BACKENDS: dict[str, BackendFactory] = {}
 
 
@@ -108,13 +112,13 @@ def register_backend(name: str, factory: BackendFactory) -> None:
     _BACKENDS[name] = factory
 
 
-def _llamacpp(settings: SynapseSettings, _: OllamaSettings) -> LLMBackend:
+def _llamacpp(settings: SynapseSettings, _: OllamaSettings, adapters: Adapters) -> LLMBackend:
     from synapse.llm.llamacpp import LlamaCppBackend, embedded_config
 
-    return LlamaCppBackend(embedded_config(settings))
+    return LlamaCppBackend(embedded_config(settings, adapters))
 
 
-def _ollama(settings: SynapseSettings, ollama_settings: OllamaSettings) -> LLMBackend:
+def _ollama(settings: SynapseSettings, ollama_settings: OllamaSettings, _: Adapters) -> LLMBackend:
     from synapse.llm.ollama_backend import OllamaBackend
 
     return OllamaBackend(ollama_settings.host, num_ctx=settings.n_ctx)
@@ -124,9 +128,12 @@ register_backend("llamacpp", _llamacpp)
 register_backend("ollama", _ollama)
 
 
-def build_backends(settings: SynapseSettings, ollama_settings: OllamaSettings | None = None) -> Backends:
-    """The backends that the settings name, in their fallback order (nothing is loaded until start())."""
+def build_backends(
+    settings: SynapseSettings, ollama_settings: OllamaSettings | None = None, adapters: Adapters = ()
+) -> Backends:
+    """The backends that the settings name, in their fallback order (nothing is loaded until start()); the
+    embedded one also loads `adapters` over its base (Ollama serves each profile's model by name)."""
     order = settings.fallback_order()
     ollama = ollama_settings or OllamaSettings()
-    backends = {name: _BACKENDS[name](settings, ollama) for name in order if name in _BACKENDS}
+    backends = {name: _BACKENDS[name](settings, ollama, adapters) for name in order if name in _BACKENDS}
     return Backends(backends, order, triz_model=settings.triz_model, base_model=settings.base_model)

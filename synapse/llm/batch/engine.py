@@ -6,6 +6,11 @@ decoding, so a long prompt delays running streams by one chunk, not by its whole
 admitted between steps; a finished or cancelled sequence frees its slot at once. Its KV cells are kept until
 the slot's next request, which skips the part of its prompt they already hold (a conversation's history, a
 shared system prompt); the rest is removed before that request's prefill.
+
+Sequences may ask for different LoRAs of the loaded base. A decode applies one adapter to every row, so a
+step decodes one batch per adapter in use, the one applied now first (llama.cpp re-plans its graph on each
+change, so a step switches at most once per group). Cached cells are reused only by the same adapter: a
+LoRA changes the keys and values the cells hold.
 """
 
 from __future__ import annotations
@@ -64,8 +69,9 @@ class BatchEngine:
         self._waiting: list[SequenceStream] = []
         self._active: list[_Active] = []
         self._free = list(range(native.n_seq))
-        #: What each free slot's KV cells still hold: a new prompt that starts the same way skips that part.
-        self._cached: dict[int, list[int]] = {slot: [] for slot in self._free}
+        #: What each free slot's KV cells still hold, and under which adapter: a new prompt for the same
+        #: adapter that starts the same way skips that part.
+        self._cached: dict[int, tuple[str | None, list[int]]] = {slot: (None, []) for slot in self._free}
         self._turns = RoundRobin()
         self.steps = 0
         #: Set when the loop died (a failed decode): later requests end with it at once instead of waiting.
@@ -88,6 +94,10 @@ class BatchEngine:
             return stream
         if self.failure is not None:
             stream.end("error", self.failure)
+            return stream
+        if request.adapter is not None and request.adapter not in self.native.adapters:
+            loaded = ", ".join(self.native.adapters) or "none"
+            stream.end("error", SynapseError(f"no LoRA {request.adapter!r} is loaded", f"loaded: {loaded}"))
             return stream
         self._inbox.put(stream)
         return stream
@@ -157,18 +167,21 @@ class BatchEngine:
             stream.end("error", exc)
             return
         stream.admitted_step = self.steps
-        slot, keep = self._slot_for(stream.request.prompt)
+        slot, keep = self._slot_for(stream.request.prompt, stream.request.adapter)
         self._free.remove(slot)
         self.native.trim_sequence(slot, keep)
         stream.reused = keep
         self._active.append(_Active(stream, slot, sampler, TextOut(stream.request.stop), prefilled=keep))
 
-    def _slot_for(self, prompt: tuple[int, ...]) -> tuple[int, int]:
-        """The free slot whose cached tokens share the longest start with `prompt`, and how many to keep
-        (never the whole prompt: its last token is decoded again for the logits of the first answer token)."""
+    def _slot_for(self, prompt: tuple[int, ...], adapter: str | None) -> tuple[int, int]:
+        """The free slot whose cached tokens (under the same adapter) share the longest start with `prompt`,
+        and how many to keep (never the whole prompt: its last token is decoded again for the logits of the
+        first answer token)."""
         best, best_keep = self._free[0], 0
         for slot in self._free:
-            cached = self._cached[slot]
+            cached_adapter, cached = self._cached[slot]
+            if cached_adapter != adapter:
+                continue
             keep = 0
             for mine, theirs in zip(prompt[: len(prompt) - 1], cached, strict=False):
                 if mine != theirs:
@@ -181,40 +194,54 @@ class BatchEngine:
     def _step(self) -> None:
         for seq in [s for s in self._active if s.stream.cancelled]:
             self._retire(seq, "cancelled")
-        rows = self._plan()
-        if not rows:
+        groups: dict[str | None, list[_Active]] = {}
+        for seq in self._active:
+            groups.setdefault(seq.stream.request.adapter, []).append(seq)
+        # The applied adapter's group first: no switch when a single adapter (or none) is in use.
+        order = sorted(groups, key=lambda a: a != self.native.adapter)
+        decoding = any(seq.pending is not None for seq in self._active)
+        prefill = min(self.native.n_batch, self.prefill_chunk) if decoding else self.native.n_batch
+        planned = []
+        for adapter in order:
+            rows, prefill = self._plan(groups[adapter], prefill)
+            if rows:
+                planned.append((adapter, rows))
+        if not planned:
             return
-        self.native.decode(rows)
         self.steps += 1
-        for seq in self._active:
-            seq.generated_in_cache += seq.decoding_pending
-        for seq in list(self._active):
-            if seq.rows and rows[seq.rows[-1]][3]:
-                self._take(seq, seq.sampler.sample(self.native, seq.rows[-1]))
+        for adapter, rows in planned:
+            self.native.use_adapter(adapter)
+            self.native.decode(rows)
+            for seq in groups[adapter]:
+                seq.generated_in_cache += seq.decoding_pending
+            for seq in groups[adapter]:
+                if seq.rows and rows[seq.rows[-1]][3]:
+                    self._take(seq, seq.sampler.sample(self.native, seq.rows[-1]))
 
-    def _plan(self) -> list[Row]:
-        """The rows of the next decode: one token per decoding sequence, then prompt chunks."""
+    def _plan(self, group: list[_Active], prefill: int) -> tuple[list[Row], int]:
+        """The rows of one adapter's decode: one token per decoding sequence, then prompt chunks from the
+        step's prefill budget; returns the rows and the budget left."""
         rows: list[Row] = []
-        for seq in self._active:
+        for seq in group:
             seq.rows = []
             seq.decoding_pending = seq.pending is not None
             if seq.pending is not None:
                 seq.rows.append(len(rows))
                 rows.append((seq.pending, seq.pos - 1, seq.slot, True))
-        room = self.native.n_batch - len(rows)
-        budget = min(room, self.prefill_chunk) if rows else room
-        for seq in self._active:
+        budget = min(prefill, self.native.n_batch - len(rows))
+        used = 0
+        for seq in group:
             left = len(seq.prompt) - seq.prefilled
-            if left == 0 or budget == 0:
+            if left == 0 or used == budget:
                 continue
-            n = min(left, budget)
+            n = min(left, budget - used)
             start = seq.prefilled
             for k in range(start, start + n):
                 seq.rows.append(len(rows))
                 rows.append((seq.prompt[k], k, seq.slot, k == len(seq.prompt) - 1))
             seq.prefilled += n
-            budget -= n
-        return rows
+            used += n
+        return rows, prefill - used
 
     def _take(self, seq: _Active, token: int) -> None:
         """Account for a sampled token: the end of the answer, a stop string, or text to stream."""
@@ -239,9 +266,9 @@ class BatchEngine:
         self._active.remove(seq)
         if finish == "error":
             self.native.free_sequence(seq.slot)
-            self._cached[seq.slot] = []
+            self._cached[seq.slot] = (None, [])
         else:  # the slot is free; its cells stay for a next prompt that starts the same way
-            self._cached[seq.slot] = seq.in_cache
+            self._cached[seq.slot] = (seq.stream.request.adapter, seq.in_cache)
         seq.sampler.free()
         self._free.append(seq.slot)
         if finish in ("stop", "length"):

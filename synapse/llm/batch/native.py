@@ -62,6 +62,7 @@ NATIVE_NAMES = (
     "llama_vocab_get_text",
     "llama_adapter_lora_init",
     "llama_set_adapters_lora",
+    "llama_get_logits_ith",
 )
 #: Fields of llama_context_params set here.
 CONTEXT_FIELDS = (
@@ -172,10 +173,11 @@ class Shape:
 
 @dataclass(frozen=True)
 class Placement:
-    """Where the weights live and what runs on top of them: layers on the GPU (0: none, -1: all) and a LoRA."""
+    """Where the weights live and what runs on top of them: layers on the GPU (0: none, -1: all) and the LoRAs,
+    each loaded once under its name and applied per sequence group (`NativeModel.use_adapter`)."""
 
     gpu_layers: int = 0
-    lora: Path | None = None
+    loras: tuple[tuple[str, Path], ...] = ()
 
 
 class NativeModel:
@@ -214,23 +216,50 @@ class NativeModel:
         self.n_batch = n_batch
         self._batch = lib.llama_batch_init(n_batch, 0, 1)
         self._piece = ctypes.create_string_buffer(256)
-        self._lora: Any = None
-        if where.lora is not None:
-            self._apply_lora(where.lora)
+        self._n_vocab = int(lib.llama_vocab_n_tokens(self.vocab))
+        #: The loaded LoRAs by name (freed with the model), the one applied now (None: the bare base), and
+        #: how many times the applied adapter changed (the bench reads it).
+        self._loras: dict[str, Any] = {}
+        self.adapter: str | None = None
+        self.switches = 0
+        for name, lora in where.loras:
+            self._loras[name] = self._load_lora(lora)
 
-    def _apply_lora(self, path: Path) -> None:
-        lib = self.lib
-        self._lora = lib.llama_adapter_lora_init(self.model, str(path).encode("utf-8"))
-        if not self._lora:
+    def _load_lora(self, path: Path) -> Any:
+        lora = self.lib.llama_adapter_lora_init(self.model, str(path).encode("utf-8"))
+        if not lora:
             self.close()
             raise SynapseError(
-                f"llama.cpp cannot load the LoRA {path}", "export it again: synapse export --mode adapter"
+                f"llama.cpp cannot load the LoRA {path}",
+                "export it again for this base: synapse export NAME --mode adapter",
             )
-        adapters = (lib.llama_adapter_lora_p_ctypes * 1)(self._lora)
-        scales = (ctypes.c_float * 1)(1.0)
-        if lib.llama_set_adapters_lora(self.ctx, adapters, 1, scales) != 0:
-            self.close()
-            raise SynapseError(f"llama.cpp cannot apply the LoRA {path}", "check that it was exported for this base")
+        return lora
+
+    @property
+    def adapters(self) -> tuple[str, ...]:
+        """The names of the loaded LoRAs."""
+        return tuple(self._loras)
+
+    def use_adapter(self, name: str | None) -> None:
+        """Apply the LoRA `name` (None: none) to every decode from now on; a no-op when it is applied already.
+
+        llama.cpp re-plans its compute graph after a change, so the engine groups sequences by adapter and
+        switches at most once per group, not once per token."""
+        if name == self.adapter:
+            return
+        lib = self.lib
+        if name is None:
+            rc = lib.llama_set_adapters_lora(self.ctx, None, 0, None)
+        else:
+            if name not in self._loras:
+                raise SynapseError(f"no LoRA {name!r} is loaded", f"use one of: {', '.join(self._loras) or 'none'}")
+            adapters = (lib.llama_adapter_lora_p_ctypes * 1)(self._loras[name])
+            scales = (ctypes.c_float * 1)(1.0)
+            rc = lib.llama_set_adapters_lora(self.ctx, adapters, 1, scales)
+        if rc != 0:
+            raise SynapseError(f"llama.cpp cannot apply the LoRA {name!r}", "check that it was exported for this base")
+        self.adapter = name
+        self.switches += 1
 
     # ---- the model's facts ---------------------------------------------------------------------
 
@@ -298,6 +327,11 @@ class NativeModel:
         rc = self.lib.llama_decode(self.ctx, batch)
         if rc != 0:
             raise SynapseError(f"llama_decode failed with {rc} on a batch of {len(rows)}", "see the server log")
+
+    def logits(self, index: int) -> list[float]:
+        """The logits of batch row `index` of the last decode (tests compare adapters with merged models)."""
+        row = self.lib.llama_get_logits_ith(self.ctx, index)
+        return [float(row[i]) for i in range(self._n_vocab)]
 
     def trim_sequence(self, seq: int, keep: int) -> None:
         """Drop the KV cells of `seq` from position `keep` on (0: all of them)."""

@@ -25,6 +25,8 @@ class SequenceRequest:
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
     #: Who asks: waiting requests get free sequences client by client in turn (synapse/llm/fair.py).
     client: str = ""
+    #: The loaded LoRA to decode with (None: the bare base); sequences of different adapters never share a decode.
+    adapter: str | None = None
 
 
 class _End:

@@ -1,0 +1,133 @@
+"""Many LoRAs on one base in one context: each sequence decodes with its own adapter (or none), and its logits
+and greedy tokens equal those of the matching merged GGUF, also while other adapters' sequences are in flight."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch", reason="these tests build their LoRAs with the `export` extra")
+
+from synapse.errors import SynapseError
+from synapse.llm.batch import BatchEngine, NativeModel, Placement, SequenceRequest, Shape
+
+pytestmark = pytest.mark.slow
+#: The export's verification bound for F32 files (tests/export/test_lora_gguf.py), the tightest it sets.
+TOLERANCE = 1e-3
+PROMPT = "<|im_start|>user\nhow to make a beam stronger<|im_end|>\n<|im_start|>assistant\n"
+
+
+@dataclass(frozen=True)
+class Files:
+    base: Path
+    loras: dict[str, Path]
+    merged: dict[str, Path]
+
+
+@pytest.fixture(scope="module")
+def files(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Files:
+    from export.inputs import inspect_adapter, inspect_base
+    from export.lora_gguf import write_lora_gguf
+    from export.merge import write_merged_gguf
+    from tests.support.synthetic_models import build_random_lora
+
+    out = tmp_path_factory.mktemp("adapters")
+    base = inspect_base(tiny_base)
+    plain = write_merged_gguf(base, None, out / "base-f32.gguf", "F32").path
+    loras, merged = {}, {}
+    for name, seed in (("sport", 11), ("physics", 12)):
+        adapter = inspect_adapter(build_random_lora(tiny_base, out / name, seed=seed), base)
+        loras[name] = write_lora_gguf(base, adapter, out / f"{name}-lora.gguf", name).path
+        merged[name] = write_merged_gguf(base, adapter, out / f"{name}-f32.gguf", "F32").path
+    return Files(plain, loras, merged)
+
+
+@pytest.fixture(scope="module")
+def shared(files: Files) -> Iterator[NativeModel]:
+    native = NativeModel(files.base, Shape(n_seq=3, n_ctx_seq=256), Placement(loras=tuple(files.loras.items())))
+    yield native
+    native.close()
+
+
+def _last_logits(native: NativeModel, prompt: list[int]) -> list[float]:
+    native.free_sequence(0)
+    native.decode([(t, i, 0, i == len(prompt) - 1) for i, t in enumerate(prompt)])
+    return native.logits(len(prompt) - 1)
+
+
+def _max_diff(a: list[float], b: list[float]) -> float:
+    return max(abs(x - y) for x, y in zip(a, b, strict=True))
+
+
+def test_each_adapter_gives_its_merged_models_logits(shared: NativeModel, files: Files) -> None:
+    prompt = shared.tokenize(PROMPT)
+    seen = {}
+    for name in (*files.loras, None):
+        shared.use_adapter(name)
+        seen[name] = _last_logits(shared, prompt)
+        reference = NativeModel(files.merged[name] if name else files.base, Shape(n_seq=1, n_ctx_seq=256))
+        try:
+            assert _max_diff(seen[name], _last_logits(reference, prompt)) <= TOLERANCE, name
+        finally:
+            reference.close()
+    # The adapters really change the answer: each differs from the bare base and from the other.
+    assert _max_diff(seen["sport"], seen[None]) > 0.1
+    assert _max_diff(seen["sport"], seen["physics"]) > 0.1
+    assert shared.adapters == ("sport", "physics")
+
+
+def _greedy(native: NativeModel, adapters: list[str | None], n_tokens: int = 12) -> list[list[int]]:
+    engine = BatchEngine(native)
+
+    async def run() -> list[list[int]]:
+        prompt = tuple(native.tokenize(PROMPT))
+        streams = [engine.submit(SequenceRequest(prompt, max_tokens=n_tokens, adapter=a)) for a in adapters]
+        await asyncio.gather(*(s.text() for s in streams))
+        assert all(s.finish_reason in ("stop", "length") for s in streams)
+        return [s.tokens for s in streams]
+
+    try:
+        return asyncio.run(run())
+    finally:
+        engine._inbox.put(None)  # stop the thread but keep the shared model for the other tests
+        engine._thread.join(30)
+
+
+def test_adapters_and_bare_base_in_flight_at_once_match_merged_models(shared: NativeModel, files: Files) -> None:
+    together = _greedy(shared, ["sport", "physics", None])
+    for name, tokens in zip(("sport", "physics", None), together, strict=True):
+        alone = NativeModel(files.merged[name] if name else files.base, Shape(n_seq=1, n_ctx_seq=256))
+        try:
+            assert tokens == _greedy(alone, [None])[0], name
+        finally:
+            alone.close()
+    assert together[0] != together[1]
+
+
+def test_cached_cells_are_not_reused_across_adapters(shared: NativeModel) -> None:
+    engine = BatchEngine(shared)
+
+    async def run() -> tuple[int, int, str]:
+        prompt = tuple(shared.tokenize(PROMPT))
+        first = engine.submit(SequenceRequest(prompt, max_tokens=2, adapter="sport"))
+        await first.text()
+        other = engine.submit(SequenceRequest(prompt, max_tokens=2, adapter="physics"))
+        await other.text()
+        same = engine.submit(SequenceRequest(prompt, max_tokens=2, adapter="physics"))
+        await same.text()
+        unknown = engine.submit(SequenceRequest(prompt, max_tokens=2, adapter="chemistry"))
+        with pytest.raises(SynapseError, match="no LoRA 'chemistry' is loaded"):
+            await unknown.text()
+        return other.reused, same.reused, str(unknown.finish_reason)
+
+    try:
+        other_reused, same_reused, unknown_finish = asyncio.run(run())
+    finally:
+        engine._inbox.put(None)
+        engine._thread.join(30)
+    assert other_reused == 0 and same_reused > 0
+    assert unknown_finish == "error"
