@@ -26,6 +26,7 @@ class QueryRequest(_Model):
     mode: QueryMode = "mix"
     top_k: int = Field(default=10, ge=1, le=200)
     lang: LangChoice = "auto"
+    collections: list[str] | None = None
 
 
 class Source(_Model):

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
-import sys
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from export.errors import ExportProfileError
 from export.quantize import Quant
 from synapse.config import ExportSettings
+from synapse.config.toml_tables import read_profile_tables
 from synapse.lang import Lang
 from synapse.paths import default_data_dir
 
@@ -244,7 +243,9 @@ def load_profiles(user_file: Path | None = None) -> dict[str, ExportProfile]:
     path = user_file if user_file is not None else default_profiles_file()
     if path is None:
         return profiles
-    resolver = _Resolver(path, _read_profile_tables(path), profiles)
+    resolver = _Resolver(
+        path, read_profile_tables(path, "export profile file", PROFILES_ENV, ExportProfileError), profiles
+    )
     for name in resolver.tables:
         resolver.resolve(name)
     return {**profiles, **resolver.resolved}
@@ -259,55 +260,6 @@ def get_profile(name: str, user_file: Path | None = None) -> ExportProfile:
             "known profiles: " + ", ".join(sorted(profiles)) + "; `synapse export --list` shows them",
         )
     return profiles[name]
-
-
-def _read_profile_tables(path: Path) -> dict[str, dict[str, Any]]:
-    """The `[profiles.NAME]` tables of a user file, checked for shape but not yet validated."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ExportProfileError(
-            f"cannot read the export profile file {path}: {exc.strerror or exc}",
-            f"create it, or unset {PROFILES_ENV}",
-        ) from None
-    data = _parse_toml(text, path)
-    extra = sorted(set(data) - {"profiles"})
-    if extra:
-        raise ExportProfileError(
-            f"{path}: unexpected top-level key(s): {', '.join(extra)}",
-            "put each profile in a [profiles.NAME] table",
-        )
-    tables = data.get("profiles", {})
-    if not isinstance(tables, dict):
-        raise ExportProfileError(f"{path}: 'profiles' must be a table", "write [profiles.NAME] tables")
-    for name, table in tables.items():
-        if not isinstance(table, dict):
-            raise ExportProfileError(
-                f"{path}: profile {name!r} must be a table, not a {type(table).__name__}",
-                f"write it as [profiles.{name}] followed by its fields",
-            )
-    return cast(dict[str, dict[str, Any]], tables)
-
-
-def _parse_toml(text: str, path: Path) -> dict[str, Any]:
-    """Parse TOML with tomllib (Python 3.11+) or tomli (3.10), naming the file on errors."""
-    try:
-        toml = importlib.import_module("tomllib")
-    except ModuleNotFoundError:
-        try:
-            toml = importlib.import_module("tomli")
-        except ModuleNotFoundError:
-            raise ExportProfileError(
-                f"cannot read {path}: Python {sys.version_info[0]}.{sys.version_info[1]} has no TOML parser",
-                "install `tomli` into this environment, or use Python 3.11 or newer",
-            ) from None
-    try:
-        return cast(dict[str, Any], toml.loads(text))
-    except toml.TOMLDecodeError as exc:
-        raise ExportProfileError(
-            f"{path}: not valid TOML: {exc}",
-            "each profile is a [profiles.NAME] table of `field = value` lines; strings need quotes",
-        ) from None
 
 
 class _Resolver:

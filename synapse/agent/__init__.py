@@ -16,10 +16,13 @@ from synapse.agent.models import (
     TurnPlan,
     TurnRequest,
 )
-from synapse.agent.routing import TrizRouter
+from synapse.agent.profile_set import ProfileSet
+from synapse.agent.profiles import AUTO_MODEL, Profile, ProfileAdapter, ProfileError, load_profiles
+from synapse.agent.routing import ProfileRouter
 
 __all__ = [
     "AGENT_MODELS",
+    "AUTO_MODEL",
     "BASE_AGENT",
     "TRIZ_AGENT",
     "Agent",
@@ -27,17 +30,22 @@ __all__ = [
     "DialogueMemory",
     "FittedPrompt",
     "InvalidTurnError",
+    "Profile",
+    "ProfileAdapter",
+    "ProfileError",
+    "ProfileRouter",
+    "ProfileSet",
     "RagMode",
     "RagOptions",
     "ReopeningCortex",
     "RetrievalInfo",
     "TrizInfo",
-    "TrizRouter",
     "TurnPlan",
     "TurnRequest",
     "UnavailableCortex",
     "create_agent",
     "detect_lang",
     "fit_prompt",
+    "load_profiles",
     "open_cortex",
 ]

@@ -13,18 +13,12 @@ from cortex.errors import CortexError
 from synapse.agent.budget import FittedPrompt, PromptParts, fit_prompt
 from synapse.agent.lang import detect_lang
 from synapse.agent.memory import DialogueMemory
-from synapse.agent.models import (
-    AGENT_MODELS,
-    BASE_AGENT,
-    TRIZ_AGENT,
-    RetrievalInfo,
-    TrizInfo,
-    TurnPlan,
-    TurnRequest,
-)
+from synapse.agent.models import TRIZ_AGENT, RagMode, RetrievalInfo, TrizInfo, TurnPlan, TurnRequest
+from synapse.agent.profile_set import ProfileSet
+from synapse.agent.profiles import AUTO_MODEL, Profile
 from synapse.agent.prompts import context_blocks, context_section, system_text, triz_section
-from synapse.agent.retrieval import Retrieved, retrieve
-from synapse.agent.routing import TrizRouter
+from synapse.agent.retrieval import Ask, Retrieved, retrieve
+from synapse.agent.routing import ProfileRouter
 from synapse.config import SynapseSettings
 from synapse.errors import SynapseError
 from synapse.lang import Lang
@@ -61,6 +55,10 @@ def question_index(messages: list[ChatMessage]) -> int:
     return index
 
 
+async def _no_analysis() -> tuple[TrizInfo | None, list[str]]:
+    return None, []
+
+
 def _default_analyzer(problem: str, lang: str) -> Analysis:
     return analyze_problem(problem, lang=lang, top=2)
 
@@ -71,7 +69,7 @@ class _Gathered:
 
     backend: LLMBackend
     model: str
-    route: str
+    profile: Profile | None
     route_score: float | None
     lang: Lang
     retrieved: Retrieved
@@ -79,13 +77,18 @@ class _Gathered:
     triz: TrizInfo | None
     warnings: list[str]
 
+    @property
+    def route(self) -> str:
+        """triz or base (the profile's role), raw for a backend model called by name."""
+        return self.profile.role if self.profile is not None else "raw"
+
 
 def _system_and_triz(request: TurnRequest, found: _Gathered) -> tuple[str, str]:
     """The system text (the agent's own, then the caller's) and the TRIZ section; a raw call keeps the caller's."""
     caller_system = "\n\n".join(m.content for m in request.messages if m.role == "system" and m.content.strip())
-    if found.route == "raw":
+    if found.profile is None:
         return caller_system, ""
-    system = system_text(found.lang, triz=found.route == "triz")
+    system = found.profile.system.get(found.lang) or system_text(found.lang, triz=found.route == "triz")
     if caller_system:
         system = f"{system}\n\n{caller_system}"
     return system, triz_section(found.triz, found.lang)
@@ -153,6 +156,8 @@ def _fit(request: TurnRequest, found: _Gathered) -> TurnPlan:
         dropped_messages=fitted.dropped_messages,
         dropped_sources=len(sources) - fitted.kept_blocks,
         route_score=found.route_score,
+        profile=found.profile.name if found.profile is not None else None,
+        collections=found.profile.collections if found.profile is not None else None,
         conversation=list(messages),
         conversation_id=request.conversation_id,
     )
@@ -161,15 +166,16 @@ def _fit(request: TurnRequest, found: _Gathered) -> TurnPlan:
 class Agent:
     """One chat turn: plan (retrieve, analyse, route, fit) then generate; used by every API dialect and the CLI."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - each collaborator is injectable, as the tests and create_agent build them
         self,
         backends: Backends,
         cortex: CortexBackend,
         settings: SynapseSettings | None = None,
         *,
         analyzer: Analyzer | None = _default_analyzer,
-        router: TrizRouter | None = None,
+        router: ProfileRouter | None = None,
         memory: DialogueMemory | None = None,
+        profiles: ProfileSet | None = None,
     ) -> None:
         self.backends = backends
         self.cortex = cortex
@@ -177,6 +183,22 @@ class Agent:
         self.analyzer = analyzer
         self.router = router
         self.memory = memory
+        self.profiles = profiles or ProfileSet()
+
+    @property
+    def agent_models(self) -> tuple[str, ...]:
+        """The models that go through the agent: every profile, and `auto` when a router can pick one."""
+        models = self.profiles.models
+        return models if self.router is not None else tuple(m for m in models if m != AUTO_MODEL)
+
+    def profile_model(self, profile: Profile, backend: LLMBackend) -> str:
+        """The backend's model for a profile: its own model, its adapter's, or the one for its role."""
+        if profile.model is not None:
+            return profile.model
+        adapter = self.profiles.adapters.get(profile.name)
+        if adapter is not None:
+            return adapter.served if backend.kind == "llamacpp" else adapter.ollama_model
+        return self.backends.model_for(backend, profile.role)
 
     # ---- planning ------------------------------------------------------------------------------
 
@@ -201,47 +223,90 @@ class Agent:
     async def plan(self, request: TurnRequest) -> TurnPlan:
         """Everything before generation; raises BackendUnavailableError (503) or InvalidTurnError (422)."""
         started = time.perf_counter()
-        messages = request.messages
-        question = messages[question_index(messages)]
-        agent = request.model in AGENT_MODELS
-        if agent:
-            backend = await self.backends.pick()
+        question = request.messages[question_index(request.messages)].content
+        lang: Lang = self.settings.lang if self.settings.lang != "auto" else detect_lang(question)
+        if request.model not in self.agent_models:
+            gathered = await self._plan_raw(request, question, lang)
         else:
-            backend = await self.backends.backend_for_model(request.model)
-        lang: Lang = self.settings.lang if self.settings.lang != "auto" else detect_lang(question.content)
-        rag = request.rag
-        mode = (rag.mode if rag and rag.mode else None) or (self.settings.rag_mode if agent else "off")
-        top_k = (rag.top_k if rag and rag.top_k else None) or self.settings.top_k
-
-        retrieval_task = retrieve(
-            self.cortex,
-            question.content,
-            mode=mode,
-            top_k=top_k,
-            lang=lang,
-            timeout_s=self.settings.retrieval_timeout_s,
-        )
-        if agent:
-            retrieved, (triz, triz_warnings) = await asyncio.gather(
-                retrieval_task, self._analyze(question.content, lang)
-            )
-        else:
-            retrieved, triz, triz_warnings = await retrieval_task, None, []
-
-        route: str = "raw"
-        route_score = None
-        if agent:
-            route = "base" if request.model == BASE_AGENT else "triz"
-            if request.model == TRIZ_AGENT and self.router is not None:
-                has_tc = bool(triz and triz.contradictions)
-                route, route_score = await self.router.decide(question.content, has_contradiction=has_tc)
-            model = self.backends.model_for(backend, "triz" if route == "triz" else "base")
-        else:
-            model = request.model
-        gathered = _Gathered(backend, model, route, route_score, lang, retrieved, mode, triz, triz_warnings)
+            gathered = await self._plan_agent(request, question, lang)
         plan = _fit(request, gathered)
         plan.retrieval.plan_ms = round((time.perf_counter() - started) * 1000, 2)
         return plan
+
+    def _mode(self, request: TurnRequest, profile: Profile | None) -> RagMode:
+        rag = request.rag
+        if rag is not None and rag.mode:
+            return rag.mode
+        if profile is None:
+            return "off"
+        return profile.rag_mode or self.settings.rag_mode
+
+    def _ask(self, request: TurnRequest, question: str, lang: Lang, profile: Profile | None) -> Ask:
+        rag = request.rag
+        top_k = (rag.top_k if rag and rag.top_k else None) or self.settings.top_k
+        collections = profile.collections if profile is not None else None
+        return Ask(
+            question=question, mode=self._mode(request, profile), top_k=top_k, lang=lang, collections=collections
+        )
+
+    async def _plan_raw(self, request: TurnRequest, question: str, lang: Lang) -> _Gathered:
+        """A backend model called by name: the caller's prompt, retrieval only when the request asks for it."""
+        backend = await self.backends.backend_for_model(request.model)
+        ask = self._ask(request, question, lang, None)
+        retrieved = await retrieve(self.cortex, ask, timeout_s=self.settings.retrieval_timeout_s)
+        return _Gathered(backend, request.model, None, None, lang, retrieved, ask.mode, None, [])
+
+    async def _plan_agent(self, request: TurnRequest, question: str, lang: Lang) -> _Gathered:
+        """A profile (or `auto`): analysis and routing, retrieval in the chosen profile's scope. With the profile
+        known up front (no routing), the analysis and the retrieval run at once."""
+        backend = await self.backends.pick()
+        timeout = self.settings.retrieval_timeout_s
+        known = self._known_profile(request.model)
+        if known is not None:
+            ask = self._ask(request, question, lang, known)
+            analysis = self._analyze(question, lang) if known.analyzer else _no_analysis()
+            (triz, warnings), retrieved = await asyncio.gather(analysis, retrieve(self.cortex, ask, timeout_s=timeout))
+            profile, score = known, None
+        else:
+            triz, warnings = await self._analyze(question, lang)
+            name, score = await self._route(request.model, question, lang, triz)
+            profile = self.profiles.profiles[name]
+            triz = triz if profile.analyzer else None
+            ask = self._ask(request, question, lang, profile)
+            retrieved = await retrieve(self.cortex, ask, timeout_s=timeout)
+        model = self.profile_model(profile, backend)
+        return _Gathered(backend, model, profile, score, lang, retrieved, ask.mode, triz, warnings)
+
+    def _known_profile(self, model: str) -> Profile | None:
+        """The profile a request names, unless routing decides (`auto`, `triz-agent` with SYNAPSE_ROUTING)."""
+        if self.router is not None and (model == AUTO_MODEL or (model == TRIZ_AGENT and self.settings.routing)):
+            return None
+        return self.profiles.profiles[model] if model != AUTO_MODEL else self.profiles.profiles[TRIZ_AGENT]
+
+    async def _route(self, model: str, question: str, lang: Lang, triz: TrizInfo | None) -> tuple[str, float | None]:
+        """The profile that answers: `auto` picks among all, `triz-agent` may hand over to the baseline."""
+        assert self.router is not None
+        has_tc = bool(triz and triz.contradictions)
+        if model == TRIZ_AGENT:
+            return await self.router.decide(question, has_contradiction=has_tc, among=[TRIZ_AGENT])
+        documents = await self._documents(question, lang)
+        return await self.router.decide(question, has_contradiction=has_tc, documents=documents)
+
+    async def _documents(self, question: str, lang: Lang) -> dict[str, list[str]]:
+        """For `auto`: the snippets each profile with collections finds in them, so a question about a profile's
+        documents goes to that profile."""
+        scoped = [p for p in self.profiles.profiles.values() if p.collections]
+        if not scoped:
+            return {}
+
+        async def snippets(profile: Profile) -> list[str]:
+            ask = Ask(question=question, mode="naive", top_k=4, lang=lang, collections=profile.collections)
+            found = await retrieve(self.cortex, ask, timeout_s=self.settings.retrieval_timeout_s)
+            sources = found.result.sources if found.result is not None else []
+            return [s.snippet for s in sources if s.kind == "document" and s.snippet.strip()]
+
+        found = await asyncio.gather(*(snippets(p) for p in scoped))
+        return {p.name: texts for p, texts in zip(scoped, found, strict=True)}
 
     # ---- generation ----------------------------------------------------------------------------
 
@@ -306,23 +371,25 @@ class Agent:
 
 
 async def create_agent(settings: SynapseSettings | None = None) -> Agent:
-    """The agent the settings describe: backends started, CORTEX opened, routing and memory if enabled."""
+    """The agent the settings describe: profiles and their adapters, backends started, CORTEX opened, the
+    profile router, and memory if enabled. A profile whose adapter is missing fails here, naming the file."""
     from synapse.agent.cortex_link import open_cortex
+    from synapse.embeddings import get_embedder
     from synapse.llm import build_backends
+    from synapse.triz import load_knowledge
 
     settings = settings or SynapseSettings()
-    backends = build_backends(settings)
+    profiles = ProfileSet.load(settings)
+    backends = build_backends(settings, adapters=profiles.served_adapters())
     cortex_task = asyncio.create_task(open_cortex(settings))
     await backends.start()
     cortex = await cortex_task
-    router = None
-    if settings.routing:
-        from synapse.embeddings import get_embedder
-        from synapse.triz import load_knowledge
-
-        router = TrizRouter(get_embedder(settings.embedder), load_knowledge(), settings.routing_threshold)
+    # The router embeds its references on first use: `auto` and SYNAPSE_ROUTING cost nothing until asked.
+    router = ProfileRouter(
+        get_embedder(settings.embedder), load_knowledge(), settings.routing_threshold, profiles.profiles
+    )
     memory = DialogueMemory(cortex) if settings.memory else None
-    agent = Agent(backends, cortex, settings, router=router, memory=memory)
+    agent = Agent(backends, cortex, settings, router=router, memory=memory, profiles=profiles)
     # Build the analyzer (phrase index, cached vectors) now, once, rather than inside the first chat.
     from synapse.triz import default_analyzer
 

@@ -75,6 +75,9 @@ class TurnPlan(BaseModel):
     dropped_messages: int = 0
     dropped_sources: int = 0
     route_score: float | None = None
+    #: The agent profile that answers (None for a backend model called by name) and its CORTEX collections.
+    profile: str | None = None
+    collections: list[str] | None = None
     #: The conversation as the caller sent it (for memory), and its id if the caller gave one.
     conversation: list[ChatMessage] = Field(default_factory=list, exclude=True)
     conversation_id: str | None = Field(default=None, exclude=True)

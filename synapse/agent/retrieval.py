@@ -17,6 +17,17 @@ from synapse.lang import Lang
 log = logging.getLogger("synapse.agent")
 
 
+class Ask(BaseModel):
+    """What one turn asks of CORTEX: the question, the mode, how many sources, and the profile's collections
+    (None: every document)."""
+
+    question: str
+    mode: RagMode
+    top_k: int
+    lang: Lang
+    collections: list[str] | None = None
+
+
 class Retrieved(BaseModel):
     result: QueryResult | None
     mode: RagMode
@@ -24,18 +35,18 @@ class Retrieved(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
-async def retrieve(
-    cortex: CortexBackend, question: str, *, mode: RagMode, top_k: int, lang: Lang, timeout_s: float
-) -> Retrieved:
-    """Context and sources for `question`; CORTEX down, slow or refusing gives no context and a warning."""
-    if mode == "off":
+async def retrieve(cortex: CortexBackend, ask: Ask, *, timeout_s: float) -> Retrieved:
+    """Context and sources for the question; CORTEX down, slow or refusing gives no context and a warning."""
+    if ask.mode == "off":
         return Retrieved(result=None, mode="off", elapsed_ms=0.0)
     start = time.perf_counter()
-    text = question.strip()
+    text = ask.question.strip()
     if len(text) < 3:
         return Retrieved(result=None, mode="off", elapsed_ms=0.0, warnings=["retrieval skipped: question too short"])
     try:
-        request = QueryRequest(query=text[:8000], mode=mode, top_k=top_k, lang=lang)
+        request = QueryRequest(
+            query=text[:8000], mode=ask.mode, top_k=ask.top_k, lang=ask.lang, collections=ask.collections
+        )
         result = await asyncio.wait_for(cortex.query(request), timeout_s)
     except asyncio.TimeoutError:
         warning = f"CORTEX did not answer within {timeout_s:g} s; answered without retrieval"

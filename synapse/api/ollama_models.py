@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from synapse import __version__
-from synapse.agent import AGENT_MODELS, BASE_AGENT, Agent
+from synapse.agent import TRIZ_AGENT, Agent
 from synapse.errors import SynapseError
 from synapse.llm import LLMBackend, LoadedModel, ModelCard, ModelInfo
 from synapse.llm.models import ParameterValues
@@ -98,9 +98,10 @@ async def backing(agent: Agent, name: str) -> Backing | None:
     """What answers for `name` now, or None when no healthy backend serves it."""
     backends = agent.backends
     try:
-        if name in AGENT_MODELS:
+        if name in agent.agent_models:
             backend = await backends.pick()
-            return Backing(backend, backends.model_for(backend, "base" if name == BASE_AGENT else "triz"))
+            profile = agent.profiles.get(name) or agent.profiles.profiles[TRIZ_AGENT]  # `auto`: the default
+            return Backing(backend, agent.profile_model(profile, backend))
         return Backing(await backends.backend_for_model(name), name)
     except SynapseError:
         return None
@@ -203,7 +204,7 @@ async def running(agent: Agent) -> list[dict[str, Any]]:
     held = await _held(agent)
     listed = {m.name: m for m in await agent.raw_models()}
     out = []
-    for name in AGENT_MODELS:
+    for name in agent.agent_models:
         found = await backing(agent, name)
         for backend, loaded in held:
             if found is not None and backend is found.backend and same_model(loaded.name, found.model):

@@ -93,5 +93,11 @@ def extras(plan: TurnPlan) -> dict[str, object]:
         "warnings": list(plan.warnings),
         "triz": plan.triz.model_dump(mode="json") if plan.triz else None,
         "retrieval": plan.retrieval.model_dump(mode="json"),
-        "routing": {"backend": plan.backend, "model": plan.model, "route": plan.route, "score": plan.route_score},
+        "routing": {
+            "backend": plan.backend,
+            "model": plan.model,
+            "route": plan.route,
+            "score": plan.route_score,
+            "profile": plan.profile,
+        },
     }

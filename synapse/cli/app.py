@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from synapse import __version__
-from synapse.cli import cortex_cmd, triz_cmd
+from synapse.cli import cortex_cmd, profiles_cmd, triz_cmd
 from synapse.cli.chat_cmd import chat
 from synapse.cli.config_cmd import config
 from synapse.cli.eval_cmd import eval_
@@ -29,6 +29,7 @@ app = typer.Typer(
 )
 app.add_typer(triz_cmd.app, name="triz")
 app.add_typer(cortex_cmd.app, name="cortex")
+app.add_typer(profiles_cmd.app, name="profiles")
 app.command(name="config")(config)
 app.command(name="export")(export)
 app.command(name="terminal")(terminal)

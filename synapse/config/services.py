@@ -74,6 +74,9 @@ class SynapseSettings(ServiceSettings):
     # Measured with use-multilingual: TRIZ questions score 0.3-0.55, unrelated ones 0.08-0.14.
     routing_threshold: float = Field(default=0.25, ge=-1.0, le=1.0)
     memory: bool = False
+    # A TOML file of agent profiles ([profiles.NAME] tables: adapter, prompt, collections, RAG mode); unset:
+    # only the built-in triz-agent and triz-agent-base.
+    profiles: Path | None = None
     # Protection of the HTTP API.
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_messages: int = Field(default=200, ge=1)
@@ -99,6 +102,12 @@ class SynapseSettings(ServiceSettings):
         if unknown:
             raise ValueError(f"unknown backend(s) {', '.join(unknown)}; use llamacpp and/or ollama")
         return value
+
+    @field_validator("profiles", mode="before")
+    @classmethod
+    def _no_profiles_when_empty(cls, value: object) -> object:
+        # An empty SYNAPSE_PROFILES= means "not set", not the current folder.
+        return None if value == "" else value
 
     def concurrency(self) -> int:
         """Generations admitted at once: SYNAPSE_MAX_CONCURRENT, else as many as the embedded backend decodes."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from synapse import __version__
-from synapse.agent import AGENT_MODELS, Agent, TurnPlan, TurnRequest
+from synapse.agent import Agent, TurnPlan, TurnRequest
 from synapse.api.body import CheckedRoute
 from synapse.api.deps import get_agent, get_limiter, get_settings
 from synapse.api.embeddings import embedding_show, embedding_tags
@@ -37,9 +37,9 @@ OLLAMA_API_VERSION = "0.6.5"
 _NDJSON = streamed("application/x-ndjson", 'NDJSON lines unless "stream": false')
 
 
-def _model_name(name: str) -> str:
+def _model_name(name: str, agent: Agent) -> str:
     # Ollama clients often add the default tag; SYNAPSE's agent models have none.
-    return name[: -len(":latest")] if name.endswith(":latest") and name[:-7] in AGENT_MODELS else name
+    return name[: -len(":latest")] if name.endswith(":latest") and name[:-7] in agent.agent_models else name
 
 
 @router.get("/version", responses=ollama_errors(401))
@@ -49,7 +49,7 @@ async def version() -> dict[str, str]:
 
 @router.get("/tags", responses=ollama_errors(401))
 async def tags(agent: Agent = Depends(get_agent)) -> dict[str, Any]:  # noqa: B008
-    models = [tag(name, None) for name in AGENT_MODELS]
+    models = [tag(name, None) for name in agent.agent_models]
     models += [tag(m.name, m) for m in await agent.raw_models()]
     models += await embedding_tags(agent)
     return {"models": models}
@@ -58,13 +58,13 @@ async def tags(agent: Agent = Depends(get_agent)) -> dict[str, Any]:  # noqa: B0
 @router.post("/show", responses=ollama_errors(*OLLAMA_BODY, 404))
 async def show(body: OllamaShowRequest, agent: Agent = Depends(get_agent)) -> dict[str, Any]:  # noqa: B008
     """The model's details, template, parameters, metadata (`<arch>.context_length`) and capabilities."""
-    name = _model_name(body.model or body.name or "")
+    name = _model_name(body.model or body.name or "", agent)
     if not name:
         raise ApiError(422, "model is required", "invalid_request")
     if (embedder := await embedding_show(agent, name)) is not None:
         return embedder
     raw = {m.name: m for m in await agent.raw_models()}
-    if name not in AGENT_MODELS and name not in raw:
+    if name not in agent.agent_models and name not in raw:
         raise ApiError(404, f"model '{name}' not found", "model_not_found")
     return await show_model(agent, name, raw.get(name))
 
@@ -133,7 +133,7 @@ async def chat(
         check_limits(settings, 0, sampling(body.options)["max_tokens"])  # a bad option is bad even here
         return _loaded(body.model, "chat")
     given = TurnInput(
-        _model_name(body.model),
+        _model_name(body.model, agent),
         chat_messages(body.messages),
         rag=body.rag,
         tools=tool_specs(body.tools),
@@ -159,6 +159,8 @@ async def generate(
     system = [chat_message("system", body.system)] if body.system else []
     messages = [*system, chat_message("user", body.prompt)]
     fmt = answer_format(body.format)
-    given = TurnInput(_model_name(body.model), messages, rag=body.rag, response_format=fmt, **sampling(body.options))
+    given = TurnInput(
+        _model_name(body.model, agent), messages, rag=body.rag, response_format=fmt, **sampling(body.options)
+    )
     turn = _with_keep_alive(build_turn(settings, given), body.keep_alive)
     return await _serve(request, agent, limiter, turn, Dialect(body.model, "generate", body.stream))

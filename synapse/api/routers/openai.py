@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from synapse.agent import AGENT_MODELS, TRIZ_AGENT, Agent, TurnPlan
+from synapse.agent import Agent, TurnPlan
 from synapse.api.body import CheckedRoute
 from synapse.api.deps import get_agent, get_limiter, get_settings
 from synapse.api.embeddings import embedding_cards
@@ -28,18 +28,22 @@ from synapse.errors import SynapseError
 from synapse.llm import ChatResult, InvalidToolChoiceError, StreamDelta, UnsupportedSchemaError
 
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=CheckedRoute)
-_DESCRIPTIONS = {
-    TRIZ_AGENT: "TRIZ model with retrieval from CORTEX and the TRIZ analyzer",
-    "triz-agent-base": "baseline model with the same retrieval and analysis",
-}
+_AUTO_DESCRIPTION = "picks the agent profile closest to the question (its knowledge, prompt and documents)"
 
 
 @router.get("/models", response_model=ModelList, responses=openai_errors(401))
 async def list_models(agent: Agent = Depends(get_agent)) -> ModelList:  # noqa: B008
-    """The agent models, then every model of every healthy backend."""
+    """The agent models (each profile, then `auto`), then every model of every healthy backend."""
     now = int(time.time())
+    profiles = agent.profiles.profiles
     cards = [
-        ModelCard(id=name, created=now, owned_by="synapse", description=_DESCRIPTIONS[name]) for name in AGENT_MODELS
+        ModelCard(
+            id=name,
+            created=now,
+            owned_by="synapse",
+            description=profiles[name].description if name in profiles else _AUTO_DESCRIPTION,
+        )
+        for name in agent.agent_models
     ]
     for m in await agent.raw_models():
         cards.append(
