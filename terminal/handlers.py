@@ -24,7 +24,7 @@ from synapse.lang import Lang
 from terminal.client import DocumentClient, SynapseClient
 from terminal.errors import TerminalError
 from terminal.models import MetaEvent, TokenEvent
-from terminal.profiles import PROFILES, STARTERS, profile_named
+from terminal.profiles import PROFILES, STARTERS, profile_named, profiles_from_models
 from terminal.render import (
     principles_card,
     retrieval_summary,
@@ -72,10 +72,15 @@ def error_text(exc: TerminalError) -> str:
 
 
 async def chat_profiles(user: cl.User | None, language: str | None = None) -> list[cl.ChatProfile]:
+    """SYNAPSE's agent profiles (the built-in two when SYNAPSE cannot be asked)."""
     lang = ui_lang(language)
+    try:
+        profiles = profiles_from_models(await synapse_client().models())
+    except TerminalError:
+        profiles = PROFILES
     return [
         cl.ChatProfile(name=p.name, markdown_description=p.description[lang], default=(i == 0))
-        for i, p in enumerate(PROFILES)
+        for i, p in enumerate(profiles)
     ]
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel
 
+from synapse.client import ModelInfo
 from synapse.lang import Lang
 
 
@@ -32,11 +35,33 @@ BASE_PROFILE = Profile(
     },
 )
 PROFILES = (TRIZ_PROFILE, BASE_PROFILE)
+AUTO_DESCRIPTION = {
+    "en": "SYNAPSE picks the profile whose knowledge and documents fit the question.",
+    "ru": "SYNAPSE сам выбирает профиль, чьи знания и документы ближе к вопросу.",
+}
+
+
+def profiles_from_models(models: Sequence[ModelInfo]) -> tuple[Profile, ...]:
+    """The chat profiles for SYNAPSE's agent models (its profiles, `auto`): the two built-in ones with their
+    own names, then each other profile under its model name with SYNAPSE's description."""
+    own = [m for m in models if m.owned_by == "synapse"]
+    builtin = {p.model: p for p in PROFILES}
+    out = [builtin[m.id] for m in own if m.id in builtin] or list(PROFILES)
+    for m in own:
+        if m.id not in builtin:
+            text = m.description or m.id
+            description = AUTO_DESCRIPTION if m.id == "auto" else {"en": text, "ru": text}
+            out.append(Profile(name=m.id, model=m.id, description=description))
+    return tuple(out)
 
 
 def profile_named(name: str | None) -> Profile:
-    """The profile with this name; the TRIZ agent when none or an unknown one is chosen."""
-    return next((p for p in PROFILES if p.name == name), TRIZ_PROFILE)
+    """The profile with this name: a built-in one, else the SYNAPSE profile of that model name; the TRIZ agent
+    when none is chosen."""
+    if not name:
+        return TRIZ_PROFILE
+    found = next((p for p in PROFILES if p.name == name), None)
+    return found or Profile(name=name, model=name, description={"en": name, "ru": name})
 
 
 #: (label, problem) pairs shown as starters on an empty chat.

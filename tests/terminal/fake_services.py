@@ -93,8 +93,12 @@ def create_fake_app(state: FakeState) -> FastAPI:
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
         now = int(time.time())
-        ids = ["triz-agent", "triz-agent-base", "smollm2-135m-demo"]
-        data = [{"id": i, "object": "model", "created": now, "owned_by": "x"} for i in ids]
+        agent = {"triz-agent": "TRIZ", "triz-agent-base": "base", "sport": "Sport coach with the sport documents"}
+        data = [
+            {"id": i, "object": "model", "created": now, "owned_by": "synapse", "description": d}
+            for i, d in agent.items()
+        ]
+        data.append({"id": "smollm2-135m-demo", "object": "model", "created": now, "owned_by": "llamacpp"})
         embedder = {"kind": "embedding", "capabilities": ["embedding"], "dimensions": 256}
         data.append({"id": "test-hashing", "object": "model", "created": now, "owned_by": "cortex", "extra": embedder})
         return {"object": "list", "data": data}

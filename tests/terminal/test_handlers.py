@@ -91,7 +91,7 @@ async def test_chat_start_offers_models_from_synapse(chat: RecordingEmitter) -> 
     widgets = next(data for event, data in chat.events if event == "chat_settings")
     model = next(w for w in widgets if w["id"] == "model")
     # CORTEX's embedder, listed too, is not offered for chat.
-    assert [item["value"] for item in model["items"]] == ["triz-agent", "triz-agent-base", "smollm2-135m-demo"]
+    assert [item["value"] for item in model["items"]] == ["triz-agent", "triz-agent-base", "sport", "smollm2-135m-demo"]
 
 
 @pytest.mark.asyncio
@@ -169,10 +169,12 @@ async def test_resume_rebuilds_the_conversation(chat: RecordingEmitter, fake: Fa
 
 
 @pytest.mark.asyncio
-async def test_profiles_and_starters_follow_the_browser_language() -> None:
+async def test_profiles_come_from_synapse_and_starters_follow_the_browser_language(chat: RecordingEmitter) -> None:
     profiles = await handlers.chat_profiles(None, "ru-RU")
-    assert [p.name for p in profiles] == ["TRIZ agent (TD-010v2)", "Base model"] and profiles[0].default
+    assert [p.name for p in profiles] == ["TRIZ agent (TD-010v2)", "Base model", "sport"] and profiles[0].default
     assert "ТРИЗ" in profiles[0].markdown_description
+    assert profiles[2].markdown_description == "Sport coach with the sport documents"
+    assert handlers.profile_named("sport").model == "sport"
     ru = await handlers.starters(None, "ru-RU")
     en = await handlers.starters(None, "en-US")
     assert "котле" in ru[0].message and "boiler" in en[0].message and len(ru) == len(en) == 4
