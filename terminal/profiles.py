@@ -35,7 +35,7 @@ BASE_PROFILE = Profile(
     },
 )
 PROFILES = (TRIZ_PROFILE, BASE_PROFILE)
-AUTO_DESCRIPTION = {
+AUTO_DESCRIPTION: dict[Lang, str] = {
     "en": "SYNAPSE picks the profile whose knowledge and documents fit the question.",
     "ru": "SYNAPSE сам выбирает профиль, чьи знания и документы ближе к вопросу.",
 }
@@ -50,7 +50,7 @@ def profiles_from_models(models: Sequence[ModelInfo]) -> tuple[Profile, ...]:
     for m in own:
         if m.id not in builtin:
             text = m.description or m.id
-            description = AUTO_DESCRIPTION if m.id == "auto" else {"en": text, "ru": text}
+            description: dict[Lang, str] = AUTO_DESCRIPTION if m.id == "auto" else {"en": text, "ru": text}
             out.append(Profile(name=m.id, model=m.id, description=description))
     return tuple(out)
 
