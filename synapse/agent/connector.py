@@ -384,9 +384,9 @@ async def create_agent(settings: SynapseSettings | None = None) -> Agent:
     cortex_task = asyncio.create_task(open_cortex(settings))
     await backends.start()
     cortex = await cortex_task
-    # The router embeds its references on first use: `auto` and SYNAPSE_ROUTING cost nothing until asked.
+    # The router loads its embedder and embeds its references on first use: nothing until a question is routed.
     router = ProfileRouter(
-        get_embedder(settings.embedder), load_knowledge(), settings.routing_threshold, profiles.profiles
+        lambda: get_embedder(settings.embedder), load_knowledge(), settings.routing_threshold, profiles.profiles
     )
     memory = DialogueMemory(cortex) if settings.memory else None
     agent = Agent(backends, cortex, settings, router=router, memory=memory, profiles=profiles)

@@ -4,7 +4,7 @@ SYNAPSE_ROUTING, `triz-agent` sends questions far from TRIZ to the baseline (the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -51,19 +51,26 @@ class ProfileRouter:
 
     def __init__(
         self,
-        embedder: Embedder,
+        embedder: Embedder | Callable[[], Embedder],
         kb: TrizKnowledge,
         threshold: float,
         profiles: Mapping[str, Profile],
         *,
         fallback: str = BASE_AGENT,
     ) -> None:
-        self.embedder = embedder
+        # A factory is called on first use: a server that never routes never loads the embedding model.
+        self._embedder = embedder
         self.threshold = threshold
         self.fallback = fallback
         self._roles = {name: p.role for name, p in profiles.items()}
         self._texts = {name: profile_texts(p, kb) for name, p in profiles.items()}
         self._refs: dict[str, Vectors] = {}
+
+    @property
+    def embedder(self) -> Embedder:
+        if not isinstance(self._embedder, Embedder):
+            self._embedder = self._embedder()
+        return self._embedder
 
     @property
     def candidates(self) -> list[str]:

@@ -74,7 +74,8 @@ class Backends:
         """The backend's model for a role: Ollama serves both by name; the embedded backend serves its model
         (with its LoRA) for TRIZ and the bare base, when a LoRA is loaded, for the base role."""
         if backend.kind == "llamacpp":
-            name = getattr(backend, "model_name" if role == "triz" else "base_model_name", None)
+            name = getattr(backend, "base_model_name", None) if role == "base" else None
+            name = name or getattr(backend, "model_name", None)
             if name:
                 return str(name)
         return self.triz_model if role == "triz" else self.base_model
