@@ -136,3 +136,24 @@ def test_fake_ollama_speaks_the_api(fake: FakeOllama, gguf: Path) -> None:
 def test_fake_ollama_refuses_a_model_file_given_as_adapter(fake: FakeOllama, td: ExportProfile, gguf: Path) -> None:
     with pytest.raises(OllamaCreateFailed, match="not a LoRA adapter"):
         register_model(fake.url, td, gguf, adapter_path=gguf)
+
+
+def test_two_adapters_on_one_base_share_its_blob(
+    fake: FakeOllama, td: ExportProfile, gguf: Path, tmp_path: Path
+) -> None:
+    # What `synapse export A --mode adapter` then `synapse export B --mode adapter` register: two Ollama models
+    # FROM the same base blob, each with its own ADAPTER; the base is uploaded once.
+    loras = {}
+    for name in ("sport", "physics"):
+        loras[name] = tmp_path / f"{name}-lora.gguf"
+        loras[name].write_bytes(f"GGUF general.type adapter adapter.type lora {name}".encode())
+        profile = td.model_copy(update={"name": name, "ollama_name": f"triz-{name}"})
+        register_model(fake.url, profile, gguf, adapter_path=loras[name])
+    base_posts = [r for r in fake.requests if r == ("POST", f"/api/blobs/{sha(gguf)}")]
+    assert len(base_posts) == 1
+    assert [c["model"] for c in fake.creates] == ["triz-sport", "triz-physics"]
+    assert all(c["files"] == {gguf.name: sha(gguf)} for c in fake.creates)
+    assert [c["adapters"] for c in fake.creates] == [
+        {"sport-lora.gguf": sha(loras["sport"])},
+        {"physics-lora.gguf": sha(loras["physics"])},
+    ]
