@@ -36,12 +36,16 @@ class CortexBackend(ABC):
         *,
         kind: DocumentKind = "document",
         tags: Sequence[str] = (),
+        collection: str | None = None,
     ) -> DocumentInfo:
-        """Store a file's bytes (.txt, .md, .pdf, .docx); processing continues in the background."""
+        """Store a file's bytes (.txt, .md, .pdf, .docx), in `collection` if given; processing continues in
+        the background. A bad collection name raises InvalidCollectionError."""
 
     @abstractmethod
-    async def list_documents(self, status: Sequence[DocumentState] = ()) -> list[DocumentInfo]:
-        """The stored documents, newest first; only those in one of `status` when it is given."""
+    async def list_documents(
+        self, status: Sequence[DocumentState] = (), collection: str | None = None
+    ) -> list[DocumentInfo]:
+        """The stored documents, newest first; only those in one of `status`, and in `collection`, when given."""
 
     @abstractmethod
     async def get_document(self, doc_id: str) -> DocumentInfo:

@@ -30,6 +30,8 @@ _CODES: dict[str, type[errors.CortexError]] = {
     "document_too_large": errors.DocumentTooLargeError,
     "unsupported_document": errors.UnsupportedDocumentError,
     "embedder_mismatch": errors.EmbedderMismatchError,
+    "invalid_collection": errors.InvalidCollectionError,
+    "collection_conflict": errors.CollectionConflictError,
 }
 _BY_STATUS: dict[int, type[errors.CortexError]] = {
     404: errors.DocumentNotFoundError,
@@ -122,18 +124,20 @@ class CortexClient(CortexBackend):
         *,
         kind: DocumentKind = "document",
         tags: Sequence[str] = (),
+        collection: str | None = None,
     ) -> DocumentInfo:
         content_type = CONTENT_TYPES.get(suffix_of(name), "application/octet-stream")
-        response = await self._request(
-            "POST",
-            self._documents,
-            files={"file": (name, data, content_type)},
-            data={"kind": kind, "tags": ",".join(tags)},
-        )
+        form = {"kind": kind, "tags": ",".join(tags), **({"collection": collection} if collection else {})}
+        response = await self._request("POST", self._documents, files={"file": (name, data, content_type)}, data=form)
         return DocumentInfo.model_validate_json(response.content)
 
-    async def list_documents(self, status: Sequence[DocumentState] = ()) -> list[DocumentInfo]:
-        response = await self._request("GET", self._documents, params={"status": list(status)} if status else None)
+    async def list_documents(
+        self, status: Sequence[DocumentState] = (), collection: str | None = None
+    ) -> list[DocumentInfo]:
+        params: dict[str, Any] = {"status": list(status)} if status else {}
+        if collection is not None:
+            params["collection"] = collection
+        response = await self._request("GET", self._documents, params=params or None)
         return _DOCS.validate_json(response.content)
 
     async def get_document(self, doc_id: str) -> DocumentInfo:

@@ -5,11 +5,20 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
+from typing import NamedTuple
 
 from cortex.docx_text import docx_text
-from cortex.errors import BadDocumentError, DocumentTooLargeError, TextTooLongError, UnsupportedDocumentError
+from cortex.errors import (
+    BadDocumentError,
+    DocumentTooLargeError,
+    InvalidCollectionError,
+    TextTooLongError,
+    UnsupportedDocumentError,
+)
+from cortex.models import COLLECTION_RULE, DocumentKind, valid_collection
 
 CONTENT_TYPES = {
     ".txt": "text/plain",
@@ -31,6 +40,25 @@ class ParsedDocument:
     size: int
     text: str
     page_starts: list[int] = field(default_factory=list)
+
+
+class Upload(NamedTuple):
+    """A parsed document and what it is stored with."""
+
+    parsed: ParsedDocument
+    kind: DocumentKind = "document"
+    tags: Sequence[str] = ()
+    collection: str | None = None
+
+
+def collection_of(name: str | None) -> str | None:
+    """An upload's collection: None for none (or an empty field), else a valid name (InvalidCollectionError)."""
+    if name is None or not name.strip():
+        return None
+    try:
+        return valid_collection(name.strip())
+    except ValueError as exc:
+        raise InvalidCollectionError(str(exc), f"{COLLECTION_RULE}; e.g. 'physics' or 'sport-2025'") from exc
 
 
 def display_name(name: str) -> str:

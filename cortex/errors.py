@@ -61,3 +61,15 @@ class EmbedderMismatchError(CortexError):
     """The store was built with another embedder (name or dimension)."""
 
     status = 409
+
+
+class InvalidCollectionError(CortexError):
+    """A collection name outside the rule (an upload's `collection`, a listing's filter)."""
+
+    status = 422
+
+
+class CollectionConflictError(CortexError):
+    """A document uploaded again into another collection: a document (one content) is in one collection."""
+
+    status = 409

@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from cortex.documents import ParsedDocument
-from cortex.errors import CortexError, CortexUnavailableError, DocumentNotFoundError
+from cortex.documents import ParsedDocument, Upload
+from cortex.errors import CollectionConflictError, CortexError, CortexUnavailableError, DocumentNotFoundError
 from cortex.ingest_status import QueueStatus, state_of
 from cortex.lightrag_compat import pipeline_busy, request_cancel, rows_for
-from cortex.models import DocumentInfo, DocumentKind
+from cortex.models import DocumentInfo
 from cortex.purge import PipelineBusyError, purge_documents
 from cortex.registry import Registry, StatusChange
 from cortex.storage.pg_guard import DbGuard
@@ -38,6 +38,21 @@ TEXT_LOST = "its text was not kept (a store from an older CORTEX); upload the fi
 
 def doc_id_of(parsed: ParsedDocument) -> str:
     return f"doc-{parsed.sha256[:32]}"
+
+
+def _same_collection(known: DocumentInfo, collection: str | None) -> None:
+    """A content is stored once, so in one collection: uploading it again into another one is refused.
+
+    Moving it silently would take it from the profiles that read the first collection. Without a
+    collection the upload is a plain "add again" and returns the document as it is.
+    """
+    if collection is None or collection == known.collection:
+        return
+    where = f"collection {known.collection!r}" if known.collection else "no collection"
+    raise CollectionConflictError(
+        f"{known.name} is already stored (id {known.id}) in {where}, not in {collection!r}",
+        f"a document is in one collection: delete it (DELETE /documents/{known.id}) and upload it again to move it",
+    )
 
 
 class IngestQueue(QueueStatus):
@@ -97,12 +112,13 @@ class IngestQueue(QueueStatus):
 
     # ---- accepting --------------------------------------------------------------------------
 
-    async def accept(self, items: Sequence[tuple[ParsedDocument, DocumentKind, list[str]]]) -> list[DocumentInfo]:
+    async def accept(self, items: Sequence[Upload]) -> list[DocumentInfo]:
         """Store documents durably (row and text committed) and queue them; known ones are returned as they are."""
+        self._check_collections(items)
         out: list[DocumentInfo] = []
         fresh: list[str] = []
-        for parsed, kind, tags in items:
-            doc_id = doc_id_of(parsed)
+        for item in items:
+            doc_id = doc_id_of(item.parsed)
             known = self.registry.get(doc_id)
             if known is not None and known.info.status == "failed" and doc_id not in fresh:
                 await self.delete(doc_id)  # uploading a failed document again is how a user retries it
@@ -110,11 +126,11 @@ class IngestQueue(QueueStatus):
             if known is not None:
                 if known.info.status in ("pending", "processing"):
                     if self.registry.text(doc_id) is None:  # a store from an older CORTEX: the upload has it
-                        await asyncio.to_thread(self.registry.keep_text, doc_id, parsed.text)
+                        await asyncio.to_thread(self.registry.keep_text, doc_id, item.parsed.text)
                     await self._unstick(doc_id)
                 out.append(known.info)
                 continue
-            info, new = await asyncio.to_thread(self._insert, doc_id, parsed, kind, tags)
+            info, new = await asyncio.to_thread(self._insert, doc_id, item)
             if new:
                 fresh.append(doc_id)
             out.append(info)
@@ -123,20 +139,35 @@ class IngestQueue(QueueStatus):
             self._start_handover()
         return out
 
-    def _insert(
-        self, doc_id: str, parsed: ParsedDocument, kind: DocumentKind, tags: list[str]
-    ) -> tuple[DocumentInfo, bool]:
+    def _check_collections(self, items: Sequence[Upload]) -> None:
+        """Refuse a batch with a document asked into another collection than its own, before storing any."""
+        asked: dict[str, DocumentInfo] = {}
+        for item in items:
+            doc_id = doc_id_of(item.parsed)
+            known = self.registry.get(doc_id)
+            if known is not None and known.info.status != "failed":
+                _same_collection(known.info, item.collection)
+            elif doc_id in asked:  # the same content twice in one batch
+                _same_collection(asked[doc_id], item.collection)
+            else:
+                asked[doc_id] = DocumentInfo.model_construct(
+                    id=doc_id, name=item.parsed.name, collection=item.collection
+                )
+
+    def _insert(self, doc_id: str, item: Upload) -> tuple[DocumentInfo, bool]:
         """The stored document, and whether this call stored it."""
+        parsed = item.parsed
         try:
             info = self.registry.insert(
                 doc_id,
                 name=parsed.name,
-                kind=kind,
+                kind=item.kind,
                 content_type=parsed.content_type,
                 size=parsed.size,
                 sha256=parsed.sha256,
-                tags=tags,
+                tags=list(item.tags),
                 page_starts=parsed.page_starts,
+                collection=item.collection,
                 text=parsed.text,
             )
         except sqlite3.IntegrityError:

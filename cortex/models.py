@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from synapse.lang import Lang, LangChoice
 
@@ -13,6 +14,22 @@ QueryMode = Literal["naive", "local", "global", "hybrid", "mix"]
 SourceKind = Literal["principle", "parameter", "matrix", "separation", "document", "dialogue"]
 DocumentKind = Literal["document", "dialogue"]
 DocumentState = Literal["pending", "processing", "processed", "failed"]
+
+
+#: What a collection's name may be; said in every error about one.
+COLLECTION_RULE = "a collection name is 1-64 characters: lowercase letters, digits, '-' and '_'"
+_COLLECTION = re.compile(r"[a-z0-9_-]{1,64}")
+
+
+def valid_collection(name: str) -> str:
+    """`name` if it is a valid collection name; else ValueError with the rule (pydantic reports it as 422)."""
+    if not _COLLECTION.fullmatch(name):
+        raise ValueError(f"{name[:80]!r}: {COLLECTION_RULE}")
+    return name
+
+
+#: A scope of user documents: a profile's knowledge (see docs/cortex.md, "Collections").
+CollectionName = Annotated[str, AfterValidator(valid_collection)]
 
 
 class _Model(BaseModel):
@@ -26,7 +43,12 @@ class QueryRequest(_Model):
     mode: QueryMode = "mix"
     top_k: int = Field(default=10, ge=1, le=200)
     lang: LangChoice = "auto"
-    collections: list[str] | None = None
+    collections: list[CollectionName] | None = Field(
+        default=None,
+        max_length=100,
+        description="only documents of these collections, plus the TRIZ knowledge (always); "
+        "null: every document and the dialogue memory; [] : the TRIZ knowledge alone",
+    )
 
 
 class Source(_Model):
@@ -68,6 +90,7 @@ class DocumentInfo(_Model):
     error: str | None = None
     chunks: int = 0
     tags: list[str] = Field(default_factory=list)
+    collection: CollectionName | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -83,6 +106,11 @@ class CortexHealth(_Model):
     knowledge_version: str
     llm: str | None = None
     storage: str
+    graph_documents: bool = Field(
+        default=False,
+        description="whether the graph modes (local, global, hybrid) reach the user's documents: only with an "
+        "entity-extraction LLM (CORTEX_LLM_MODEL); without one they search the TRIZ graph alone",
+    )
 
 
 ProblemKind = Literal[

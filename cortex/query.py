@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from cortex.keywords import extract_keywords
+from cortex.keywords import Keywords, extract_keywords
 from cortex.knowledge_graph import TRIZ_PREFIX
 from cortex.models import QueryRequest, QueryResult
 from cortex.registry import DocumentLabel, Registry
+from cortex.scope import GRAPH_MODES, Scope, active, graph_only_warning, narrowed
 from cortex.sources import DocRef, SourceBuilder
 from cortex.storage.pg_guard import DbGuard
 from synapse.triz import TrizKnowledge
@@ -16,10 +17,15 @@ from synapse.triz.text import resolve_lang
 
 
 class Retrieval:
-    """Answers queries against a started store; keeps the full texts of paged documents to place chunks on pages."""
+    """Answers queries against a started store; keeps the full texts of paged documents to place chunks on pages.
 
-    def __init__(self, kb: TrizKnowledge) -> None:
+    `graph_documents`: whether documents are in the graph (an extraction LLM); if not, the graph modes
+    reach the TRIZ knowledge alone and say so in the result's warnings.
+    """
+
+    def __init__(self, kb: TrizKnowledge, graph_documents: bool = False) -> None:
         self.kb = kb
+        self.graph_documents = graph_documents
         self._texts: dict[str, str] = {}
 
     def forget(self, doc_id: str) -> None:
@@ -27,25 +33,22 @@ class Retrieval:
         self._texts.pop(doc_id, None)
 
     async def query(self, rag: Any, registry: Registry, request: QueryRequest, guard: DbGuard) -> QueryResult:
-        from lightrag import QueryParam  # type: ignore[import-untyped]
-
         t0 = time.perf_counter()
         lang = resolve_lang(request.query, request.lang)
         keywords = extract_keywords(request.query, self.kb) if request.mode != "naive" else None
-        param = QueryParam(
-            mode=request.mode,
-            top_k=request.top_k,
-            chunk_top_k=request.top_k,
-            hl_keywords=keywords.high if keywords else [],
-            ll_keywords=keywords.low if keywords else [],
-            enable_rerank=False,
-        )
-        data = await rag.aquery_data(request.query, param)
+        scope = None if request.collections is None else Scope(registry.documents_in(request.collections))
+        with active(scope):  # the chunk vector search sees only the documents in scope (scope.py)
+            data = await rag.aquery_data(request.query, _param(request, keywords))
         await guard.check()  # db guard: LightRAG turns some failed calls into empty results
         warnings: list[str] = []
         if data.get("status") != "success":
             warnings.append(str(data.get("message", "retrieval failed")))
+        reachable = registry.count() if scope is None else len(scope.documents)
+        if request.mode in GRAPH_MODES and not self.graph_documents and reachable:
+            warnings.append(graph_only_warning(request.mode))
         retrieved = data.get("data") or {}
+        if scope is not None:  # what the graph brought (chunks of entities, merged items) is narrowed here
+            retrieved = narrowed(retrieved, scope)
         doc_ids = {str(c.get("file_path", "")) for c in retrieved.get("chunks") or []}
         labels = registry.labels([d for d in doc_ids if d and not d.startswith(TRIZ_PREFIX)])
         pages = await self._page_texts(rag, labels)
@@ -78,6 +81,19 @@ class Retrieval:
                 self._texts[doc_id] = str((row or {}).get("content", ""))
             texts[doc_id] = self._texts[doc_id]
         return texts
+
+
+def _param(request: QueryRequest, keywords: Keywords | None) -> Any:
+    from lightrag import QueryParam  # type: ignore[import-untyped]
+
+    return QueryParam(
+        mode=request.mode,
+        top_k=request.top_k,
+        chunk_top_k=request.top_k,
+        hl_keywords=keywords.high if keywords else [],
+        ll_keywords=keywords.low if keywords else [],
+        enable_rerank=False,
+    )
 
 
 def _doc_ref(label: DocumentLabel | None, full: str) -> DocRef | None:

@@ -10,6 +10,7 @@ from lightrag import LightRAG  # type: ignore[import-untyped]
 from cortex.embedding import VectorMemo, lightrag_embedding
 from cortex.lightrag_compat import snapshot_global_config
 from cortex.llm import lightrag_llm
+from cortex.scope import install as install_scope
 from cortex.tokenizer import offline_tokenizer
 from synapse.config import CortexSettings
 
@@ -59,4 +60,5 @@ async def open_rag(settings: CortexSettings, data_dir: Path, workspace: str, mem
         **lightrag_llm(s),
     )
     await rag.initialize_storages()
+    install_scope(rag)  # collections: a scoped query's chunk search sees only its documents
     return rag

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS documents (
     tags TEXT NOT NULL DEFAULT '[]',
     page_starts TEXT NOT NULL DEFAULT '[]',
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    collection TEXT
 );
 CREATE INDEX IF NOT EXISTS documents_created ON documents (created_at);
 -- The text LightRAG is given, kept until the document is processed or deleted: an accepted document
@@ -87,6 +88,7 @@ class NewDocument(TypedDict):
     sha256: str
     tags: list[str]
     page_starts: list[int]
+    collection: NotRequired[str | None]
     text: NotRequired[str | None]
 
 
@@ -108,6 +110,14 @@ class Registry:
         # `processed` state, which is committed only once LightRAG's stores hold the document.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        self._add_collections()
+
+    def _add_collections(self) -> None:
+        """A store from before collections gets the column (last, as in the schema); its documents have none."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)").fetchall()}
+        if "collection" not in columns:
+            self._db.execute("ALTER TABLE documents ADD COLUMN collection TEXT")
+        self._db.execute("CREATE INDEX IF NOT EXISTS documents_collection ON documents (collection)")
 
     def close(self) -> None:
         with self._lock:
@@ -145,7 +155,7 @@ class Registry:
 
     @staticmethod
     def _record(row: sqlite3.Row | tuple[Any, ...]) -> DocumentRecord:
-        (doc_id, name, kind, ctype, size, sha, status, error, chunks, tags, pages, created, updated) = row
+        (doc_id, name, kind, ctype, size, sha, status, error, chunks, tags, pages, created, updated, collection) = row
         info = DocumentInfo(
             id=doc_id,
             name=name,
@@ -157,6 +167,7 @@ class Registry:
             error=error,
             chunks=chunks,
             tags=json.loads(tags),
+            collection=collection,
             created_at=datetime.fromisoformat(created),
             updated_at=datetime.fromisoformat(updated),
         )
@@ -167,13 +178,28 @@ class Registry:
             row = self._db.execute("SELECT * FROM documents WHERE id=?", (doc_id,)).fetchone()
         return self._record(row) if row else None
 
-    def all(self, status: Sequence[DocumentState] = ()) -> list[DocumentRecord]:
-        """Every document, newest first; only those in one of `status` when it is given."""
-        where = f"WHERE status IN ({','.join('?' * len(status))})" if status else ""
+    def all(self, status: Sequence[DocumentState] = (), collection: str | None = None) -> list[DocumentRecord]:
+        """Every document, newest first; only those in one of `status`, and in `collection`, when given."""
+        clauses, args = [], list[str](status)
+        if status:
+            clauses.append(f"status IN ({','.join('?' * len(status))})")
+        if collection is not None:
+            clauses.append("collection = ?")
+            args.append(collection)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock:
             query = f"SELECT * FROM documents {where} ORDER BY created_at DESC, id"
-            rows = self._db.execute(query, tuple(status)).fetchall()
+            rows = self._db.execute(query, tuple(args)).fetchall()
         return [self._record(r) for r in rows]
+
+    def documents_in(self, collections: Sequence[str]) -> frozenset[str]:
+        """Ids of the documents (kind `document`: dialogues belong to no collection) of these collections."""
+        if not collections:
+            return frozenset()
+        marks = ",".join("?" * len(collections))
+        query = f"SELECT id FROM documents WHERE kind = 'document' AND collection IN ({marks})"
+        with self._lock:
+            return frozenset(row[0] for row in self._db.execute(query, tuple(collections)).fetchall())
 
     def labels(self, doc_ids: Sequence[str]) -> dict[str, DocumentLabel]:
         """Name, kind and page starts of each known document among `doc_ids`, in one look-up.
@@ -220,7 +246,7 @@ class Registry:
             if text is not None:
                 db.execute("INSERT OR REPLACE INTO document_texts VALUES (?, ?)", (doc_id, text))
             db.execute(
-                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     doc_id,
                     doc["name"],
@@ -235,6 +261,7 @@ class Registry:
                     json.dumps(doc["page_starts"]),
                     stamp,
                     stamp,
+                    doc.get("collection"),
                 ),
             )
         record = self.get(doc_id)

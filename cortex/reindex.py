@@ -9,9 +9,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from cortex.documents import ParsedDocument
+from cortex.documents import ParsedDocument, Upload
 from cortex.errors import CortexError
-from cortex.models import DocumentKind
 from cortex.registry import DocumentRecord, Manifest, Registry
 from cortex.service import Cortex
 from cortex.storage.postgres import PgTarget
@@ -78,7 +77,7 @@ async def reindex(
 
 async def _read_documents(
     settings: CortexSettings, manifest: Manifest, records: list[DocumentRecord], progress: Callable[[str], None]
-) -> list[tuple[ParsedDocument, DocumentKind, list[str]]]:
+) -> list[Upload]:
     """Every document's text, read from the old store opened without its embedder."""
     progress(f"reading {len(records)} documents embedded with {manifest.embedder}")
     old = Cortex(settings, embedder=_StoredVectorsOnly(manifest.embedder, manifest.dim), build_graph=False)
@@ -91,7 +90,7 @@ async def _read_documents(
 async def _rebuild(
     settings: CortexSettings,
     embedder: Embedder | None,
-    items: list[tuple[ParsedDocument, DocumentKind, list[str]]],
+    items: list[Upload],
     progress: Callable[[str], None],
     stored: int,
 ) -> str:
@@ -116,11 +115,9 @@ def _swap_in(staging: Path, data_dir: Path, progress: Callable[[str], None]) -> 
     progress("done")
 
 
-def _items(
-    records: list[DocumentRecord], texts: dict[str, str]
-) -> list[tuple[ParsedDocument, DocumentKind, list[str]]]:
+def _items(records: list[DocumentRecord], texts: dict[str, str]) -> list[Upload]:
     return [
-        (
+        Upload(
             ParsedDocument(
                 name=r.info.name,
                 content_type=r.info.content_type,
@@ -131,6 +128,7 @@ def _items(
             ),
             r.info.kind,
             r.info.tags,
+            r.info.collection,
         )
         for r in reversed(records)  # oldest first, so the list keeps its order
         if texts.get(r.info.id)

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from cortex.backend import CortexBackend
-from cortex.documents import ParsedDocument, parse_upload
+from cortex.documents import Upload, collection_of, parse_upload
 from cortex.embedding import VectorMemo, resolve_embedder
 from cortex.errors import CortexError, CortexUnavailableError, DocumentNotFoundError
 from cortex.graph_sync import ensure_triz_graph
@@ -70,7 +70,7 @@ class Cortex(CortexBackend):
         self._registry: Registry | None = None
         self._manifest: Manifest | None = None
         self._queue: IngestQueue | None = None
-        self._retrieval = Retrieval(self.kb)
+        self._retrieval = Retrieval(self.kb, graph_documents=bool(self.settings.llm_model))
         self._memo: VectorMemo | None = None
         self._store_lock: StoreLock | None = None
         self._plan: StoragePlan | None = None
@@ -243,36 +243,44 @@ class Cortex(CortexBackend):
         *,
         kind: DocumentKind = "document",
         tags: Sequence[str] = (),
+        collection: str | None = None,
     ) -> DocumentInfo:
         """Store a file; returns at once with status pending, processing continues in the background."""
-        await self._db_guard.check()  # db guard: 503 at once while the database is down
-        parsed = await asyncio.to_thread(parse_upload, name, data, *self._limits())
-        infos = await self._enqueue([(parsed, kind, list(tags))])
+        infos = await self.add_documents([(name, data)], kind=kind, tags=tags, collection=collection)
         return infos[0]
 
     async def add_documents(
-        self, files: Sequence[tuple[str, bytes]], *, kind: DocumentKind = "document", tags: Sequence[str] = ()
+        self,
+        files: Sequence[tuple[str, bytes]],
+        *,
+        kind: DocumentKind = "document",
+        tags: Sequence[str] = (),
+        collection: str | None = None,
     ) -> list[DocumentInfo]:
         """Store many files in one batch (one pipeline run); every file is checked before any is stored."""
-        await self._db_guard.check()  # db guard
+        scope = collection_of(collection)  # a bad name is refused before anything is read
+        await self._db_guard.check()  # db guard: 503 at once while the database is down
         parsed = [await asyncio.to_thread(parse_upload, n, d, *self._limits()) for n, d in files]
-        return await self._enqueue([(p, kind, list(tags)) for p in parsed])
+        return await self._enqueue([Upload(p, kind, list(tags), scope) for p in parsed])
 
-    async def enqueue_parsed(self, items: list[tuple[ParsedDocument, DocumentKind, list[str]]]) -> list[DocumentInfo]:
+    async def enqueue_parsed(self, items: list[Upload]) -> list[DocumentInfo]:
         """Store already-parsed documents (reindex, imports); same rules as add_document."""
         return await self._enqueue(items)
 
-    async def _enqueue(self, items: list[tuple[ParsedDocument, DocumentKind, list[str]]]) -> list[DocumentInfo]:
+    async def _enqueue(self, items: list[Upload]) -> list[DocumentInfo]:
         return await self.queue.accept(items)
 
     async def wait_idle(self, timeout: float = 300.0) -> None:
         """Wait until no document is pending or processing (tests, batch import, the CLI)."""
         await self.queue.wait_idle(timeout)
 
-    async def list_documents(self, status: Sequence[DocumentState] = ()) -> list[DocumentInfo]:
+    async def list_documents(
+        self, status: Sequence[DocumentState] = (), collection: str | None = None
+    ) -> list[DocumentInfo]:
+        wanted = collection_of(collection)
         await self._db_guard.check()  # db guard
         await self.queue.sync()
-        return [r.info for r in self.registry.all(status)]
+        return [r.info for r in self.registry.all(status, wanted)]
 
     async def get_document(self, doc_id: str) -> DocumentInfo:
         await self._db_guard.check()  # db guard
@@ -316,6 +324,7 @@ class Cortex(CortexBackend):
                 knowledge_version="",
                 llm=s.llm_model or None,
                 storage="",
+                graph_documents=bool(s.llm_model),
             )
         ok = self._queue is not None and self._queue.alive
         reason = await self._db_guard.problem()  # db guard: a bounded probe, cached briefly
@@ -329,6 +338,7 @@ class Cortex(CortexBackend):
             knowledge_version=self._manifest.knowledge_version,
             llm=s.llm_model or None,
             storage=f"{s.kv_storage}, {s.vector_storage}, {s.graph_storage}, {s.doc_status_storage}",
+            graph_documents=bool(s.llm_model),
         )
 
 

@@ -85,6 +85,7 @@ class SourceBuilder:
         kb, lang = self.kb, self.lang
         lo, hi = (int(x) for x in ident.split("-"))
         a, b = kb.parameter(lo), kb.parameter(hi)
+        text = text or matrix_text(kb, lo, hi)  # a relation whose merged text was withheld (scope.py)
         items = [Item(key, "matrix", f"{a.name.get(lang)} × {b.name.get(lang)}", text, score, text)]
         if not expand:
             return items

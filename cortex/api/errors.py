@@ -81,8 +81,9 @@ _MEANINGS = {
     401: "missing or wrong API key (CORTEX_API_KEY)",
     404: "no such document, TRIZ parameter or principle",
     413: "the upload is over CORTEX_MAX_UPLOAD_MB, its text over CORTEX_MAX_TEXT_CHARS, or a JSON body over 1 MiB",
+    409: "the store was built with another embedder, or the document is stored in another collection",
     415: "a file type other than .txt, .md, .pdf or .docx",
-    422: "the request does not match the schema, or carries more than one file",
+    422: "the request does not match the schema (a bad collection name too), or carries more than one file",
     500: "an internal error; the message carries an error id, the server log the details",
     503: "CORTEX, or the Ollama it needs, is not ready",
 }

@@ -96,18 +96,29 @@ def _render_result(result: QueryResult) -> None:
 
 @app.command()
 @reports_errors
-def query(
+def query(  # noqa: PLR0913 - one argument per option of the command
     text: Annotated[str, typer.Argument(help="The question or problem statement.")],
     mode: Annotated[str, typer.Option(help="naive, local, global, hybrid or mix.")] = "mix",
     top_k: Annotated[int, typer.Option("--top-k", help="How many items each retrieval step takes.")] = 10,
     lang: Annotated[str, typer.Option(help="auto, en or ru.")] = "auto",
+    collection: Annotated[
+        list[str] | None,
+        typer.Option("--collection", help="Only documents of this collection, plus the TRIZ knowledge (repeatable)."),
+    ] = None,
     url: UrlOpt = "",
     json: JsonOpt = False,
 ) -> None:
     """Retrieve context and sources for a question (no generation)."""
-    from cortex import QueryRequest
+    from pydantic import ValidationError
 
-    request = QueryRequest.model_validate({"query": text, "mode": mode, "top_k": top_k, "lang": lang})
+    from cortex import QueryRequest
+    from synapse.errors import describe_invalid
+
+    fields = {"query": text, "mode": mode, "top_k": top_k, "lang": lang, "collections": collection or None}
+    try:
+        request = QueryRequest.model_validate(fields)
+    except ValidationError as exc:
+        raise SynapseError(describe_invalid(list(exc.errors())), "see `synapse cortex query --help`") from None
     result = _with_backend(url, lambda backend: backend.query(request))
     if json:
         print_json(result)
@@ -117,11 +128,12 @@ def query(
 
 def _render_docs(docs: list[DocumentInfo]) -> None:
     table = Table(title=f"{len(docs)} documents")
-    for column in ("id", "name", "kind", "status", "chunks", "size", "tags"):
+    for column in ("id", "name", "kind", "collection", "status", "chunks", "size", "tags"):
         table.add_column(column, overflow="fold")
     for d in docs:
         status = f"{d.status}: {d.error}" if d.error else d.status
-        table.add_row(d.id, d.name, d.kind, status, str(d.chunks), f"{d.size:,}", ", ".join(d.tags))
+        row = (d.id, d.name, d.kind, d.collection or "", status, str(d.chunks), f"{d.size:,}", ", ".join(d.tags))
+        table.add_row(*row)
     console.print(table)
 
 
@@ -131,6 +143,9 @@ def add(
     files: Annotated[list[Path], typer.Argument(help=".txt, .md, .pdf or .docx files.")],
     kind: Annotated[str, typer.Option(help="document or dialogue.")] = "document",
     tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag; repeat for more.")] = None,
+    collection: Annotated[
+        str, typer.Option("--collection", help="The collection the files belong to (a profile's knowledge).")
+    ] = "",
     url: UrlOpt = "",
     json: JsonOpt = False,
 ) -> None:
@@ -146,7 +161,10 @@ def add(
         payload.append((path.name, path.read_bytes()))
 
     async def work(backend: CortexBackend) -> list[DocumentInfo]:
-        added = [await backend.add_document(n, d, kind=kind, tags=tag or []) for n, d in payload]  # type: ignore[arg-type]
+        added = [
+            await backend.add_document(n, d, kind=kind, tags=tag or [], collection=collection or None)  # type: ignore[arg-type]
+            for n, d in payload
+        ]
         if isinstance(backend, Cortex):  # a server goes on in the background; here we wait for the result
             with console.status("processing documents"):
                 await backend.wait_idle(timeout=24 * 3600)
@@ -162,10 +180,11 @@ def docs(
     url: UrlOpt = "",
     json: JsonOpt = False,
     status: Annotated[list[State] | None, typer.Option(help="Only documents in this state (repeatable).")] = None,
+    collection: Annotated[str, typer.Option("--collection", help="Only the documents of this collection.")] = "",
 ) -> None:
     """List the stored documents and their processing state."""
     wanted: list[DocumentState] = [s.value for s in status or []]
-    found = _with_backend(url, lambda backend: backend.list_documents(wanted))
+    found = _with_backend(url, lambda backend: backend.list_documents(wanted, collection or None))
     print_json({"documents": [d.model_dump(mode="json") for d in found]}) if json else _render_docs(found)
 
 

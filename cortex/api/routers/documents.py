@@ -10,19 +10,20 @@ from starlette.datastructures import UploadFile as FormFile
 from cortex.api.deps import CortexDep
 from cortex.api.errors import error_responses
 from cortex.errors import DocumentTooLargeError, TooManyFilesError
-from cortex.models import DocumentInfo, DocumentKind, DocumentState
+from cortex.models import COLLECTION_RULE, CollectionName, DocumentInfo, DocumentKind, DocumentState
 from synapse.config import CortexSettings
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
 
-@router.post("", status_code=202, responses=error_responses(400, 413, 415, 422))
+@router.post("", status_code=202, responses=error_responses(400, 409, 413, 415, 422))
 async def upload(
     request: Request,
     cortex: CortexDep,
     file: Annotated[UploadFile, File(description=".txt, .md, .pdf or .docx; one file per request")],
     kind: Annotated[DocumentKind, Form()] = "document",
     tags: Annotated[str, Form(description="comma-separated")] = "",
+    collection: Annotated[str, Form(description=f"the document's collection (empty: none); {COLLECTION_RULE}")] = "",
 ) -> DocumentInfo:
     # The RequestGuard has bounded the body; what FastAPI spooled of it is at most the limit plus slack.
     files = [value for _, value in (await request.form()).multi_items() if isinstance(value, FormFile)]
@@ -40,15 +41,17 @@ async def upload(
             "split the file, or raise CORTEX_MAX_UPLOAD_MB",
         )
     tag_list = [t.strip() for t in tags.split(",") if t.strip()]
-    return await cortex.add_document(file.filename or "upload.txt", data, kind=kind, tags=tag_list)
+    name = file.filename or "upload.txt"
+    return await cortex.add_document(name, data, kind=kind, tags=tag_list, collection=collection or None)
 
 
 @router.get("", responses=error_responses(422))
 async def list_documents(
     cortex: CortexDep,
     status: Annotated[list[DocumentState], Query(description="only documents in these states")] = [],  # noqa: B006
+    collection: Annotated[CollectionName | None, Query(description="only the documents of this collection")] = None,
 ) -> list[DocumentInfo]:
-    return await cortex.list_documents(status)
+    return await cortex.list_documents(status, collection)
 
 
 @router.get("/{doc_id}", responses=error_responses(404, 422))
