@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ pytest.importorskip("torch", reason="these tests build their LoRAs with the `exp
 
 from synapse.errors import SynapseError
 from synapse.llm.batch import BatchEngine, NativeModel, Placement, SequenceRequest, Shape
+from tests.support.adapter_files import AdapterFiles, build_adapter_files
 
 pytestmark = pytest.mark.slow
 #: The export's verification bound for F32 files (tests/export/test_lora_gguf.py), the tightest it sets.
@@ -21,33 +21,13 @@ TOLERANCE = 1e-3
 PROMPT = "<|im_start|>user\nhow to make a beam stronger<|im_end|>\n<|im_start|>assistant\n"
 
 
-@dataclass(frozen=True)
-class Files:
-    base: Path
-    loras: dict[str, Path]
-    merged: dict[str, Path]
+@pytest.fixture(scope="module")
+def files(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> AdapterFiles:
+    return build_adapter_files(tiny_base, tmp_path_factory.mktemp("adapters"))
 
 
 @pytest.fixture(scope="module")
-def files(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Files:
-    from export.inputs import inspect_adapter, inspect_base
-    from export.lora_gguf import write_lora_gguf
-    from export.merge import write_merged_gguf
-    from tests.support.synthetic_models import build_random_lora
-
-    out = tmp_path_factory.mktemp("adapters")
-    base = inspect_base(tiny_base)
-    plain = write_merged_gguf(base, None, out / "base-f32.gguf", "F32").path
-    loras, merged = {}, {}
-    for name, seed in (("sport", 11), ("physics", 12)):
-        adapter = inspect_adapter(build_random_lora(tiny_base, out / name, seed=seed), base)
-        loras[name] = write_lora_gguf(base, adapter, out / f"{name}-lora.gguf", name).path
-        merged[name] = write_merged_gguf(base, adapter, out / f"{name}-f32.gguf", "F32").path
-    return Files(plain, loras, merged)
-
-
-@pytest.fixture(scope="module")
-def shared(files: Files) -> Iterator[NativeModel]:
+def shared(files: AdapterFiles) -> Iterator[NativeModel]:
     native = NativeModel(files.base, Shape(n_seq=3, n_ctx_seq=256), Placement(loras=tuple(files.loras.items())))
     yield native
     native.close()
@@ -63,7 +43,7 @@ def _max_diff(a: list[float], b: list[float]) -> float:
     return max(abs(x - y) for x, y in zip(a, b, strict=True))
 
 
-def test_each_adapter_gives_its_merged_models_logits(shared: NativeModel, files: Files) -> None:
+def test_each_adapter_gives_its_merged_models_logits(shared: NativeModel, files: AdapterFiles) -> None:
     prompt = shared.tokenize(PROMPT)
     seen = {}
     for name in (*files.loras, None):
@@ -97,7 +77,7 @@ def _greedy(native: NativeModel, adapters: list[str | None], n_tokens: int = 12)
         engine._thread.join(30)
 
 
-def test_adapters_and_bare_base_in_flight_at_once_match_merged_models(shared: NativeModel, files: Files) -> None:
+def test_adapters_and_bare_base_in_flight_at_once_match_merged_models(shared: NativeModel, files: AdapterFiles) -> None:
     together = _greedy(shared, ["sport", "physics", None])
     for name, tokens in zip(("sport", "physics", None), together, strict=True):
         alone = NativeModel(files.merged[name] if name else files.base, Shape(n_seq=1, n_ctx_seq=256))
