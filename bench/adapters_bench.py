@@ -5,9 +5,10 @@
     .venv/bin/python bench/adapters_bench.py --size 1.5b      # Qwen2.5-1.5B shapes; much longer, ~6 GB of RAM
 
 A random Qwen2 base (bf16, tests/support/synthetic_models.py) and a random rank-8 adapter on all seven
-projections are exported the way `synapse export` does: the base to F16 then Q4_K_M, the adapter to an f32
-LoRA GGUF, the merged model to F16 then Q4_K_M. The LoRA and the merged model are copied to 16 files: the
-content does not change what they cost, and llama.cpp loads each file on its own (nothing is shared).
+projections are exported the way `synapse export` does: the base to F16 then Q4_K_M, the adapter to a LoRA
+GGUF in f32 and in f16 (`--lora-type`), the merged model to F16 then Q4_K_M. The LoRAs and the merged model
+are copied to 16 files each: the content does not change what they cost, and llama.cpp loads each file on
+its own (nothing is shared).
 
 - memory: resident set (VmRSS) of a fresh process after loading and decoding 8 tokens with each model or
   adapter, minus that process's RSS before loading; 1, 4 and 16 adapters on one base against 1, 4 and 16
@@ -33,6 +34,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 COUNTS = (1, 4, 16)
+TYPES = ("F32", "F16")
 
 PREPARE = """
 import sys; from pathlib import Path
@@ -51,7 +53,8 @@ base = inspect_base(base_dir)
 adapter = inspect_adapter(adapter_dir, base)
 write_merged_gguf(base, None, out / "base-f16.gguf", "F16", "base")
 quantize_gguf(out / "base-f16.gguf", out / "base-q4km.gguf", "Q4_K_M")
-write_lora_gguf(base, adapter, out / "lora.gguf", "bench")
+write_lora_gguf(base, adapter, out / "lora-F32.gguf", "bench")
+write_lora_gguf(base, adapter, out / "lora-F16.gguf", "bench", lora_type="F16")
 write_merged_gguf(base, adapter, out / "merged-f16.gguf", "F16", "merged")
 quantize_gguf(out / "merged-f16.gguf", out / "merged-q4km.gguf", "Q4_K_M")
 for f in ("base-f16.gguf", "merged-f16.gguf"):
@@ -74,8 +77,9 @@ def touch(native, adapter=None):
     native.free_sequence(0)
     native.decode([(t, i, 0, i == 7) for i, t in enumerate(range(100, 108))])
 models = []
-if kind == "adapters":
-    loras = tuple((f"a{i}", work / f"lora-{i}.gguf") for i in range(n))
+if kind.startswith("adapters"):
+    lora_type = kind.split("-")[1]
+    loras = tuple((f"a{i}", work / f"lora-{lora_type}-{i}.gguf") for i in range(n))
     native = NativeModel(work / "base-q4km.gguf", shape, Placement(loras=loras))
     for name, _ in loras:
         touch(native, name)
@@ -91,9 +95,9 @@ print(json.dumps({"rss": rss() - before}))
 SWITCH = """
 import json, sys, time; from pathlib import Path
 from synapse.llm.batch import NativeModel, Placement, Shape
-work, steps = Path(sys.argv[1]), int(sys.argv[2])
-native = NativeModel(work / "base-q4km.gguf", Shape(n_seq=1, n_ctx_seq=1024),
-                     Placement(loras=(("a", work / "lora-0.gguf"), ("b", work / "lora-1.gguf"))))
+work, steps, lora_type = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+loras = (("a", work / f"lora-{lora_type}-0.gguf"), ("b", work / f"lora-{lora_type}-1.gguf"))
+native = NativeModel(work / "base-q4km.gguf", Shape(n_seq=1, n_ctx_seq=1024), Placement(loras=loras))
 def run(alternate):
     native.free_sequence(0)
     native.use_adapter("a")
@@ -114,9 +118,9 @@ SPEED = """
 import asyncio, json, sys, time; from pathlib import Path
 from synapse.llm.batch import BatchEngine, NativeModel, Placement, SequenceRequest, Shape
 kind, work = sys.argv[1], Path(sys.argv[2])
-if kind == "adapter":
-    native = NativeModel(work / "base-q4km.gguf", Shape(n_seq=1, n_ctx_seq=512),
-                         Placement(loras=(("a", work / "lora-0.gguf"),)))
+if kind.startswith("adapter"):
+    lora = work / f"lora-{kind.split('-')[1]}-0.gguf"
+    native = NativeModel(work / "base-q4km.gguf", Shape(n_seq=1, n_ctx_seq=512), Placement(loras=(("a", lora),)))
     adapter = "a"
 else:
     native, adapter = NativeModel(work / "merged-0.gguf", Shape(n_seq=1, n_ctx_seq=512)), None
@@ -151,10 +155,11 @@ def _prepare(size: str, work: Path, console: Console) -> None:
     if not (work / "merged-q4km.gguf").is_file():
         console.print(f"building a random {size} base, a rank-8 adapter and their GGUFs in {work} ...")
         subprocess.run([PY, "-c", PREPARE, size, str(work)], cwd=ROOT, check=True, capture_output=True)
+    copies = [("merged-q4km.gguf", "merged-{i}.gguf")] + [(f"lora-{t}.gguf", f"lora-{t}-{{i}}.gguf") for t in TYPES]
     for i in range(max(COUNTS)):
-        for src, dst in (("lora.gguf", f"lora-{i}.gguf"), ("merged-q4km.gguf", f"merged-{i}.gguf")):
-            if not (work / dst).exists():
-                shutil.copyfile(work / src, work / dst)
+        for src, dst in copies:
+            if not (work / dst.format(i=i)).exists():
+                shutil.copyfile(work / src, work / dst.format(i=i))
 
 
 def _mb(n: float) -> str:
@@ -172,34 +177,46 @@ def main() -> None:
     work = args.work or Path(tempfile.gettempdir()) / f"adapters-bench-{args.size}"
     work.mkdir(parents=True, exist_ok=True)
     _prepare(args.size, work, console)
-    sizes = {f: (work / f).stat().st_size for f in ("base-q4km.gguf", "lora.gguf", "merged-q4km.gguf")}
+    sizes = {
+        f: (work / f).stat().st_size for f in ("base-q4km.gguf", "merged-q4km.gguf", "lora-F32.gguf", "lora-F16.gguf")
+    }
     console.print(
-        f"files: base Q4_K_M {_mb(sizes['base-q4km.gguf'])} MB, LoRA f32 {_mb(sizes['lora.gguf'])} MB, "
-        f"merged Q4_K_M {_mb(sizes['merged-q4km.gguf'])} MB"
+        f"files: base Q4_K_M {_mb(sizes['base-q4km.gguf'])} MB, merged Q4_K_M {_mb(sizes['merged-q4km.gguf'])} MB, "
+        f"LoRA {_mb(sizes['lora-F32.gguf'])} MB (f32) / {_mb(sizes['lora-F16.gguf'])} MB (f16)"
     )
-    memory = Table(title=f"Resident memory ({args.size})")
-    for column in ("models", "adapters on one base, MB", "merged models, MB", "adapters / one merged"):
-        memory.add_column(column, justify="right")
-    one_merged = None
+    _memory(args, work, console)
+    for lora_type in TYPES:
+        switch = _py(SWITCH, work, args.switch_steps, lora_type)
+        per_switch = switch["alternating_ms"] - switch["same_ms"]
+        with_adapter = _py(SPEED, f"adapter-{lora_type}", work)["tokens_per_s"]
+        merged_speed = _py(SPEED, "merged", work)["tokens_per_s"]
+        console.print(
+            f"{lora_type} LoRA: decode step {switch['same_ms']:.2f} ms on one adapter, {switch['alternating_ms']:.2f} "
+            f"ms alternating two: {per_switch:.2f} ms a switch; one stream {with_adapter:.1f} tokens/s with the "
+            f"adapter, {merged_speed:.1f} merged ({with_adapter / merged_speed:.2f}x)"
+        )
+
+
+def _memory(args: argparse.Namespace, work: Path, console: Console) -> None:
+    table = Table(title=f"Resident memory ({args.size}), MB")
+    for column in (
+        "models",
+        "merged",
+        *(f"{t} LoRAs on one base" for t in TYPES),
+        *(f"{t} / one merged" for t in TYPES),
+    ):
+        table.add_column(column, justify="right")
+    one_merged = _py(MEMORY, "merged", 1, work)["rss"]
     for n in COUNTS:
-        adapters = _py(MEMORY, "adapters", n, work)["rss"]
-        merged = _py(MEMORY, "merged", n, work)["rss"] if n <= args.max_merged else None
-        one_merged = one_merged or merged
-        ratio = f"{adapters / one_merged:.2f}x" if one_merged else "-"
-        memory.add_row(str(n), _mb(adapters), _mb(merged) if merged is not None else "not run", ratio)
-    console.print(memory)
-    switch = _py(SWITCH, work, args.switch_steps)
-    per_switch = switch["alternating_ms"] - switch["same_ms"]
-    console.print(
-        f"decode step, one adapter: {switch['same_ms']:.2f} ms; alternating two: {switch['alternating_ms']:.2f} ms; "
-        f"cost of a switch: {per_switch:.2f} ms"
-    )
-    with_adapter = _py(SPEED, "adapter", work)["tokens_per_s"]
-    merged_speed = _py(SPEED, "merged", work)["tokens_per_s"]
-    console.print(
-        f"tokens/s, one stream: adapter {with_adapter:.1f}, merged {merged_speed:.1f} "
-        f"({with_adapter / merged_speed:.2f}x)"
-    )
+        merged = one_merged if n == 1 else (_py(MEMORY, "merged", n, work)["rss"] if n <= args.max_merged else None)
+        adapters = [_py(MEMORY, f"adapters-{t}", n, work)["rss"] for t in TYPES]
+        table.add_row(
+            str(n),
+            _mb(merged) if merged is not None else "not run",
+            *(_mb(a) for a in adapters),
+            *(f"{a / one_merged:.2f}x" for a in adapters),
+        )
+    console.print(table)
 
 
 if __name__ == "__main__":

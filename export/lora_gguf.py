@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import gguf
 import numpy as np
@@ -18,6 +18,10 @@ from export.merge import ARCHS, partial_path
 # llama.cpp pairs `<base tensor>.lora_a` with `<base tensor>.lora_b` and adds scale * B @ A to that tensor.
 LORA_A_SUFFIX = ".lora_a"
 LORA_B_SUFFIX = ".lora_b"
+#: How the matrices are stored: f32 keeps peft's values exactly; f16 halves the file and its memory (llama.cpp
+#: loads either), rounding each value to half precision.
+LoraType = Literal["F32", "F16"]
+_NUMPY = {"F32": np.float32, "F16": np.float16}
 
 
 class LoraGgufReport(BaseModel):
@@ -46,8 +50,10 @@ def lora_tensor_names(base: BaseModelInfo, hf_weight: str) -> tuple[str, str]:
     return name + LORA_A_SUFFIX, name + LORA_B_SUFFIX
 
 
-def write_lora_gguf(base: BaseModelInfo, adapter: AdapterInfo, out: Path, name: str = "adapter") -> LoraGgufReport:
-    """Write the adapter's A and B matrices (float32, peft's layout) with the LoRA metadata llama.cpp checks.
+def write_lora_gguf(
+    base: BaseModelInfo, adapter: AdapterInfo, out: Path, name: str = "adapter", lora_type: LoraType = "F32"
+) -> LoraGgufReport:
+    """Write the adapter's A and B matrices (`lora_type`, peft's layout) with the LoRA metadata llama.cpp checks.
 
     llama.cpp wants `general.type` = adapter, the base's architecture, `adapter.type` = lora and
     `adapter.lora.alpha`; A keeps peft's [rank, in] and B its [out, rank] shape, which in GGUF's
@@ -68,8 +74,9 @@ def write_lora_gguf(base: BaseModelInfo, adapter: AdapterInfo, out: Path, name: 
         writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, alpha)
         for hf_weight, pair in sorted(adapter.pairs.items()):
             a_name, b_name = lora_tensor_names(base, hf_weight)
-            writer.add_tensor(a_name, np.ascontiguousarray(tensors[pair.a_key].float().numpy()))
-            writer.add_tensor(b_name, np.ascontiguousarray(tensors[pair.b_key].float().numpy()))
+            for key, tensor_name in ((pair.a_key, a_name), (pair.b_key, b_name)):
+                values = tensors[key].float().numpy().astype(_NUMPY[lora_type])
+                writer.add_tensor(tensor_name, np.ascontiguousarray(values))
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()

@@ -19,7 +19,7 @@ from export.base_store import BaseGguf, base_file_names, ensure_base_gguf, forge
 from export.errors import ExportFailed, ExportInputError
 from export.generation import base_sampling
 from export.inputs import AdapterInfo, BaseModelInfo, check_free_disk, inspect_adapter, inspect_base
-from export.lora_gguf import write_lora_gguf
+from export.lora_gguf import LoraType, write_lora_gguf
 from export.merge import write_merged_gguf
 from export.quantize import Quant, quantize_gguf
 from export.register import file_digest
@@ -47,6 +47,8 @@ class ExportRequest(BaseModel):
     bounds: VerifyBounds = Field(default_factory=VerifyBounds)
     # Adapter mode keeps base GGUFs here, one folder per base, reused by every adapter on that base.
     base_store: Path | None = None
+    # Adapter mode's LoRA GGUF: f16 halves what each adapter costs on disk and in memory (docs/profiles.md).
+    lora_type: LoraType = "F16"
 
 
 class Artifact(BaseModel):
@@ -105,7 +107,14 @@ def _inputs(req: ExportRequest) -> dict[str, str]:
 
 def _fingerprint(req: ExportRequest, inputs: dict[str, str], base_tensors: str) -> str:
     key = json.dumps(
-        {"inputs": inputs, "tensors": base_tensors, "quant": req.quant, "name": req.model_name, "mode": req.mode},
+        {
+            "inputs": inputs,
+            "tensors": base_tensors,
+            "quant": req.quant,
+            "name": req.model_name,
+            "mode": req.mode,
+            **({"lora_type": req.lora_type} if req.mode == "adapter" else {}),
+        },
         sort_keys=True,
     )
     return hashlib.sha256(key.encode()).hexdigest()[:32]
@@ -179,7 +188,12 @@ def run_export(req: ExportRequest, progress: PhaseProgress | None = None) -> Man
         fingerprint=fingerprint,
         inputs=inputs,
         trainable_params=adapter.trainable_params if adapter else None,
-        settings={"quant": req.quant, "mode": req.mode, "verify": req.verify},
+        settings={
+            "quant": req.quant,
+            "mode": req.mode,
+            "verify": req.verify,
+            **({"lora_type": req.lora_type} if req.mode == "adapter" else {}),
+        },
         outputs=[Artifact(path=p.name, sha256=sha256_file(p), bytes=p.stat().st_size) for p in outputs],
         verification=report,
         timings_s={k: round(v, 3) for k, v in timings.items()},
@@ -270,7 +284,7 @@ def _write_adapter_mode(
     timings.update(stored.seconds)
     timings["base"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    lora = write_lora_gguf(base, adapter, req.out / lora_name(req.model_name), req.model_name).path
+    lora = write_lora_gguf(base, adapter, req.out / lora_name(req.model_name), req.model_name, req.lora_type).path
     timings["lora"] = time.perf_counter() - t0
     f16_name, final_name = base_file_names(req.quant)
     files = [(place(stored.f16, req.out / f16_name), "F16")]

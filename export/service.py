@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from export.errors import ExportInputError, OllamaUnavailable
 from export.llama_log import llama_log_to
+from export.lora_gguf import LoraType
 from export.modelfile import modelfile_filename, render_modelfile, write_modelfile
 from export.pipeline import BASE_STORE, ExportMode, ExportRequest, Manifest, PhaseProgress, ollama_files, run_export
 from export.profiles import ExportProfile
@@ -30,6 +31,7 @@ class ExportOptions(BaseModel):
     out: Path | None = None
     quant: Quant | None = None
     mode: ExportMode = "merged"
+    lora_type: LoraType = "F16"
     verify: VerifyMode = "full"
     register_with_ollama: bool = True
     ollama_host: str | None = None
@@ -96,6 +98,7 @@ def run_profile_export(
         out=out,
         quant=quant,
         mode=options.mode,
+        lora_type=options.lora_type,
         verify=options.verify,
         force=options.force,
         bounds=bounds or VerifyBounds(),

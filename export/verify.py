@@ -244,7 +244,10 @@ def check_lora_gguf(path: Path, base: BaseModelInfo, adapter: AdapterInfo) -> tu
             if gguf_name not in stored:
                 problems.append(f"{path.name}: {gguf_name} is missing")
                 continue
-            got = np.asarray(stored[gguf_name].data, dtype=np.float32)
+            data = np.asarray(stored[gguf_name].data)
+            # An f16 file holds each value rounded to half precision: exact means equal to that rounding.
+            want = want.astype(data.dtype).astype(np.float32)
+            got = data.astype(np.float32)
             if got.size != want.size:
                 problems.append(f"{path.name}: {gguf_name} has {got.size} values, the adapter {want.size}")
                 continue

@@ -79,7 +79,7 @@ def _options(**values: Any) -> ExportOptions:
         return ExportOptions.model_validate(values)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
+        field = ".".join(str(p) for p in first["loc"]).replace("_", "-")
         raise ExportInputError(f"bad --{field}: {first['msg']}", "see synapse export --help for the choices") from None
 
 
@@ -115,6 +115,9 @@ def export(  # noqa: PLR0913
     out: Annotated[Path | None, typer.Option(help="Output directory.")] = None,
     quant: Annotated[str | None, typer.Option(help="Q4_K_M, Q5_K_M, Q6_K, Q8_0 or F16.")] = None,
     mode: Annotated[str, typer.Option(help="merged (one GGUF) or adapter (base GGUF + LoRA GGUF).")] = "merged",
+    lora_type: Annotated[
+        str, typer.Option(help="Adapter mode's LoRA GGUF: F16 (half the memory) or F32 (exact).")
+    ] = "F16",
     verify: Annotated[str, typer.Option(help="full, quick or none.")] = "full",
     no_register: Annotated[bool, typer.Option("--no-register", help="Do not register with Ollama.")] = False,
     ollama_host: Annotated[str | None, typer.Option(help="Ollama URL (default: OLLAMA_HOST).")] = None,
@@ -140,6 +143,7 @@ def export(  # noqa: PLR0913
         out=out,
         quant=quant,
         mode=mode,
+        lora_type=lora_type,
         verify=verify,
         register_with_ollama=not no_register,
         ollama_host=ollama_host,

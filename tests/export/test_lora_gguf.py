@@ -92,3 +92,19 @@ def test_interrupted_lora_write_leaves_nothing(
     with pytest.raises(KeyboardInterrupt):
         write_lora_gguf(base, inspect_adapter(tiny_adapter, base), tmp_path / "lora.gguf")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_f16_lora_is_half_the_size_and_matches_unmerged_peft(
+    stopping_base: Path, stopping_adapter: Path, tmp_path: Path
+) -> None:
+    base = inspect_base(stopping_base)
+    adapter = inspect_adapter(stopping_adapter, base)
+    f32 = write_lora_gguf(base, adapter, tmp_path / "f32.gguf")
+    f16 = write_lora_gguf(base, adapter, tmp_path / "f16.gguf", lora_type="F16")
+    assert f16.bytes < 0.6 * f32.bytes
+    check, problems = check_lora_gguf(f16.path, base, adapter)
+    assert problems == [] and check.tensor_error == 0.0  # equal to the half-precision rounding of each value
+    plain = write_merged_gguf(base, None, tmp_path / "base-f32.gguf", "F32").path
+    # Half-precision matrices: held to the bound of an F16 file, as the export checks its F16 base + this LoRA.
+    report = verify_export("full", base, adapter, [(plain, "F16")], lora=f16.path)
+    assert report.passed, report.problems
