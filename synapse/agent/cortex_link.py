@@ -33,11 +33,19 @@ class UnavailableCortex(CortexBackend):
         raise self._fail()
 
     async def add_document(
-        self, name: str, data: bytes, *, kind: DocumentKind = "document", tags: Sequence[str] = ()
+        self,
+        name: str,
+        data: bytes,
+        *,
+        kind: DocumentKind = "document",
+        tags: Sequence[str] = (),
+        collection: str | None = None,
     ) -> DocumentInfo:
         raise self._fail()
 
-    async def list_documents(self, status: Sequence[DocumentState] = ()) -> list[DocumentInfo]:
+    async def list_documents(
+        self, status: Sequence[DocumentState] = (), collection: str | None = None
+    ) -> list[DocumentInfo]:
         raise self._fail()
 
     async def get_document(self, doc_id: str) -> DocumentInfo:
@@ -109,12 +117,20 @@ class ReopeningCortex(CortexBackend):
         return await self._get().query(request)
 
     async def add_document(
-        self, name: str, data: bytes, *, kind: DocumentKind = "document", tags: Sequence[str] = ()
+        self,
+        name: str,
+        data: bytes,
+        *,
+        kind: DocumentKind = "document",
+        tags: Sequence[str] = (),
+        collection: str | None = None,
     ) -> DocumentInfo:
-        return await self._get().add_document(name, data, kind=kind, tags=tags)
+        return await self._get().add_document(name, data, kind=kind, tags=tags, collection=collection)
 
-    async def list_documents(self, status: Sequence[DocumentState] = ()) -> list[DocumentInfo]:
-        return await self._get().list_documents(status)
+    async def list_documents(
+        self, status: Sequence[DocumentState] = (), collection: str | None = None
+    ) -> list[DocumentInfo]:
+        return await self._get().list_documents(status, collection)
 
     async def get_document(self, doc_id: str) -> DocumentInfo:
         return await self._get().get_document(doc_id)

@@ -62,7 +62,13 @@ class FakeCortex(CortexBackend):
         )
 
     async def add_document(
-        self, name: str, data: bytes, *, kind: DocumentKind = "document", tags: Sequence[str] = ()
+        self,
+        name: str,
+        data: bytes,
+        *,
+        kind: DocumentKind = "document",
+        tags: Sequence[str] = (),
+        collection: str | None = None,
     ) -> DocumentInfo:
         self._check()
         now = datetime.now(timezone.utc)
@@ -76,14 +82,21 @@ class FakeCortex(CortexBackend):
             sha256="0" * 64,
             status="processed",
             tags=list(tags),
+            collection=collection,
             created_at=now,
             updated_at=now,
         )
         self.docs[info.id] = (info, data)
         return info
 
-    async def list_documents(self, status: Sequence[DocumentState] = ()) -> list[DocumentInfo]:
-        return [info for info, _ in self.docs.values() if not status or info.status in status]
+    async def list_documents(
+        self, status: Sequence[DocumentState] = (), collection: str | None = None
+    ) -> list[DocumentInfo]:
+        return [
+            info
+            for info, _ in self.docs.values()
+            if (not status or info.status in status) and (collection is None or info.collection == collection)
+        ]
 
     async def get_document(self, doc_id: str) -> DocumentInfo:
         if doc_id not in self.docs:
