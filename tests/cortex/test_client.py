@@ -105,3 +105,31 @@ async def test_unreachable_server_is_unavailable(tmp_path: Path) -> None:
         with pytest.raises(CortexUnavailableError) as info:
             await client.health()
     assert "synapse cortex serve" in (info.value.hint or "")
+
+
+@pytest.mark.asyncio
+async def test_client_carries_collections(server_url: str) -> None:
+    from cortex.errors import CollectionConflictError, InvalidCollectionError
+    from cortex.models import COLLECTION_RULE
+    from tests.cortex.test_scope import AERO, AERO_Q
+
+    async with CortexClient(server_url, api_key=KEY) as client:
+        doc = await client.add_document("falcon.md", AERO.encode(), collection="aero")
+        assert doc.collection == "aero"
+        for _ in range(200):
+            if (await client.get_document(doc.id)).status == "processed":
+                break
+            await asyncio.sleep(0.05)
+        assert [d.id for d in await client.list_documents(collection="aero")] == [doc.id]
+        assert await client.list_documents(["processed"], collection="plant") == []
+        found = await client.query(QueryRequest(query=AERO_Q, mode="naive", collections=["aero"]))
+        assert any(s.document == "falcon.md" for s in found.sources)
+        other = await client.query(QueryRequest(query=AERO_Q, mode="naive", collections=["plant"]))
+        assert not any(s.document for s in other.sources)
+        with pytest.raises(InvalidCollectionError) as bad:
+            await client.add_document("x.md", b"some text to store", collection="Bad")
+        assert bad.value.status == 422 and COLLECTION_RULE in bad.value.message
+        with pytest.raises(CollectionConflictError):
+            await client.add_document("falcon.md", AERO.encode(), collection="plant")
+        assert (await client.health()).graph_documents is False
+        await client.delete_document(doc.id)

@@ -231,3 +231,31 @@ async def test_embeddings_and_extraction_both_from_ollama(monkeypatch: pytest.Mo
             result = await cortex.query(QueryRequest(query="Helios Aerospace and the Falcon Bracket", mode="local"))
             titles = {s.title for s in result.sources if s.document == "bracket.md"}
             assert titles & HELIOS_ENTITIES, [(s.id, s.title) for s in result.sources]
+
+
+@pytest.mark.asyncio
+async def test_with_extraction_the_graph_modes_reach_documents_within_their_scope(
+    fake: FakeOllama, tmp_path: Path
+) -> None:
+    from cortex.scope import modes_reaching_documents
+
+    async with llm_cortex(tmp_path) as cortex:
+        health = await cortex.health()
+        assert health.graph_documents and modes_reaching_documents(health) == {
+            "naive",
+            "local",
+            "global",
+            "hybrid",
+            "mix",
+        }
+        await cortex.add_document("bracket.md", HELIOS.encode(), collection="aero")
+        await cortex.add_document("rack.md", ORION.encode(), collection="dc")
+        await cortex.wait_idle(60)
+        question = "Who cools the Vega Rack with the Glycol Loop of Orion Labs?"
+        for mode in ("local", "hybrid", "mix"):
+            mine = await cortex.query(QueryRequest(query=question, mode=mode, collections=["dc"]))
+            assert {s.title for s in mine.sources if s.document == "rack.md"} & ORION_ENTITIES, mode
+            assert not mine.warnings
+            other = await cortex.query(QueryRequest(query=question, mode=mode, collections=["aero"]))
+            assert not any(s.document == "rack.md" for s in other.sources), (mode, other.sources)
+            assert not {s.title for s in other.sources} & ORION_ENTITIES and "Glycol" not in other.context, mode

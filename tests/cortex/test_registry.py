@@ -46,3 +46,30 @@ def test_labels_of_known_documents_only(tmp_path: Path) -> None:
     assert labels["doc-1"].name == "b.pdf" and labels["doc-1"].page_starts == [0, 120]
     assert labels["doc-2"].kind == "dialogue" and labels["doc-2"].page_starts == []
     assert registry.labels([]) == {}
+
+
+def test_a_registry_from_before_collections_opens_and_reads_none(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "cortex.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """CREATE TABLE documents (id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL,
+        content_type TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, status TEXT NOT NULL, error TEXT,
+        chunks INTEGER NOT NULL DEFAULT 0, tags TEXT NOT NULL DEFAULT '[]', page_starts TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+        INSERT INTO documents VALUES ('doc-old', 'old.md', 'document', 'text/markdown', 5, 'ab', 'processed', NULL,
+        1, '["t"]', '[]', '2025-01-01T00:00:00+00:00', '2025-01-01T00:00:00+00:00');"""
+    )
+    old.close()
+    registry = Registry(path)
+    record = registry.get("doc-old")
+    assert record is not None and record.info.collection is None and record.info.tags == ["t"]
+    registry.insert(
+        "doc-new", name="new.md", kind="document", content_type="text/markdown", size=5, sha256="cd",
+        tags=[], page_starts=[], collection="physics",
+    )  # fmt: skip
+    assert [r.info.id for r in registry.all(collection="physics")] == ["doc-new"]
+    assert registry.documents_in(["physics", "sport"]) == {"doc-new"} and registry.documents_in([]) == set()
+    registry.close()
+    assert Registry(path).get("doc-new").info.collection == "physics"  # type: ignore[union-attr]

@@ -215,3 +215,43 @@ def test_unexpected_errors_answer_500_without_their_text(
     error_id = err["message"].rsplit("error id ", 1)[1].rstrip(")")
     logged = [r for r in caplog.records if error_id in r.getMessage()]
     assert logged and logged[0].exc_info and "secret detail" in str(logged[0].exc_info[1])
+
+
+def test_collections_upload_list_and_scoped_query(client: TestClient) -> None:
+    from cortex.models import COLLECTION_RULE
+    from cortex.scope import graph_only_warning
+    from tests.cortex.test_scope import AERO, PLANT, PLANT_Q
+
+    def upload(name: str, text: str, collection: str) -> object:
+        files = {"file": (name, text.encode(), "text/markdown")}
+        return client.post("/documents", files=files, data={"collection": collection})
+
+    def documents(body: dict[str, list[dict[str, str]]]) -> set[str]:
+        return {s["document"] for s in body["sources"] if s["kind"] == "document"}
+
+    aero, plant = upload("falcon.md", AERO, "aero"), upload("pump.md", PLANT, "plant")
+    assert aero.status_code == plant.status_code == 202  # type: ignore[attr-defined]
+    ids = [aero.json()["id"], plant.json()["id"]]  # type: ignore[attr-defined]
+    assert aero.json()["collection"] == "aero"  # type: ignore[attr-defined]
+    assert all(_wait_processed(client, doc_id)["status"] == "processed" for doc_id in ids)
+    bad = _error(upload("x.md", "some text to store", "Not OK"), 422, "invalid_collection")
+    assert COLLECTION_RULE in bad["message"]
+    conflict = _error(upload("pump.md", PLANT, "aero"), 409, "collection_conflict")
+    assert "'plant'" in conflict["message"] and ids[1] in conflict["hint"]
+
+    assert [d["name"] for d in client.get("/documents", params={"collection": "aero"}).json()] == ["falcon.md"]
+    listing = _error(client.get("/documents", params={"collection": "A B"}), 422, "validation")
+    assert COLLECTION_RULE in listing["message"]
+
+    ask = {"query": PLANT_Q, "mode": "naive", "top_k": 20}
+    assert documents(client.post("/query", json={**ask, "collections": ["aero"]}).json()) <= {"falcon.md"}
+    assert "pump.md" in documents(client.post("/query", json={**ask, "collections": ["plant"]}).json())
+    assert "pump.md" in documents(client.post("/query", json=ask).json())
+    invalid = _error(client.post("/query", json={**ask, "collections": ["Bad"]}), 422, "validation")
+    assert COLLECTION_RULE in invalid["message"]
+
+    local = client.post("/query", json={**ask, "mode": "local"}).json()
+    assert local["warnings"] == [graph_only_warning("local")] and not documents(local)
+    assert client.get("/health").json()["graph_documents"] is False
+    for doc_id in ids:
+        assert client.delete(f"/documents/{doc_id}").status_code == 204

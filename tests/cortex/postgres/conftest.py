@@ -33,11 +33,12 @@ def pg_settings(data_dir: Path, url: str, store: str, **overrides: object) -> Co
 
 @pytest_asyncio.fixture
 async def file_store(tmp_path: Path) -> AsyncIterator[Path]:
-    """A closed file store (fake embedder) with the TRIZ graph and three documents; yields its data dir."""
+    """A closed file store (fake embedder) with the TRIZ graph and three documents (bracket.md in collection
+    "aero", the others in none); yields its data dir."""
     data_dir = tmp_path / "file-store"
     async with Cortex(cortex_settings(data_dir), embedder=HashingEmbedder(), cache_dir=tmp_path / "cache") as cortex:
         for name, data in DOCS.items():
-            await cortex.add_document(name, data)
+            await cortex.add_document(name, data, collection="aero" if name == "bracket.md" else None)
         await cortex.wait_idle(60)
     yield data_dir
 

@@ -64,6 +64,12 @@ async def test_migration_keeps_every_row_and_vector_and_the_copy_answers(
         pump = await new.query(QueryRequest(query="pump impeller cavitation bypass valve", mode="naive"))
         hits = [s for s in pump.sources if s.document == "report.pdf"]
         assert hits and hits[0].page == 2
+        # Collections are CORTEX's records, next to the stores: they come along, and scope the copy's queries.
+        assert {d.name for d in docs if d.collection == "aero"} == {"bracket.md"}
+        scoped = await new.query(
+            QueryRequest(query="pump impeller cavitation bypass valve", mode="naive", collections=["aero"])
+        )
+        assert not {s.document for s in scoped.sources if s.document} - {"bracket.md"}
         # The migrated store goes on taking documents.
         await new.add_document("more.md", b"Heat pipes move heat from the chip to a remote radiator without a fan.")
         await new.wait_idle(60)

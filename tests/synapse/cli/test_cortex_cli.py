@@ -92,3 +92,29 @@ def test_the_cli_offers_every_document_state() -> None:
     from synapse.cli.cortex_cmd import State
 
     assert tuple(s.value for s in State) == get_args(DocumentState)
+
+
+def test_collections_from_the_command_line(store: dict[str, Embedder], tmp_path: Path) -> None:
+    from cortex.models import COLLECTION_RULE
+
+    (tmp_path / "bracket.md").write_text(EN_BRACKET, encoding="utf-8")
+    (tmp_path / "chat.txt").write_text(RU_COOLING, encoding="utf-8")
+    res = runner.invoke(app, ["cortex", "add", str(tmp_path / "bracket.md"), "--collection", "aero", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["documents"][0]["collection"] == "aero"
+    assert runner.invoke(app, ["cortex", "add", str(tmp_path / "chat.txt")]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["cortex", "docs", "--collection", "aero", "--json"]).stdout)
+    assert [d["name"] for d in listed["documents"]] == ["bracket.md"]
+    assert "aero" in runner.invoke(app, ["cortex", "docs"]).stdout  # the table shows the column
+
+    question = ["cortex", "query", "aluminium bracket lattice of ribs", "--mode", "naive", "--json"]
+    res = runner.invoke(app, [*question, "--collection", "aero"])
+    assert res.exit_code == 0, res.output
+    assert any(s["document"] == "bracket.md" for s in json.loads(res.stdout)["sources"])
+    res = runner.invoke(app, [*question, "--collection", "sport", "--collection", "physics"])
+    assert res.exit_code == 0 and not any(s["document"] for s in json.loads(res.stdout)["sources"])
+    assert any(s["document"] == "bracket.md" for s in json.loads(runner.invoke(app, question).stdout)["sources"])
+
+    for command in (["add", str(tmp_path / "chat.txt")], ["docs"], ["query", "aluminium bracket"]):
+        res = runner.invoke(app, ["cortex", *command, "--collection", "Not OK"])
+        assert res.exit_code == 2 and COLLECTION_RULE in " ".join(res.output.split()), (command, res.output)
