@@ -370,6 +370,16 @@ class Agent:
         await self.cortex.aclose()
 
 
+async def _check_profile_modes(agent: Agent) -> None:
+    """Say at start which profile's RAG mode cannot reach its documents on this CORTEX."""
+    try:
+        health = await asyncio.wait_for(agent.cortex.health(), 5)
+    except (CortexError, asyncio.TimeoutError):
+        return  # a CORTEX that is not up yet is reported by /health; its answers will carry the warning
+    for problem in agent.profiles.mode_problems(health, agent.settings.rag_mode):
+        log.warning(problem)
+
+
 async def create_agent(settings: SynapseSettings | None = None) -> Agent:
     """The agent the settings describe: profiles and their adapters, backends started, CORTEX opened, the
     profile router, and memory if enabled. A profile whose adapter is missing fails here, naming the file."""
@@ -390,6 +400,7 @@ async def create_agent(settings: SynapseSettings | None = None) -> Agent:
     )
     memory = DialogueMemory(cortex) if settings.memory else None
     agent = Agent(backends, cortex, settings, router=router, memory=memory, profiles=profiles)
+    await _check_profile_modes(agent)
     # Build the analyzer (phrase index, cached vectors) now, once, rather than inside the first chat.
     from synapse.triz import default_analyzer
 

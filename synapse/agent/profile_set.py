@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cortex.models import CortexHealth
 from synapse.agent.profiles import AUTO_MODEL, Profile, ProfileAdapter, builtin_profiles, load_profiles, resolve_adapter
 from synapse.config import SynapseSettings
 
@@ -40,3 +41,19 @@ class ProfileSet:
 
     def get(self, name: str) -> Profile | None:
         return self.profiles.get(name)
+
+    def mode_problems(self, health: CortexHealth, default_mode: str) -> list[str]:
+        """Profiles whose RAG mode cannot reach their collections' documents on this CORTEX (graph modes
+        without an entity-extraction LLM search the TRIZ graph alone)."""
+        from cortex.scope import modes_reaching_documents
+
+        reach = modes_reaching_documents(health)
+        out = []
+        for profile in self.profiles.values():
+            mode = profile.rag_mode or default_mode
+            if profile.collections and mode != "off" and mode not in reach:
+                out.append(
+                    f"profile {profile.name!r}: rag_mode {mode!r} never returns its collections' documents here "
+                    "(no CORTEX_LLM_MODEL for entity extraction); use 'naive' or 'mix'"
+                )
+        return out

@@ -164,3 +164,17 @@ async def test_auto_routes_a_question_about_a_profiles_documents_to_it(
     assert plan.profile == TRIZ_AGENT
     plan = await agent.plan(TurnRequest(model=AUTO_MODEL, messages=[ChatMessage(role="user", content="pancakes")]))
     assert plan.profile == BASE_AGENT
+
+
+def test_a_graph_mode_that_cannot_reach_the_collections_is_named(tmp_path: Path) -> None:
+    from cortex.models import CortexHealth
+
+    text = '[profiles.a]\ncollections = ["x"]\nrag_mode = "local"\n[profiles.b]\ncollections = ["y"]\n'
+    path = _write(tmp_path, text)
+    found = ProfileSet.load(SynapseSettings(profiles=path))
+    base = {"status": "ok", "embedder": "e", "dim": 8, "documents": 1, "knowledge_version": "t", "storage": "file"}
+    without_llm = CortexHealth(**base, graph_documents=False)  # type: ignore[arg-type]
+    problems = found.mode_problems(without_llm, "mix")
+    assert len(problems) == 1 and "profile 'a'" in problems[0] and "'naive' or 'mix'" in problems[0]
+    assert found.mode_problems(without_llm, "hybrid")[1].startswith("profile 'b'")
+    assert found.mode_problems(CortexHealth(**base, graph_documents=True), "local") == []  # type: ignore[arg-type]
