@@ -15,7 +15,8 @@ its own (nothing is shared).
   merged models (--max-merged caps the merged count; the table then says "not run").
 - switch: per-token decode time alternating two adapters against staying on one (llama.cpp re-plans its
   graph after a change, the engine switches at most once per step and adapter group).
-- tokens/s: one greedy stream of 64 tokens with the adapter against the merged model, through BatchEngine.
+- tokens/s: one greedy stream of 64 tokens with the adapter against the merged model, through BatchEngine,
+  five of each interleaved, medians.
 """
 
 from __future__ import annotations
@@ -115,32 +116,34 @@ print(json.dumps({"same_ms": min(same), "alternating_ms": min(alt), "switches": 
 """
 
 SPEED = """
-import asyncio, json, sys, time; from pathlib import Path
+import asyncio, json, statistics, sys, time; from pathlib import Path
 from synapse.llm.batch import BatchEngine, NativeModel, Placement, SequenceRequest, Shape
-kind, work = sys.argv[1], Path(sys.argv[2])
-if kind.startswith("adapter"):
-    lora = work / f"lora-{kind.split('-')[1]}-0.gguf"
-    native = NativeModel(work / "base-q4km.gguf", Shape(n_seq=1, n_ctx_seq=512), Placement(loras=(("a", lora),)))
-    adapter = "a"
-else:
-    native, adapter = NativeModel(work / "merged-0.gguf", Shape(n_seq=1, n_ctx_seq=512)), None
-engine = BatchEngine(native)
+lora_type, work = sys.argv[1], Path(sys.argv[2])
+lora = work / f"lora-{lora_type}-0.gguf"
+shape = Shape(n_seq=1, n_ctx_seq=512)
+engines = {
+    "adapter": (BatchEngine(NativeModel(work / "base-q4km.gguf", shape, Placement(loras=(("a", lora),)))), "a"),
+    "merged": (BatchEngine(NativeModel(work / "merged-0.gguf", shape)), None),
+}
 prompt = tuple(range(100, 140))
-async def timed(n):
+async def timed(engine, adapter, n):
     # Random weights sample byte fragments that decode to no text, so time the whole generation instead of
     # its streamed pieces: 65 tokens minus 1 token is 64 decode steps without the prefill.
     start = time.perf_counter()
     stream = engine.submit(SequenceRequest(prompt, max_tokens=n, adapter=adapter))
     await stream.text()
-    assert len(stream.tokens) == n or stream.finish_reason == "stop", stream.finish_reason
     return time.perf_counter() - start, len(stream.tokens)
-async def once():
-    t1, _ = await timed(1)
-    t65, n = await timed(65)
+async def rate(engine, adapter):
+    t1, _ = await timed(engine, adapter, 1)
+    t65, n = await timed(engine, adapter, 65)
     return (n - 1) / (t65 - t1)
-rates = [asyncio.run(once()) for _ in range(3)]
-engine.close()
-print(json.dumps({"tokens_per_s": max(rates)}))
+rates = {name: [] for name in engines}
+for _ in range(5):  # interleaved, so that the machine's other load falls on both alike
+    for name, (engine, adapter) in engines.items():
+        rates[name].append(asyncio.run(rate(engine, adapter)))
+for engine, _ in engines.values():
+    engine.close()
+print(json.dumps({name: statistics.median(r) for name, r in rates.items()}))
 """
 
 
@@ -188,8 +191,8 @@ def main() -> None:
     for lora_type in TYPES:
         switch = _py(SWITCH, work, args.switch_steps, lora_type)
         per_switch = switch["alternating_ms"] - switch["same_ms"]
-        with_adapter = _py(SPEED, f"adapter-{lora_type}", work)["tokens_per_s"]
-        merged_speed = _py(SPEED, "merged", work)["tokens_per_s"]
+        speed = _py(SPEED, lora_type, work)
+        with_adapter, merged_speed = speed["adapter"], speed["merged"]
         console.print(
             f"{lora_type} LoRA: decode step {switch['same_ms']:.2f} ms on one adapter, {switch['alternating_ms']:.2f} "
             f"ms alternating two: {per_switch:.2f} ms a switch; one stream {with_adapter:.1f} tokens/s with the "
