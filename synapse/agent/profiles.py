@@ -139,7 +139,7 @@ def resolve_adapter(profile: Profile, data_dir: Path | None = None) -> ProfileAd
     if given.suffix == ".gguf" or given.is_absolute() or len(given.parts) > 1:
         stem = given.stem.removesuffix("-lora")
         return _existing(profile, given, stem, f"synapse export --mode adapter (it writes {stem}-lora.gguf)")
-    ollama_name = _export_model_name(profile.adapter)
+    ollama_name = _export_model_name(profile.name, profile.adapter)
     root = data_dir if data_dir is not None else default_data_dir()
     # export/pipeline.py's lora_name: <ollama name>-lora.gguf in exports/<ollama name>/.
     path = root / "exports" / ollama_name / f"{ollama_name}-lora.gguf"
@@ -155,7 +155,7 @@ def _existing(profile: Profile, path: Path, ollama_model: str, command: str) -> 
     return ProfileAdapter(served=profile.name, path=path, ollama_model=ollama_model)
 
 
-def _export_model_name(export_profile: str) -> str:
+def _export_model_name(profile: str, export_profile: str) -> str:
     """The Ollama name that the export gives the profile `export_profile`, which names its folder."""
     from export.errors import ExportError
     from export.profiles import get_profile
@@ -164,6 +164,7 @@ def _export_model_name(export_profile: str) -> str:
         return get_profile(export_profile).ollama_name
     except ExportError as exc:
         raise ProfileError(
-            f"the adapter {export_profile!r} is neither a .gguf path nor an export profile: {exc.message}",
+            f"profile {profile!r}: its adapter {export_profile!r} is neither a .gguf path nor an export profile "
+            f"({exc.message})",
             exc.hint or "`synapse export --list` shows the export profiles",
         ) from None

@@ -33,7 +33,7 @@ def list_(json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = Fa
         table.add_column(column)
     for name, p in found.profiles.items():
         adapter = found.adapters.get(name)
-        source = str(adapter.path) if adapter is not None else (p.model or f"({p.role} model)")
+        source = adapter.path.name if adapter is not None else (p.model or f"({p.role} model)")
         collections = ", ".join(p.collections) if p.collections else "all"
         table.add_row(name, p.role, source, collections, p.rag_mode or "default", p.description)
     console.print(table)
