@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from synapse.lang import Lang, LangChoice
 
@@ -28,8 +28,13 @@ def valid_collection(name: str) -> str:
     return name
 
 
-#: A scope of user documents: a profile's knowledge (see docs/cortex.md, "Collections").
-CollectionName = Annotated[str, AfterValidator(valid_collection)]
+#: A scope of user documents: a profile's knowledge (see docs/cortex.md, "Collections"). The schema shows the
+#: pattern; the validator (not a pydantic pattern) checks it, so that the error states the rule in words.
+CollectionName = Annotated[
+    str,
+    AfterValidator(valid_collection),
+    WithJsonSchema({"type": "string", "pattern": f"^{_COLLECTION.pattern}$", "description": COLLECTION_RULE}),
+]
 
 
 class _Model(BaseModel):
@@ -47,7 +52,7 @@ class QueryRequest(_Model):
         default=None,
         max_length=100,
         description="only documents of these collections, plus the TRIZ knowledge (always); "
-        "null: every document and the dialogue memory; [] : the TRIZ knowledge alone",
+        "null: every document and the dialogue memory; []: the TRIZ knowledge alone",
     )
 
 

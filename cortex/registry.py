@@ -116,7 +116,11 @@ class Registry:
         """A store from before collections gets the column (last, as in the schema); its documents have none."""
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)").fetchall()}
         if "collection" not in columns:
-            self._db.execute("ALTER TABLE documents ADD COLUMN collection TEXT")
+            try:
+                self._db.execute("ALTER TABLE documents ADD COLUMN collection TEXT")
+            except sqlite3.OperationalError as exc:  # another process of the same store added it a moment ago
+                if "duplicate column" not in str(exc):
+                    raise
         self._db.execute("CREATE INDEX IF NOT EXISTS documents_collection ON documents (collection)")
 
     def close(self) -> None:
