@@ -355,6 +355,28 @@ def pg_transient_errors(db: Any) -> tuple[type[BaseException], ...]:
     return errors
 
 
+VectorQuery = Callable[..., Awaitable[list[dict[str, Any]]]]
+
+
+def wrap_chunk_search(rag: Any, wrap: Callable[[VectorQuery], VectorQuery]) -> None:
+    """Replace `rag`'s chunk vector search by `wrap(original)`, once: LightRAG has no hook to filter the
+    chunks a query may see (collections, cortex/scope.py), and calls `chunks_vdb.query(query, top_k=,
+    query_embedding=)` for them."""
+    vdb = rag.chunks_vdb
+    if getattr(vdb, "_cortex_wrapped", False):
+        return
+    vdb.query = wrap(vdb.query)
+    vdb._cortex_wrapped = True
+
+
+async def embed_query(rag: Any, text: str) -> list[float]:
+    """`text` embedded as LightRAG embeds a query for the chunk search (its query priority in the queue)."""
+    from lightrag.constants import DEFAULT_QUERY_PRIORITY  # type: ignore[import-untyped]
+
+    vectors = await rag.chunks_vdb.embedding_func([text], context="query", _priority=DEFAULT_QUERY_PRIORITY)
+    return [float(x) for x in vectors[0]]
+
+
 def lightrag_version() -> str:
     """The installed lightrag-hku, for messages about what an upgrade changed."""
     from importlib.metadata import PackageNotFoundError, version

@@ -14,13 +14,14 @@ Two layers keep other collections out:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from cortex.knowledge_graph import TRIZ_PREFIX
+from cortex.lightrag_compat import VectorQuery, embed_query, wrap_chunk_search
 from cortex.models import CortexHealth, QueryMode
 
 #: LightRAG joins the sources of a merged entity or relation with this.
@@ -31,8 +32,6 @@ GRAPH_MODES: frozenset[QueryMode] = frozenset({"local", "global", "hybrid"})
 OVERFETCH = 4
 #: ... and never more than this many in one round.
 MAX_FETCH = 16_384
-
-VectorQuery = Callable[..., Awaitable[list[dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -61,24 +60,19 @@ def active(scope: Scope | None) -> Iterator[None]:
 
 def install(rag: Any) -> None:
     """Make `rag`'s chunk vector search honour the active scope (without one it is unchanged)."""
-    vdb = rag.chunks_vdb
-    if getattr(vdb, "_cortex_scoped", False):
-        return
-    inner: VectorQuery = vdb.query
 
-    async def query(query: str, top_k: int, query_embedding: Any = None) -> list[dict[str, Any]]:
-        scope = _ACTIVE.get()
-        if scope is None:
-            return await inner(query, top_k=top_k, query_embedding=query_embedding)
-        if query_embedding is None:  # embedded once here, not once per round
-            from lightrag.constants import DEFAULT_QUERY_PRIORITY  # type: ignore[import-untyped]
+    def scoped(inner: VectorQuery) -> VectorQuery:
+        async def query(query: str, top_k: int, query_embedding: Any = None) -> list[dict[str, Any]]:
+            scope = _ACTIVE.get()
+            if scope is None:
+                return await inner(query, top_k=top_k, query_embedding=query_embedding)
+            if query_embedding is None:  # embedded once here, not once per round
+                query_embedding = await embed_query(rag, query)
+            return await _scoped_search(inner, scope, query, top_k, query_embedding)
 
-            vectors = await vdb.embedding_func([query], context="query", _priority=DEFAULT_QUERY_PRIORITY)
-            query_embedding = [float(x) for x in vectors[0]]
-        return await _scoped_search(inner, scope, query, top_k, query_embedding)
+        return query
 
-    vdb.query = query
-    vdb._cortex_scoped = True
+    wrap_chunk_search(rag, scoped)
 
 
 async def _scoped_search(

@@ -154,11 +154,20 @@ STATIC = [
     Internal(PG_DB, "_ensure_pool", with_params("self", coroutine=True), "bounded database calls (pg_calls.py)"),
     Internal(PG_DB, "initdb", with_params("self", coroutine=True), "bounded database calls (pg_calls.py)"),
     Internal("lightrag.kg.postgres_impl:ClientManager", "_instances", client_slots, "dropping a stuck shared client"),
+    Internal("lightrag.constants", "DEFAULT_QUERY_PRIORITY", instance_of(int, "an int"), "scoped chunk search"),
 ]
 #: Names of LightRAG's objects that only exist on an instance; checked on a live store below.
-ON_INSTANCES = {"_data", "_storage_lock", "_file_name", "_pool_reconnect_lock", "_transient_exceptions", "_process"}
+ON_INSTANCES = {
+    "_data",
+    "_storage_lock",
+    "_file_name",
+    "_pool_reconnect_lock",
+    "_transient_exceptions",
+    "_process",
+    "_priority",  # a keyword of the embedding function's call
+}
 #: CORTEX's own private names that the compat module reads (CortexVectorStorage's rows, its config snapshot).
-OWN = {"_meta", "_ids", "_cortex_global_config"}
+OWN = {"_meta", "_ids", "_cortex_global_config", "_cortex_wrapped"}
 
 
 @pytest.mark.parametrize("internal", STATIC, ids=lambda i: i.label)
@@ -204,6 +213,36 @@ async def test_a_live_store_has_the_instance_internals(cortex: Cortex) -> None:
     config = rag._build_global_config()
     assert config["working_dir"] == rag.working_dir, broken("LightRAG._build_global_config", "changed", "the snapshot")
     assert await compat.pipeline_busy(rag) is False
+
+
+@pytest.mark.asyncio
+async def test_a_live_store_searches_chunks_through_the_wrapped_query(cortex: Cortex) -> None:
+    from cortex.models import QueryRequest
+
+    rag = cortex.rag
+    vector = await compat.embed_query(rag, "hollow beams")
+    why = "the chunk search of a query scoped to collections (scope.py)"
+    assert len(vector) == cortex.embedder.dim, broken("chunks_vdb.embedding_func(_priority=)", "changed", why)
+    calls: list[dict[str, Any]] = []
+
+    def recording(inner: compat.VectorQuery) -> compat.VectorQuery:
+        async def query(query: str, top_k: int, query_embedding: Any = None) -> list[dict[str, Any]]:
+            calls.append({"top_k": top_k, "embedded": query_embedding is not None})
+            return await inner(query, top_k=top_k, query_embedding=query_embedding)
+
+        return query
+
+    original = rag.chunks_vdb.query
+    rag.chunks_vdb._cortex_wrapped = False  # the store wrapped it once at start (scope.py); once more on top
+    try:
+        compat.wrap_chunk_search(rag, recording)
+        await cortex.add_document("beams.md", b"Hollow beams keep their stiffness and weigh less.")
+        await cortex.wait_idle(60)
+        await cortex.query(QueryRequest(query="hollow beams", mode="naive", top_k=3))
+    finally:
+        rag.chunks_vdb.query = original
+        rag.chunks_vdb._cortex_wrapped = True
+    assert calls, broken("LightRAG's naive query", "no longer calls chunks_vdb.query", why)
 
 
 @pytest.mark.asyncio
