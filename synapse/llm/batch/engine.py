@@ -5,7 +5,9 @@ prompt chunks of sequences still prefilling (at most `prefill_chunk` prompt toke
 decoding, so a long prompt delays running streams by one chunk, not by its whole length). New requests are
 admitted between steps; a finished or cancelled sequence frees its slot at once. Its KV cells are kept until
 the slot's next request, which skips the part of its prompt they already hold (a conversation's history, a
-shared system prompt); the rest is removed before that request's prefill.
+shared system prompt); the rest is removed before that request's prefill. A prompt that starts as a
+running sequence's (the agent's system prompt, the same TRIZ context) gets a copy of those cells instead
+of prefilling them again.
 
 Sequences may ask for different LoRAs of the loaded base. A decode applies one adapter to every row, so a
 step decodes one batch per adapter in use, the one applied now first (llama.cpp re-plans its graph on each
@@ -29,6 +31,19 @@ from synapse.llm.fair import RoundRobin
 log = logging.getLogger("synapse.llm.batch")
 
 Row = tuple[int, int, int, bool]
+#: Tokens a running sequence's prefix must save beyond the free slot's own cache before it is copied (the copy
+#: moves a whole sequence's buffer: some milliseconds on a CPU, where decoding 32 prompt tokens takes ~100).
+SHARE_MIN = 32
+
+
+def _common(a: tuple[int, ...], b: list[int]) -> int:
+    """How many first tokens `a` and `b` share."""
+    n = 0
+    for mine, theirs in zip(a, b, strict=False):
+        if mine != theirs:
+            break
+        n += 1
+    return n
 
 
 @dataclass
@@ -78,6 +93,8 @@ class BatchEngine:
         self.failure: BaseException | None = None
         self.completed = 0
         self.cancelled = 0
+        #: Requests whose prompt start was copied from another slot's cells.
+        self.shared_prefixes = 0
         self._thread = threading.Thread(target=self._run, name="llamacpp-batch", daemon=True)
         self._thread.start()
 
@@ -167,29 +184,38 @@ class BatchEngine:
             stream.end("error", exc)
             return
         stream.admitted_step = self.steps
-        slot, keep = self._slot_for(stream.request.prompt, stream.request.adapter)
+        slot, keep, source = self._slot_for(stream.request.prompt, stream.request.adapter)
         self._free.remove(slot)
-        self.native.trim_sequence(slot, keep)
+        if source is None:
+            self.native.trim_sequence(slot, keep)
+        else:  # the prefix lives in another slot's cells: copy them instead of decoding it again
+            self.native.copy_prefix(source, slot, keep)
+            self.shared_prefixes += 1
         stream.reused = keep
         self._active.append(_Active(stream, slot, sampler, TextOut(stream.request.stop), prefilled=keep))
 
-    def _slot_for(self, prompt: tuple[int, ...], adapter: str | None) -> tuple[int, int]:
-        """The free slot whose cached tokens (under the same adapter) share the longest start with `prompt`,
-        and how many to keep (never the whole prompt: its last token is decoded again for the logits of the
-        first answer token)."""
-        best, best_keep = self._free[0], 0
-        for slot in self._free:
-            cached_adapter, cached = self._cached[slot]
-            if cached_adapter != adapter:
-                continue
-            keep = 0
-            for mine, theirs in zip(prompt[: len(prompt) - 1], cached, strict=False):
-                if mine != theirs:
-                    break
-                keep += 1
-            if keep > best_keep:
-                best, best_keep = slot, keep
-        return best, best_keep
+    def _known(self, adapter: str | None) -> dict[int, list[int]]:
+        """What each slot's cells hold, by slot, for the same adapter: a free slot's cache, a running
+        sequence's prompt and decoded tokens."""
+        known = {s: cached for s, (a, cached) in self._cached.items() if s in self._free and a == adapter}
+        for seq in self._active:
+            if seq.stream.request.adapter == adapter:
+                known[seq.slot] = seq.in_cache
+        return known
+
+    def _slot_for(self, prompt: tuple[int, ...], adapter: str | None) -> tuple[int, int, int | None]:
+        """The free slot for `prompt`, how many of its first tokens need no prefill (never the whole prompt:
+        its last token is decoded again for the logits of the first answer token), and the slot whose cells
+        hold them when that is not the chosen one (a running sequence with the same system prompt)."""
+        head = prompt[: len(prompt) - 1]
+        matches = {slot: _common(head, tokens) for slot, tokens in self._known(adapter).items()}
+        own = max(self._free, key=lambda s: matches.get(s, 0))
+        best = max(matches, key=lambda s: matches[s], default=own)
+        if matches.get(best, 0) < matches.get(own, 0) + SHARE_MIN:
+            return own, matches.get(own, 0), None
+        # The free slot whose cache is worth least takes the shared prefix.
+        target = min(self._free, key=lambda s: matches.get(s, 0))
+        return target, matches[best], best
 
     def _step(self) -> None:
         for seq in [s for s in self._active if s.stream.cancelled]:

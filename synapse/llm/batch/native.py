@@ -32,6 +32,7 @@ NATIVE_NAMES = (
     "llama_n_seq_max",
     "llama_get_memory",
     "llama_memory_seq_rm",
+    "llama_memory_seq_cp",
     "llama_memory_seq_pos_max",
     "llama_memory_clear",
     "llama_batch_init",
@@ -161,7 +162,9 @@ class Shape:
     """The context: `n_seq` sequences of `n_ctx_seq` KV cells each, `n_batch` tokens a decode, the threads.
 
     Not unified (the default): each sequence owns its cells, so one long answer cannot take another's room;
-    unified: one pool of n_seq * n_ctx_seq cells that any sequence may fill.
+    unified: one pool of n_seq * n_ctx_seq cells that any sequence may fill (sequences can share cells, but a
+    token's attention then runs over the other sequences' cells too, masked, and greedy answers can differ
+    from those decoded alone in the last bits: measured on SmolLM2, so not used by the engine).
     """
 
     n_seq: int
@@ -213,6 +216,7 @@ class NativeModel:
         self.memory = lib.llama_get_memory(self.ctx)
         self.n_seq = shape.n_seq
         self.n_ctx_seq = shape.n_ctx_seq
+        self.unified = shape.unified
         self.n_batch = n_batch
         self._batch = lib.llama_batch_init(n_batch, 0, 1)
         self._piece = ctypes.create_string_buffer(256)
@@ -336,6 +340,18 @@ class NativeModel:
     def trim_sequence(self, seq: int, keep: int) -> None:
         """Drop the KV cells of `seq` from position `keep` on (0: all of them)."""
         self.lib.llama_memory_seq_rm(self.memory, seq, keep, -1)
+
+    def copy_prefix(self, src: int, dst: int, n: int) -> None:
+        """Give `dst` (whose cells are dropped) the first `n` cells of `src`. In a unified cache the cells are
+        shared; across sequences of their own llama.cpp copies the whole buffer of `src` at the next decode (a
+        memory copy, far cheaper than decoding those tokens again) and the cells past `n` are dropped."""
+        lib = self.lib
+        lib.llama_memory_seq_rm(self.memory, dst, -1, -1)
+        if self.unified:
+            lib.llama_memory_seq_cp(self.memory, src, dst, 0, n)
+            return
+        lib.llama_memory_seq_cp(self.memory, src, dst, -1, -1)
+        lib.llama_memory_seq_rm(self.memory, dst, n, -1)
 
     def free_sequence(self, seq: int) -> None:
         """Drop every KV cell of `seq` so the slot starts empty for its next request."""

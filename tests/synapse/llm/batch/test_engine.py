@@ -223,3 +223,37 @@ async def test_a_prompt_that_starts_as_the_last_one_reuses_its_cells_and_answers
     cold = single.submit(follow)
     await cold.text()
     assert cold.reused < turn.reused and cold.tokens == turn.tokens
+
+
+SYSTEM = (
+    "You are a TRIZ engineering assistant. Solve the user's problem with TRIZ: name the technical or physical "
+    "contradiction, apply the suggested inventive principles to this concrete case, and propose practical "
+    "solutions. When you use the context, cite its sources by number. If the context does not cover something, "
+    "say so instead of inventing facts."
+)
+
+
+def _with_system(native: NativeModel, question: str) -> tuple[int, ...]:
+    text = f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
+    return tuple(native.tokenize(text))
+
+
+@pytest.mark.asyncio
+async def test_a_prompt_that_starts_as_a_running_one_copies_its_cells_and_answers_the_same(
+    batched: BatchEngine, single: BatchEngine
+) -> None:
+    engine = batched  # each sequence has cells of its own: llama.cpp copies the running one's cells
+    first, second = (_with_system(engine.native, q) for q in QUESTIONS[:2])
+    shared = next(i for i, (a, b) in enumerate(zip(first, second, strict=False)) if a != b)
+    before = engine.shared_prefixes
+    running = engine.submit(SequenceRequest(first, max_tokens=40))
+    await _until(running, 3)
+    joining = engine.submit(SequenceRequest(second, max_tokens=20))
+    await asyncio.gather(running.text(), joining.text())
+    assert engine.shared_prefixes == before + 1 and joining.reused == shared > 60
+    alone = await _one_by_one(single, [SequenceRequest(first, max_tokens=40), SequenceRequest(second, max_tokens=20)])
+    assert [running.tokens, joining.tokens] == alone
+    # The copied cells stay with the new slot: the same prompt again reuses them and answers the same.
+    again = engine.submit(SequenceRequest(second, max_tokens=20))
+    await again.text()
+    assert again.tokens == joining.tokens and again.reused >= shared
