@@ -175,6 +175,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="keep the built files here (reused next time)")
     parser.add_argument("--max-merged", type=int, default=16, help="merged models loaded at most at once")
     parser.add_argument("--switch-steps", type=int, default=200)
+    parser.add_argument("--skip-memory", action="store_true", help="only the switch and speed figures")
     args = parser.parse_args()
     console = Console()
     work = args.work or Path(tempfile.gettempdir()) / f"adapters-bench-{args.size}"
@@ -187,7 +188,8 @@ def main() -> None:
         f"files: base Q4_K_M {_mb(sizes['base-q4km.gguf'])} MB, merged Q4_K_M {_mb(sizes['merged-q4km.gguf'])} MB, "
         f"LoRA {_mb(sizes['lora-F32.gguf'])} MB (f32) / {_mb(sizes['lora-F16.gguf'])} MB (f16)"
     )
-    _memory(args, work, console)
+    if not args.skip_memory:
+        _memory(args, work, console)
     for lora_type in TYPES:
         switch = _py(SWITCH, work, args.switch_steps, lora_type)
         per_switch = switch["alternating_ms"] - switch["same_ms"]

@@ -47,8 +47,9 @@ class ExportRequest(BaseModel):
     bounds: VerifyBounds = Field(default_factory=VerifyBounds)
     # Adapter mode keeps base GGUFs here, one folder per base, reused by every adapter on that base.
     base_store: Path | None = None
-    # Adapter mode's LoRA GGUF: f16 halves what each adapter costs on disk and in memory (docs/profiles.md).
-    lora_type: LoraType = "F16"
+    # Adapter mode's LoRA GGUF: f16 halves what each adapter costs on disk and in memory, but decodes slower on
+    # a CPU (bench/adapters_bench.py: 0.83-0.88x of the merged model against 0.88-0.99x for f32).
+    lora_type: LoraType = "F32"
 
 
 class Artifact(BaseModel):

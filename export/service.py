@@ -31,7 +31,7 @@ class ExportOptions(BaseModel):
     out: Path | None = None
     quant: Quant | None = None
     mode: ExportMode = "merged"
-    lora_type: LoraType = "F16"
+    lora_type: LoraType = "F32"
     verify: VerifyMode = "full"
     register_with_ollama: bool = True
     ollama_host: str | None = None

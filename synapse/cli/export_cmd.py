@@ -116,8 +116,8 @@ def export(  # noqa: PLR0913
     quant: Annotated[str | None, typer.Option(help="Q4_K_M, Q5_K_M, Q6_K, Q8_0 or F16.")] = None,
     mode: Annotated[str, typer.Option(help="merged (one GGUF) or adapter (base GGUF + LoRA GGUF).")] = "merged",
     lora_type: Annotated[
-        str, typer.Option(help="Adapter mode's LoRA GGUF: F16 (half the memory) or F32 (exact).")
-    ] = "F16",
+        str, typer.Option(help="Adapter mode's LoRA GGUF: F32 (exact) or F16 (half the memory, slower on CPU).")
+    ] = "F32",
     verify: Annotated[str, typer.Option(help="full, quick or none.")] = "full",
     no_register: Annotated[bool, typer.Option("--no-register", help="Do not register with Ollama.")] = False,
     ollama_host: Annotated[str | None, typer.Option(help="Ollama URL (default: OLLAMA_HOST).")] = None,
