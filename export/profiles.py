@@ -13,7 +13,7 @@ from export.errors import ExportProfileError
 from export.quantize import Quant
 from synapse.config import ExportSettings
 from synapse.config.toml_tables import read_profile_tables
-from synapse.lang import Lang
+from synapse.lang import Lang, per_language
 from synapse.paths import default_data_dir
 
 PROFILES_ENV = "SYNAPSE_EXPORT_PROFILES"
@@ -179,10 +179,7 @@ class ExportProfile(BaseModel):
     @field_validator("system")
     @classmethod
     def _check_system(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - {"en", "ru"})
-        if unknown:
-            raise ValueError(f"unknown language(s) {', '.join(unknown)}; only 'en' and 'ru' are used")
-        if not any(text.strip() for text in value.values()):
+        if not per_language(value):
             raise ValueError("the system prompt is empty")
         return value
 

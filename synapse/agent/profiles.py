@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from synapse.agent.models import BASE_AGENT, TRIZ_AGENT, RagMode
 from synapse.errors import SynapseError
+from synapse.lang import per_language
 from synapse.paths import default_data_dir
 
 PROFILES_ENV = "SYNAPSE_PROFILES"
@@ -61,10 +62,7 @@ class Profile(BaseModel):
     @field_validator("system")
     @classmethod
     def _check_system(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - {"en", "ru"})
-        if unknown:
-            raise ValueError(f"unknown language(s) {', '.join(unknown)} in system; use en and ru")
-        return {lang: text.strip() for lang, text in value.items() if text.strip()}
+        return per_language(value)
 
     @field_validator("collections")
     @classmethod
