@@ -21,6 +21,7 @@ from synapse.client import (
     ModelInfo,
     RagMode,
     ResponseError,
+    ServiceHealth,
     StreamedAnswer,
     StreamError,
     TurnMeta,
@@ -60,6 +61,14 @@ class SynapseClient:
         try:
             async with self._client() as client:
                 return await client.models()
+        except ClientError as exc:
+            raise self._terminal_error(exc) from exc
+
+    async def health(self) -> ServiceHealth:
+        """SYNAPSE's /health (its CORTEX says whether the graph modes reach the user's documents)."""
+        try:
+            async with self._client() as client:
+                return await client.health()
         except ClientError as exc:
             raise self._terminal_error(exc) from exc
 

@@ -88,13 +88,27 @@ async def starters(user: cl.User | None, language: str | None = None) -> list[cl
     return [cl.Starter(label=label, message=problem) for label, problem in STARTERS[ui_lang(language)]]
 
 
-def _settings_widgets(model_ids: list[str], chosen: dict[str, Any]) -> list[Any]:
+#: Said next to the RAG modes when CORTEX has no entity-extraction LLM (its graph holds the TRIZ knowledge alone).
+GRAPH_ONLY_NOTE = (
+    "local, global, hybrid: TRIZ graph only, not your documents (no CORTEX_LLM_MODEL) / "
+    "только граф ТРИЗ, без ваших документов"
+)
+
+
+def _settings_widgets(model_ids: list[str], chosen: dict[str, Any], graph_documents: bool | None) -> list[Any]:
     model = chosen.get("model") if chosen.get("model") in model_ids else model_ids[0]
     mode = chosen.get("rag_mode") if chosen.get("rag_mode") in RAG_MODES else "mix"
     temperature = float(chosen.get("temperature", settings().temperature))
+    note = GRAPH_ONLY_NOTE if graph_documents is False else None
     return [
         Select(id="model", label="Model / Модель", values=model_ids, initial_index=model_ids.index(str(model))),
-        Select(id="rag_mode", label="RAG mode / Режим поиска", values=list(RAG_MODES), initial_value=str(mode)),
+        Select(
+            id="rag_mode",
+            label="RAG mode / Режим поиска",
+            values=list(RAG_MODES),
+            initial_value=str(mode),
+            description=note,
+        ),
         Slider(id="temperature", label="Temperature / Температура", initial=temperature, min=0, max=2, step=0.1),
     ]
 
@@ -103,14 +117,17 @@ async def _send_settings(chosen: dict[str, Any]) -> dict[str, Any]:
     """Offer the chat settings with SYNAPSE's models; when SYNAPSE is down, say so and offer the profile's model."""
     default_model = profile_named(cl.user_session.get("chat_profile")).model
     model_ids = [default_model]
+    graph_documents: bool | None = None
     try:
         # Embedders (CORTEX's, listed for the embedding routes) cannot chat.
         listed = [m.id for m in await synapse_client().models() if m.extra.get("kind") != "embedding"]
         model_ids = [default_model, *(m for m in listed if m != default_model)]
+        graph_documents = (await synapse_client().health()).graph_documents
     except TerminalError as exc:
         await cl.Message(content=error_text(exc), author=AUTHOR).send()
     values = {"model": default_model, "rag_mode": "mix", "temperature": settings().temperature, **chosen}
-    result: dict[str, Any] = await cl.ChatSettings(_settings_widgets(model_ids, values)).send()
+    widgets = _settings_widgets(model_ids, values, graph_documents)
+    result: dict[str, Any] = await cl.ChatSettings(widgets).send()
     cl.user_session.set("settings", result)
     return result
 

@@ -11,11 +11,12 @@ from pydantic import BaseModel, ConfigDict
 
 from synapse.client._errors import ResponseError, UnreachableError
 from synapse.client._sse import error_detail
-from synapse.client._types import ChatResponse, ModelInfo, RagMode
+from synapse.client._types import ChatResponse, ModelInfo, RagMode, ServiceHealth
 
 DEFAULT_HOST = "http://127.0.0.1:8000"
 CHAT_PATH = "/v1/chat/completions"
 MODELS_PATH = "/v1/models"
+HEALTH_PATH = "/health"
 # Connecting fails fast; reading waits as long as a slow CPU model needs for its next token.
 DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=5.0)
 
@@ -94,6 +95,12 @@ class BaseClient(Generic[HttpT]):
             raise cls._failure(response)
         body: dict[str, Any] = response.json()
         return body
+
+    @classmethod
+    def _health(cls, response: httpx.Response) -> ServiceHealth:
+        if response.status_code not in (200, 503):  # 503: no backend answers, the body still tells the rest
+            raise cls._failure(response)
+        return ServiceHealth.model_validate(response.json())
 
     @classmethod
     def _models(cls, response: httpx.Response) -> list[ModelInfo]:

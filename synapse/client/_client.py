@@ -6,9 +6,9 @@ from collections.abc import AsyncGenerator, Iterator
 
 import httpx
 
-from synapse.client._base import CHAT_PATH, MODELS_PATH, BaseClient, ChatOptions, Messages
+from synapse.client._base import CHAT_PATH, HEALTH_PATH, MODELS_PATH, BaseClient, ChatOptions, Messages
 from synapse.client._sse import ChunkParser
-from synapse.client._types import ChatChunk, ChatResponse, ModelInfo
+from synapse.client._types import ChatChunk, ChatResponse, ModelInfo, ServiceHealth
 
 
 class Client(BaseClient[httpx.Client]):
@@ -30,6 +30,12 @@ class Client(BaseClient[httpx.Client]):
         with self._translating():
             response = self._http.get(MODELS_PATH)
         return self._models(response)
+
+    def health(self) -> ServiceHealth:
+        """SYNAPSE's backends and CORTEX, as /health reports them."""
+        with self._translating():
+            response = self._http.get(HEALTH_PATH)
+        return self._health(response)
 
     def chat(self, model: str, messages: Messages, options: ChatOptions | None = None) -> ChatResponse:
         """One whole answer (`stream: false`)."""
@@ -67,6 +73,12 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         with self._translating():
             response = await self._http.get(MODELS_PATH)
         return self._models(response)
+
+    async def health(self) -> ServiceHealth:
+        """SYNAPSE's backends and CORTEX, as /health reports them."""
+        with self._translating():
+            response = await self._http.get(HEALTH_PATH)
+        return self._health(response)
 
     async def chat(self, model: str, messages: Messages, options: ChatOptions | None = None) -> ChatResponse:
         """One whole answer (`stream: false`)."""

@@ -146,6 +146,19 @@ class ChatResponse(_Completion):
         return "".join(c.message.content or "" for c in self.choices)
 
 
+class ServiceHealth(_Lenient):
+    """What SYNAPSE's /health says (200 while a backend answers, 503 otherwise: both are read)."""
+
+    status: str = "unknown"
+    cortex: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def graph_documents(self) -> bool | None:
+        """Whether CORTEX's graph modes reach the user's documents (None: CORTEX did not say)."""
+        value = self.cortex.get("graph_documents")
+        return value if isinstance(value, bool) else None
+
+
 class ModelInfo(_Lenient):
     """One entry of SYNAPSE's /v1/models."""
 

@@ -88,7 +88,8 @@ def create_fake_app(state: FakeState) -> FastAPI:
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "model": "fake-model", "embedder": "test-hashing"}
+        cortex = {"status": "ok", "graph_documents": False}  # no extraction LLM, as on embedded defaults
+        return {"status": "ok", "model": "fake-model", "embedder": "test-hashing", "cortex": cortex}
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:

@@ -92,6 +92,9 @@ async def test_chat_start_offers_models_from_synapse(chat: RecordingEmitter) -> 
     model = next(w for w in widgets if w["id"] == "model")
     # CORTEX's embedder, listed too, is not offered for chat.
     assert [item["value"] for item in model["items"]] == ["triz-agent", "triz-agent-base", "sport", "smollm2-135m-demo"]
+    # CORTEX without an extraction LLM: the RAG setting says which modes cannot reach the user's documents.
+    rag = next(w for w in widgets if w["id"] == "rag_mode")
+    assert rag["description"] == handlers.GRAPH_ONLY_NOTE
 
 
 @pytest.mark.asyncio

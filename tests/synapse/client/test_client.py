@@ -116,3 +116,16 @@ def test_retry_after_is_read_when_the_server_sends_seconds() -> None:
     dated = httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}, text="busy")
     failure = BaseClient._failure(dated)
     assert failure.retry_after is None and failure.detail == "busy"
+
+
+@pytest.mark.asyncio
+async def test_health_reads_cortex_and_a_503_alike(serve: ServeFn) -> None:
+    server = serve()
+    with Client(server.url) as client:
+        health = client.health()
+    assert health.status == "ok" and health.cortex["status"] == "ok"
+    assert health.graph_documents is False  # the fake CORTEX has no extraction LLM
+    down = serve(backend=ScriptedBackend(down=True))
+    async with AsyncClient(down.url) as client:
+        degraded = await client.health()
+    assert degraded.status != "ok" and degraded.graph_documents is False
