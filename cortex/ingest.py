@@ -208,8 +208,8 @@ class IngestQueue(QueueStatus):
                 return  # they wait for their tombstones to be purged; the purge hands them over
             texts = {d: self.registry.text(d) for d in batch}
             lost = [d for d, t in texts.items() if t is None]
-            if lost:
-                self.registry.set_statuses([StatusChange(d, "failed", TEXT_LOST, 0) for d in lost])
+            if lost:  # no text: a store from an older CORTEX, or another worker finished it meanwhile
+                self.registry.fail_unfinished(lost, TEXT_LOST)
             ready = [d for d in batch if texts[d] is not None]
             try:
                 if ready:

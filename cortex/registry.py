@@ -286,6 +286,24 @@ class Registry:
             done = [(c.doc_id,) for c in changes if c.status == "processed"]
             db.executemany("DELETE FROM document_texts WHERE id=?", done)
 
+    def fail_unfinished(self, doc_ids: Sequence[str], error: str) -> list[str]:
+        """Mark as failed those of `doc_ids` still pending or processing, in one transaction; the ids marked.
+
+        Another worker process of the same store may have finished one a moment ago (its text then went with
+        the `processed` commit): that one stays processed."""
+        stamp = now().isoformat()
+        marked = []
+        with self._tx() as db:
+            for doc_id in doc_ids:
+                cur = db.execute(
+                    "UPDATE documents SET status='failed', error=?, chunks=0, updated_at=? "
+                    "WHERE id=? AND status IN ('pending', 'processing')",
+                    (error, stamp, doc_id),
+                )
+                if cur.rowcount:
+                    marked.append(doc_id)
+        return marked
+
     def delete(self, doc_id: str) -> bool:
         """Forget a document and leave a tombstone until its traces in LightRAG are removed; False if unknown."""
         with self._tx() as db:

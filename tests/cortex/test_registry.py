@@ -39,6 +39,17 @@ def test_states_filter_and_batched_changes(tmp_path: Path) -> None:
     assert registry.get("doc-0").info.chunks == 3  # type: ignore[union-attr]
 
 
+def test_a_missing_text_fails_only_documents_still_unfinished(tmp_path: Path) -> None:
+    # Two workers of one store: one finished doc-0 (its text went with the commit) while the other found no
+    # text to hand over; doc-0 must stay processed.
+    registry = _registry(tmp_path)
+    registry.set_statuses([StatusChange("doc-0", "processed", None, 3)])
+    assert registry.fail_unfinished(["doc-0", "doc-1", "nobody"], "no text") == ["doc-1"]
+    assert registry.get("doc-0").info.status == "processed"  # type: ignore[union-attr]
+    failed = registry.get("doc-1").info  # type: ignore[union-attr]
+    assert failed.status == "failed" and failed.error == "no text"
+
+
 def test_labels_of_known_documents_only(tmp_path: Path) -> None:
     registry = _registry(tmp_path)
     labels = registry.labels(["doc-1", "doc-2", "triz:principle:1", "gone"])

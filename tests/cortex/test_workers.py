@@ -89,7 +89,8 @@ def test_two_workers_ingest_and_query_at_once(workers_url: str, postgres_url: st
         mine = [d for d in listed if d["id"] in unique]
         if all(d["status"] == "processed" for d in mine) and len(mine) == len(unique):
             break
-        assert time.monotonic() < deadline, collections.Counter(d["status"] for d in mine)
+        failed = [(d["name"], d["error"]) for d in mine if d["status"] == "failed"]
+        assert not failed and time.monotonic() < deadline, (collections.Counter(d["status"] for d in mine), failed)
         time.sleep(0.5)
     assert sorted(d["id"] for d in mine) == sorted(unique)  # each once in CORTEX's list
     assert all(d["chunks"] >= 1 for d in mine)
