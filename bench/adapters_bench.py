@@ -11,11 +11,15 @@ are copied to 16 files each: the content does not change what they cost, and lla
 its own (nothing is shared).
 
 - memory: resident set (VmRSS) of a fresh process after loading and decoding 8 tokens with each model or
-  adapter, minus that process's RSS before loading; 1, 4 and 16 adapters on one base against 1, 4 and 16
-  merged models (--max-merged caps the merged count; the table then says "not run").
+  adapter, minus that process's RSS before loading; 1, 4 and 16 adapters on one base (in one context, and
+  with a context each) against 1, 4 and 16 merged models (--max-merged caps the merged count; the table then
+  says "not run"). Every context here holds one sequence of 256 cells.
 - switch: a decode step right after switching adapters against one on the adapter already applied, in
   interleaved pairs, medians (llama.cpp re-plans its graph after a change; the engine switches at most once
   per step and adapter group).
+- a context per adapter (what the engine does up to SYNAPSE_ADAPTER_CONTEXTS): a decode step on the other
+  adapter's context right after one on the first's, against two on the same, in pairs, medians; and the
+  memory one more context adds at --n-seq x --n-ctx cells (SYNAPSE's defaults: 4 x 4096).
 - tokens/s: one greedy stream of 64 tokens with the adapter against the merged model, through BatchEngine,
   five of each interleaved, medians.
 """
@@ -74,17 +78,20 @@ kind, n, work = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
 shape = Shape(n_seq=1, n_ctx_seq=256)
 import llama_cpp  # the library itself is not what is measured
 before = rss()
-def touch(native, adapter=None):
-    native.use_adapter(adapter)
-    native.free_sequence(0)
-    native.decode([(t, i, 0, i == 7) for i, t in enumerate(range(100, 108))])
+def touch(native, adapter=None, lane=0):
+    native.use_adapter(adapter, lane)
+    native.free_sequence(lane)
+    native.decode([(t, i, lane, i == 7) for i, t in enumerate(range(100, 108))])
 models = []
-if kind.startswith("adapters"):
+if kind.startswith(("adapters", "contexts")):
     lora_type = kind.split("-")[1]
     loras = tuple((f"a{i}", work / f"lora-{lora_type}-{i}.gguf") for i in range(n))
-    native = NativeModel(work / "base-q4km.gguf", shape, Placement(loras=loras))
-    for name, _ in loras:
-        touch(native, name)
+    lanes = n if kind.startswith("contexts") else 1
+    native = NativeModel(work / "base-q4km.gguf", Shape(n_seq=1, n_ctx_seq=256, contexts=lanes), Placement(loras=loras))
+    for i, (name, _) in enumerate(loras):
+        if i >= native.n_lanes and i < lanes:
+            native.add_lane()
+        touch(native, name, min(i, lanes - 1))
     models.append(native)
 else:
     for i in range(n):
@@ -111,11 +118,47 @@ for i in range(steps):  # pairs: a decode on the applied adapter, then one right
             pos = 0
         start = time.perf_counter()
         if change:
-            native.use_adapter("b" if native.adapter == "a" else "a")
+            native.use_adapter("b" if native.adapter_of(0) == "a" else "a")
         native.decode([(100 + pos % 50, pos, 0, True)])
         out.append((time.perf_counter() - start) * 1000)
         pos += 1
 print(json.dumps({"same_ms": statistics.median(same), "alternating_ms": statistics.median(switched)}))
+"""
+
+CONTEXTS = """
+import json, statistics, sys, time; from pathlib import Path
+from synapse.llm.batch import NativeModel, Placement, Shape
+work, steps, lora_type = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+n_seq, n_ctx = int(sys.argv[4]), int(sys.argv[5])
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+loras = (("a", work / f"lora-{lora_type}-0.gguf"), ("b", work / f"lora-{lora_type}-1.gguf"))
+native = NativeModel(work / "base-q4km.gguf", Shape(n_seq=n_seq, n_ctx_seq=n_ctx, contexts=2), Placement(loras=loras))
+native.use_adapter("a", 0)
+native.decode([(100, 0, 0, True)])
+before = rss()
+native.add_lane()
+native.use_adapter("b", 1)
+native.decode([(100, 0, n_seq, True)])
+added = rss() - before
+pos = {0: 1, n_seq: 1}
+def step(slot):
+    if pos[slot] >= n_ctx - 1:
+        native.free_sequence(slot)
+        pos[slot] = 0
+    start = time.perf_counter()
+    native.decode([(100 + pos[slot] % 50, pos[slot], slot, True)])
+    pos[slot] += 1
+    return (time.perf_counter() - start) * 1000
+same, other = [], []
+for i in range(steps):  # pairs: a decode on the lane decoded last, then one on the other lane (other adapter)
+    step(0)
+    same.append(step(0))
+    other.append(step(n_seq))
+print(json.dumps({"same_ms": statistics.median(same), "other_ms": statistics.median(other), "added": added,
+                  "switches": native.switches}))
 """
 
 SPEED = """
@@ -179,6 +222,8 @@ def main() -> None:
     parser.add_argument("--max-merged", type=int, default=16, help="merged models loaded at most at once")
     parser.add_argument("--switch-steps", type=int, default=200)
     parser.add_argument("--skip-memory", action="store_true", help="only the switch and speed figures")
+    parser.add_argument("--n-seq", type=int, default=4, help="sequences per context (SYNAPSE_PARALLEL)")
+    parser.add_argument("--n-ctx", type=int, default=4096, help="cells per sequence (SYNAPSE_N_CTX)")
     args = parser.parse_args()
     console = Console()
     work = args.work or Path(tempfile.gettempdir()) / f"adapters-bench-{args.size}"
@@ -198,11 +243,18 @@ def main() -> None:
         per_switch = switch["alternating_ms"] - switch["same_ms"]
         speed = _py(SPEED, lora_type, work)
         with_adapter, merged_speed = speed["adapter"], speed["merged"]
+        lanes = _py(CONTEXTS, work, args.switch_steps, lora_type, args.n_seq, args.n_ctx)
         console.print(
             f"{lora_type} LoRA: decode step {switch['same_ms']:.2f} ms on the applied adapter, "
             f"{switch['alternating_ms']:.2f} ms after a switch: {per_switch:.2f} ms a switch; one stream "
             f"{with_adapter:.1f} tokens/s with the adapter, {merged_speed:.1f} merged "
             f"({with_adapter / merged_speed:.2f}x)"
+        )
+        console.print(
+            f"{lora_type} LoRA, a context per adapter: decode step {lanes['same_ms']:.2f} ms on the context "
+            f"decoded last, {lanes['other_ms']:.2f} ms on the other adapter's context: "
+            f"{lanes['other_ms'] - lanes['same_ms']:.2f} ms a change ({lanes['switches']:.0f} llama.cpp switches "
+            f"in all); the second context ({args.n_seq} x {args.n_ctx} cells) added {_mb(lanes['added'])} MB"
         )
 
 
@@ -212,13 +264,16 @@ def _memory(args: argparse.Namespace, work: Path, console: Console) -> None:
         "models",
         "merged",
         *(f"{t} LoRAs on one base" for t in TYPES),
+        "F32, a context each",
         *(f"{t} / one merged" for t in TYPES),
+        "a context each / one merged",
     ):
         table.add_column(column, justify="right")
     one_merged = _py(MEMORY, "merged", 1, work)["rss"]
     for n in COUNTS:
         merged = one_merged if n == 1 else (_py(MEMORY, "merged", n, work)["rss"] if n <= args.max_merged else None)
         adapters = [_py(MEMORY, f"adapters-{t}", n, work)["rss"] for t in TYPES]
+        adapters.append(_py(MEMORY, "contexts-F32", n, work)["rss"])
         table.add_row(
             str(n),
             _mb(merged) if merged is not None else "not run",

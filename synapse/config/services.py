@@ -64,6 +64,9 @@ class SynapseSettings(ServiceSettings):
     # KV cells), CPU threads (0: half the cores) and layers offloaded to a GPU build (-1: all, 0: none).
     n_ctx: int = Field(default=4096, ge=512, le=131072)
     parallel: int = Field(default=4, ge=1, le=64)
+    # llama.cpp contexts over the one base, one per LoRA in use (each holds its own n_ctx * parallel KV cells);
+    # past that many adapters at once a context is shared and switches adapters between decode steps.
+    adapter_contexts: int = Field(default=4, ge=1, le=16)
     n_threads: int = Field(default=0, ge=0)
     gpu_layers: int = Field(default=-1, ge=-1)
     # The connector: retrieval, routing, memory.

@@ -49,6 +49,8 @@ class EmbeddedConfig:
     gguf: Path | None = None
     n_ctx: int = 4096
     parallel: int = DEFAULT_PARALLEL
+    #: Contexts at most over the base, one per adapter in use (SYNAPSE_ADAPTER_CONTEXTS).
+    contexts: int = 4
     n_threads: int = 0
     gpu_layers: int = -1
     data_dir: Path | None = None
@@ -62,6 +64,7 @@ def embedded_config(settings: SynapseSettings, adapters: Sequence[tuple[str, Pat
         gguf=settings.gguf,
         n_ctx=settings.n_ctx,
         parallel=settings.parallel,
+        contexts=settings.adapter_contexts,
         n_threads=settings.n_threads,
         gpu_layers=settings.gpu_layers,
         adapters=tuple(adapters),

@@ -100,7 +100,7 @@ def load_model(resolved: ResolvedModel, config: EmbeddedConfig, loras: tuple[tup
         ) from exc
     native = NativeModel(
         resolved.path,
-        Shape(n_seq=config.parallel, n_ctx_seq=config.n_ctx, n_threads=config.n_threads),
+        Shape(n_seq=config.parallel, n_ctx_seq=config.n_ctx, n_threads=config.n_threads, contexts=config.contexts),
         Placement(gpu_layers=config.gpu_layers, loras=loras),
     )
     metadata = native.metadata()

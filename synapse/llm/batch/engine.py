@@ -9,10 +9,12 @@ shared system prompt); the rest is removed before that request's prefill. A prom
 running sequence's (the agent's system prompt, the same TRIZ context) gets a copy of those cells instead
 of prefilling them again.
 
-Sequences may ask for different LoRAs of the loaded base. A decode applies one adapter to every row, so a
-step decodes one batch per adapter in use, the one applied now first (llama.cpp re-plans its graph on each
-change, so a step switches at most once per group). Cached cells are reused only by the same adapter: a
-LoRA changes the keys and values the cells hold.
+Sequences may ask for different LoRAs of the loaded base. A decode applies one adapter to every row, and
+llama.cpp re-plans a context's graph on each change (milliseconds at 1.5B shapes), so each adapter in use
+gets a context of its own over the shared weights ("lane", up to `Shape.contexts`): requests for different
+adapters then never switch. Past that many adapters at once a lane is shared, and a step decodes one batch
+per adapter in it, the one applied now first (one switch per group). Cached cells are reused only by the
+same adapter: a LoRA changes the keys and values the cells hold.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import asyncio
 import logging
 import queue
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 
 from synapse.errors import SynapseError
@@ -87,6 +90,9 @@ class BatchEngine:
         #: What each free slot's KV cells still hold, and under which adapter: a new prompt for the same
         #: adapter that starts the same way skips that part.
         self._cached: dict[int, tuple[str | None, list[int]]] = {slot: (None, []) for slot in self._free}
+        #: Per lane: whether an adapter claimed it, and which (a new sequence of that adapter goes there).
+        self._claimed = [False]
+        self._home: list[str | None] = [None]
         self._turns = RoundRobin()
         self.steps = 0
         #: Set when the loop died (a failed decode): later requests end with it at once instead of waiting.
@@ -100,7 +106,7 @@ class BatchEngine:
 
     @property
     def slots_in_use(self) -> int:
-        return self.native.n_seq - len(self._free)
+        return len(self._active)
 
     def submit(self, request: SequenceRequest) -> SequenceStream:
         """Queue a request; read the returned stream for its text (cancel it, or stop reading, to drop it)."""
@@ -172,7 +178,7 @@ class BatchEngine:
             self.cancelled += 1
             stream.end("cancelled")
         self._waiting = [s for s in self._waiting if not s.cancelled]
-        while self._free and self._waiting:
+        while len(self._active) < self.native.n_seq and self._waiting:
             stream = self._waiting.pop(self._turns.pick(self._waiting, lambda s: s.request.client))
             self._turns.started(stream.request.client)
             self._start(stream)
@@ -203,46 +209,90 @@ class BatchEngine:
                 known[seq.slot] = seq.in_cache
         return known
 
+    def _lane_for(self, adapter: str | None) -> int:
+        """The lane of a new sequence of `adapter`: the one claimed for it; else an unclaimed idle one, a new
+        one while the shape allows, or an idle one, claimed for it now; else the least busy, shared."""
+        native = self.native
+        for lane, home in enumerate(self._home):
+            if self._claimed[lane] and home == adapter:
+                return lane
+        busy = Counter(native.lane_of(seq.slot) for seq in self._active)
+        idle = [lane for lane in range(native.n_lanes) if busy[lane] == 0]
+        unclaimed = [lane for lane in idle if not self._claimed[lane]]
+        if unclaimed:
+            lane = unclaimed[0]
+        elif native.n_lanes < native.max_lanes and self._add_lane():
+            lane = native.n_lanes - 1
+        elif idle:
+            lane = idle[0]
+        else:
+            return min(range(native.n_lanes), key=lambda lane: busy[lane])
+        self._claimed[lane], self._home[lane] = True, adapter
+        return lane
+
+    def _add_lane(self) -> bool:
+        """One more context and its slots; False (and no more tries) when llama.cpp cannot make it."""
+        native = self.native
+        try:
+            lane = native.add_lane()
+        except SynapseError as exc:
+            log.warning("%s; adapters share the %d context(s) made", exc, native.n_lanes)
+            native.max_lanes = native.n_lanes
+            return False
+        for slot in range(lane * native.n_seq, (lane + 1) * native.n_seq):
+            self._free.append(slot)
+            self._cached[slot] = (None, [])
+        self._claimed.append(False)
+        self._home.append(None)
+        log.info("context %d of %d made over the base (another adapter in use)", lane + 1, native.max_lanes)
+        return True
+
     def _slot_for(self, prompt: tuple[int, ...], adapter: str | None) -> tuple[int, int, int | None]:
         """The free slot for `prompt`, how many of its first tokens need no prefill (never the whole prompt:
-        its last token is decoded again for the logits of the first answer token), and the slot whose cells
-        hold them when that is not the chosen one (a running sequence with the same system prompt)."""
+        its last token is decoded again for the logits of the first answer token), and the slot of the same
+        lane whose cells hold them when that is not the chosen one (a running sequence with the same system
+        prompt)."""
+        lane = self._lane_for(adapter)
+        lane_of = self.native.lane_of
+        free = [slot for slot in self._free if lane_of(slot) == lane]
         head = prompt[: len(prompt) - 1]
-        matches = {slot: _common(head, tokens) for slot, tokens in self._known(adapter).items()}
-        own = max(self._free, key=lambda s: matches.get(s, 0))
+        known = self._known(adapter).items()
+        matches = {slot: _common(head, tokens) for slot, tokens in known if lane_of(slot) == lane}
+        own = max(free, key=lambda s: matches.get(s, 0))
         best = max(matches, key=lambda s: matches[s], default=own)
         if matches.get(best, 0) < matches.get(own, 0) + SHARE_MIN:
             return own, matches.get(own, 0), None
         # The free slot whose cache is worth least takes the shared prefix.
-        target = min(self._free, key=lambda s: matches.get(s, 0))
+        target = min(free, key=lambda s: matches.get(s, 0))
         return target, matches[best], best
 
     def _step(self) -> None:
         for seq in [s for s in self._active if s.stream.cancelled]:
             self._retire(seq, "cancelled")
-        groups: dict[str | None, list[_Active]] = {}
+        native = self.native
+        groups: dict[tuple[int, str | None], list[_Active]] = {}
         for seq in self._active:
-            groups.setdefault(seq.stream.request.adapter, []).append(seq)
-        # The applied adapter's group first: no switch when a single adapter (or none) is in use.
-        order = sorted(groups, key=lambda a: a != self.native.adapter)
+            groups.setdefault((native.lane_of(seq.slot), seq.stream.request.adapter), []).append(seq)
+        # In each lane the applied adapter's group first: no switch where one adapter (or none) is in use.
+        order = sorted(groups, key=lambda key: (key[0], key[1] != native.adapter_of(key[0])))
         decoding = any(seq.pending is not None for seq in self._active)
         prefill = min(self.native.n_batch, self.prefill_chunk) if decoding else self.native.n_batch
         planned = []
-        for adapter in order:
-            rows, prefill = self._plan(groups[adapter], prefill)
+        for key in order:
+            rows, prefill = self._plan(groups[key], prefill)
             if rows:
-                planned.append((adapter, rows))
+                planned.append((key, rows))
         if not planned:
             return
         self.steps += 1
-        for adapter, rows in planned:
-            self.native.use_adapter(adapter)
-            self.native.decode(rows)
-            for seq in groups[adapter]:
+        for (lane, adapter), rows in planned:
+            native.use_adapter(adapter, lane)
+            native.decode(rows)
+            for seq in groups[lane, adapter]:
                 seq.generated_in_cache += seq.decoding_pending
-            for seq in groups[adapter]:
+            for seq in groups[lane, adapter]:
                 if seq.rows and rows[seq.rows[-1]][3]:
-                    self._take(seq, seq.sampler.sample(self.native, seq.rows[-1]))
+                    self._take(seq, seq.sampler.sample(native, seq.rows[-1]))
 
     def _plan(self, group: list[_Active], prefill: int) -> tuple[list[Row], int]:
         """The rows of one adapter's decode: one token per decoding sequence, then prompt chunks from the

@@ -1,8 +1,6 @@
 """The only module of the batch engine that touches llama-cpp-python's low-level (ctypes) API.
 
-Its names move between llama.cpp releases (the KV cache became `llama_memory_*` in 2025); `NATIVE_NAMES` lists
-every one used here, and a contract test checks them, so a new llama-cpp-python fails with a list of the
-missing names rather than deep inside a decode step.
+Every name it uses is listed in `native_contract.NATIVE_NAMES`, checked when llama_cpp is first imported here.
 """
 
 from __future__ import annotations
@@ -15,76 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from synapse.errors import SynapseError
+from synapse.llm.batch.native_contract import missing_native_names
 
 # Same reason as in llamacpp.py: spinning OpenMP threads starve a small machine. Only effective before import.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-NATIVE_NAMES = (
-    "llama_backend_init",
-    "llama_model_default_params",
-    "llama_model_load_from_file",
-    "llama_model_free",
-    "llama_model_get_vocab",
-    "llama_context_default_params",
-    "llama_init_from_model",
-    "llama_free",
-    "llama_n_ctx",
-    "llama_n_seq_max",
-    "llama_get_memory",
-    "llama_memory_seq_rm",
-    "llama_memory_seq_cp",
-    "llama_memory_seq_pos_max",
-    "llama_memory_clear",
-    "llama_batch_init",
-    "llama_batch_free",
-    "llama_decode",
-    "llama_tokenize",
-    "llama_token_to_piece",
-    "llama_vocab_is_eog",
-    "llama_vocab_n_tokens",
-    "llama_sampler_chain_default_params",
-    "llama_sampler_chain_init",
-    "llama_sampler_chain_add",
-    "llama_sampler_init_greedy",
-    "llama_sampler_init_dist",
-    "llama_sampler_init_temp",
-    "llama_sampler_init_top_k",
-    "llama_sampler_init_top_p",
-    "llama_sampler_init_penalties",
-    "llama_sampler_init_grammar",
-    "llama_sampler_sample",
-    "llama_sampler_free",
-    "llama_model_meta_count",
-    "llama_model_meta_key_by_index",
-    "llama_model_meta_val_str_by_index",
-    "llama_model_n_params",
-    "llama_vocab_bos",
-    "llama_vocab_eos",
-    "llama_vocab_get_text",
-    "llama_adapter_lora_init",
-    "llama_set_adapters_lora",
-    "llama_get_logits_ith",
-)
-#: Fields of llama_context_params set here.
-CONTEXT_FIELDS = (
-    "n_ctx",
-    "n_batch",
-    "n_ubatch",
-    "n_seq_max",
-    "n_threads",
-    "n_threads_batch",
-    "kv_unified",
-    "flash_attn_type",
-)
-
-
-def missing_native_names(lib: Any) -> list[str]:
-    """The names this module needs that `lib` (the llama_cpp module) lacks; empty when compatible."""
-    missing = [name for name in NATIVE_NAMES if not hasattr(lib, name)]
-    params = getattr(lib, "llama_context_params", None)
-    fields = {f[0] for f in getattr(params, "_fields_", [])}
-    missing += [f"llama_context_params.{f}" for f in CONTEXT_FIELDS if f not in fields]
-    return missing
 
 
 def _lib() -> Any:
@@ -159,7 +91,7 @@ class Sampler:
 
 @dataclass(frozen=True)
 class Shape:
-    """The context: `n_seq` sequences of `n_ctx_seq` KV cells each, `n_batch` tokens a decode, the threads.
+    """A context: `n_seq` sequences of `n_ctx_seq` KV cells each, `n_batch` tokens a decode, the threads.
 
     Not unified (the default): each sequence owns its cells, so one long answer cannot take another's room;
     unified: one pool of n_seq * n_ctx_seq cells that any sequence may fill (sequences can share cells, but a
@@ -172,6 +104,8 @@ class Shape:
     n_batch: int = 512
     n_threads: int = 0
     unified: bool = False
+    #: Contexts at most over the one model (`NativeModel.add_lane`), each with its own cells and adapter.
+    contexts: int = 1
 
 
 @dataclass(frozen=True)
@@ -183,8 +117,28 @@ class Placement:
     loras: tuple[tuple[str, Path], ...] = ()
 
 
+class _Lane:
+    """One llama.cpp context over the shared model: its own KV cells, batch and applied adapter."""
+
+    def __init__(self, lib: Any, model: Any, cparams: Any, n_batch: int) -> None:
+        self.ctx = lib.llama_init_from_model(model, cparams)
+        if not self.ctx:
+            raise SynapseError(
+                "llama.cpp cannot make a context", "lower SYNAPSE_PARALLEL, SYNAPSE_N_CTX or the contexts"
+            )
+        self.memory = lib.llama_get_memory(self.ctx)
+        self.batch = lib.llama_batch_init(n_batch, 0, 1)
+        self.adapter: str | None = None
+
+    def free(self, lib: Any) -> None:
+        lib.llama_batch_free(self.batch)
+        lib.llama_free(self.ctx)
+
+
 class NativeModel:
-    """One GGUF, one context with `n_seq` sequences of `n_ctx_seq` cells each, and one reusable batch."""
+    """One GGUF and its LoRAs, loaded once, under one or more contexts ("lanes") of `n_seq` sequences of
+    `n_ctx_seq` cells each. Sequence slots are numbered across lanes: slot s is sequence s % n_seq of lane
+    s // n_seq. Each lane applies one adapter at a time; a lane per adapter in use spares the switches."""
 
     def __init__(self, path: Path, shape: Shape, placement: Placement | None = None) -> None:
         lib = _lib()
@@ -209,30 +163,31 @@ class NativeModel:
         cparams.kv_unified = shape.unified
         # Off, as LlamaCppBackend's Llama has it: greedy answers then match today's path token for token.
         cparams.flash_attn_type = 0
-        self.ctx = lib.llama_init_from_model(self.model, cparams)
-        if not self.ctx:
-            lib.llama_model_free(self.model)
-            raise SynapseError(f"llama.cpp cannot make a context for {path}", "lower SYNAPSE_PARALLEL or the context")
-        self.memory = lib.llama_get_memory(self.ctx)
+        self._cparams = cparams
         self.n_seq = shape.n_seq
         self.n_ctx_seq = shape.n_ctx_seq
         self.unified = shape.unified
         self.n_batch = n_batch
-        self._batch = lib.llama_batch_init(n_batch, 0, 1)
+        self.max_lanes = max(1, shape.contexts)
+        self._lanes: list[_Lane] = []
+        self._current = 0  # the lane of the last decode: logits and sampling read its context
         self._piece = ctypes.create_string_buffer(256)
         self._n_vocab = int(lib.llama_vocab_n_tokens(self.vocab))
-        #: The loaded LoRAs by name (freed with the model), the one applied now (None: the bare base), and
-        #: how many times the applied adapter changed (the bench reads it).
+        #: The loaded LoRAs by name (freed with the model) and how many times a lane's applied adapter
+        #: changed (the bench reads it).
         self._loras: dict[str, Any] = {}
-        self.adapter: str | None = None
         self.switches = 0
-        for name, lora in where.loras:
-            self._loras[name] = self._load_lora(lora)
+        try:
+            self.add_lane()
+            for name, lora in where.loras:
+                self._loras[name] = self._load_lora(lora)
+        except SynapseError:
+            self.close()
+            raise
 
     def _load_lora(self, path: Path) -> Any:
         lora = self.lib.llama_adapter_lora_init(self.model, str(path).encode("utf-8"))
         if not lora:
-            self.close()
             raise SynapseError(
                 f"llama.cpp cannot load the LoRA {path}",
                 "export it again for this base: synapse export NAME --mode adapter",
@@ -244,25 +199,44 @@ class NativeModel:
         """The names of the loaded LoRAs."""
         return tuple(self._loras)
 
-    def use_adapter(self, name: str | None) -> None:
-        """Apply the LoRA `name` (None: none) to every decode from now on; a no-op when it is applied already.
+    @property
+    def n_lanes(self) -> int:
+        return len(self._lanes)
 
-        llama.cpp re-plans its compute graph after a change, so the engine groups sequences by adapter and
-        switches at most once per group, not once per token."""
-        if name == self.adapter:
+    def add_lane(self) -> int:
+        """Make one more context over the loaded weights (its own KV cells: n_seq * n_ctx_seq); its index."""
+        if len(self._lanes) >= self.max_lanes:
+            raise SynapseError(f"{self.max_lanes} contexts are made already", "reuse one of them")
+        self._lanes.append(_Lane(self.lib, self.model, self._cparams, self.n_batch))
+        return len(self._lanes) - 1
+
+    def lane_of(self, slot: int) -> int:
+        return slot // self.n_seq
+
+    def adapter_of(self, lane: int) -> str | None:
+        """The adapter `lane` applies now (None: the bare base)."""
+        return self._lanes[lane].adapter
+
+    def use_adapter(self, name: str | None, lane: int = 0) -> None:
+        """Apply the LoRA `name` (None: none) to every decode of `lane` from now on; a no-op when it is applied.
+
+        llama.cpp re-plans a context's compute graph after a change (milliseconds at 1.5B shapes), so the
+        engine gives each adapter in use a lane of its own where it can and switches at most once per group."""
+        held = self._lanes[lane]
+        if name == held.adapter:
             return
         lib = self.lib
         if name is None:
-            rc = lib.llama_set_adapters_lora(self.ctx, None, 0, None)
+            rc = lib.llama_set_adapters_lora(held.ctx, None, 0, None)
         else:
             if name not in self._loras:
                 raise SynapseError(f"no LoRA {name!r} is loaded", f"use one of: {', '.join(self._loras) or 'none'}")
             adapters = (lib.llama_adapter_lora_p_ctypes * 1)(self._loras[name])
             scales = (ctypes.c_float * 1)(1.0)
-            rc = lib.llama_set_adapters_lora(self.ctx, adapters, 1, scales)
+            rc = lib.llama_set_adapters_lora(held.ctx, adapters, 1, scales)
         if rc != 0:
             raise SynapseError(f"llama.cpp cannot apply the LoRA {name!r}", "check that it was exported for this base")
-        self.adapter = name
+        held.adapter = name
         self.switches += 1
 
     # ---- the model's facts ---------------------------------------------------------------------
@@ -318,17 +292,29 @@ class NativeModel:
 
     # ---- decoding ------------------------------------------------------------------------------
 
+    @property
+    def ctx(self) -> Any:
+        """The context of the last decode's lane (the samplers read its logits)."""
+        return self._lanes[self._current].ctx
+
+    def _seq(self, slot: int) -> tuple[Any, int]:
+        """The KV memory of `slot`'s lane and its sequence id there."""
+        return self._lanes[slot // self.n_seq].memory, slot % self.n_seq
+
     def decode(self, rows: list[tuple[int, int, int, bool]]) -> None:
-        """One llama_decode over rows of (token, position, sequence, wants logits); at most n_batch rows."""
-        batch = self._batch
-        for i, (token, pos, seq, logits) in enumerate(rows):
+        """One llama_decode over rows of (token, position, slot, wants logits); at most n_batch rows, all of
+        them slots of one lane."""
+        lane = self._lanes[rows[0][2] // self.n_seq]
+        batch = lane.batch
+        for i, (token, pos, slot, logits) in enumerate(rows):
             batch.token[i] = token
             batch.pos[i] = pos
             batch.n_seq_id[i] = 1
-            batch.seq_id[i][0] = seq
+            batch.seq_id[i][0] = slot % self.n_seq
             batch.logits[i] = logits
         batch.n_tokens = len(rows)
-        rc = self.lib.llama_decode(self.ctx, batch)
+        self._current = rows[0][2] // self.n_seq
+        rc = self.lib.llama_decode(lane.ctx, batch)
         if rc != 0:
             raise SynapseError(f"llama_decode failed with {rc} on a batch of {len(rows)}", "see the server log")
 
@@ -337,34 +323,42 @@ class NativeModel:
         row = self.lib.llama_get_logits_ith(self.ctx, index)
         return [float(row[i]) for i in range(self._n_vocab)]
 
-    def trim_sequence(self, seq: int, keep: int) -> None:
-        """Drop the KV cells of `seq` from position `keep` on (0: all of them)."""
-        self.lib.llama_memory_seq_rm(self.memory, seq, keep, -1)
+    def trim_sequence(self, slot: int, keep: int) -> None:
+        """Drop the KV cells of `slot` from position `keep` on (0: all of them)."""
+        memory, seq = self._seq(slot)
+        self.lib.llama_memory_seq_rm(memory, seq, keep, -1)
 
     def copy_prefix(self, src: int, dst: int, n: int) -> None:
-        """Give `dst` (whose cells are dropped) the first `n` cells of `src`. In a unified cache the cells are
-        shared; across sequences of their own llama.cpp copies the whole buffer of `src` at the next decode (a
-        memory copy, far cheaper than decoding those tokens again) and the cells past `n` are dropped."""
+        """Give `dst` (whose cells are dropped) the first `n` cells of `src`, a slot of the same lane. In a
+        unified cache the cells are shared; across sequences of their own llama.cpp copies the whole buffer of
+        `src` at the next decode (a memory copy, far cheaper than decoding those tokens again) and the cells
+        past `n` are dropped."""
         lib = self.lib
-        lib.llama_memory_seq_rm(self.memory, dst, -1, -1)
+        memory, to = self._seq(dst)
+        source_memory, source = self._seq(src)
+        if source_memory is not memory:
+            raise SynapseError("a prefix is copied only within one context", "copy from a slot of the same lane")
+        lib.llama_memory_seq_rm(memory, to, -1, -1)
         if self.unified:
-            lib.llama_memory_seq_cp(self.memory, src, dst, 0, n)
+            lib.llama_memory_seq_cp(memory, source, to, 0, n)
             return
-        lib.llama_memory_seq_cp(self.memory, src, dst, -1, -1)
-        lib.llama_memory_seq_rm(self.memory, dst, n, -1)
+        lib.llama_memory_seq_cp(memory, source, to, -1, -1)
+        lib.llama_memory_seq_rm(memory, to, n, -1)
 
-    def free_sequence(self, seq: int) -> None:
-        """Drop every KV cell of `seq` so the slot starts empty for its next request."""
-        self.lib.llama_memory_seq_rm(self.memory, seq, -1, -1)
+    def free_sequence(self, slot: int) -> None:
+        """Drop every KV cell of `slot` so it starts empty for its next request."""
+        memory, seq = self._seq(slot)
+        self.lib.llama_memory_seq_rm(memory, seq, -1, -1)
 
-    def cells_used(self, seq: int) -> int:
-        """How many positions `seq` holds in the KV cache (0 once freed)."""
-        return int(self.lib.llama_memory_seq_pos_max(self.memory, seq)) + 1
+    def cells_used(self, slot: int) -> int:
+        """How many positions `slot` holds in the KV cache (0 once freed)."""
+        memory, seq = self._seq(slot)
+        return int(self.lib.llama_memory_seq_pos_max(memory, seq)) + 1
 
     def close(self) -> None:
-        if self.ctx:
-            self.lib.llama_batch_free(self._batch)
-            self.lib.llama_free(self.ctx)
+        for lane in self._lanes:
+            lane.free(self.lib)
+        self._lanes = []
+        if self.model:
             self.lib.llama_model_free(self.model)
-            self.ctx = None
             self.model = None

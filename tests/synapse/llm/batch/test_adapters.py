@@ -1,4 +1,4 @@
-"""Many LoRAs on one base in one context: each sequence decodes with its own adapter (or none), and its logits
+"""Many LoRAs on one base, in one context or a context each: each sequence decodes with its own adapter (or none), and its logits
 and greedy tokens equal those of the matching merged GGUF, also while other adapters' sequences are in flight."""
 
 from __future__ import annotations
@@ -111,3 +111,39 @@ def test_cached_cells_are_not_reused_across_adapters(shared: NativeModel) -> Non
         engine._thread.join(30)
     assert other_reused == 0 and same_reused > 0
     assert unknown_finish == "error"
+
+
+@pytest.mark.parametrize("contexts", [3, 2])
+def test_a_context_per_adapter_answers_as_the_merged_models(files: AdapterFiles, contexts: int) -> None:
+    """Three adapters at once: with a lane each they never switch after the first apply; with two lanes one is
+    shared and switches between its groups every step. Both answer exactly as the merged models do."""
+    loras = Placement(loras=tuple(files.loras.items()))
+    native = NativeModel(files.base, Shape(n_seq=3, n_ctx_seq=256, contexts=contexts), loras)
+    try:
+        together = _greedy(native, ["sport", "physics", None])
+        lanes, switches = native.n_lanes, native.switches
+    finally:
+        native.close()
+    for name, tokens in zip(("sport", "physics", None), together, strict=True):
+        alone = NativeModel(files.merged[name] if name else files.base, Shape(n_seq=1, n_ctx_seq=256))
+        try:
+            assert tokens == _greedy(alone, [None])[0], name
+        finally:
+            alone.close()
+    assert lanes == contexts
+    if contexts == 3:
+        assert switches == 2  # "sport" and "physics" applied once each; the third lane stays bare
+    else:
+        assert switches > 4  # the shared lane switches back and forth as the tokens are decoded
+
+
+def test_a_prefix_is_not_copied_across_contexts(files: AdapterFiles) -> None:
+    native = NativeModel(files.base, Shape(n_seq=2, n_ctx_seq=256, contexts=2))
+    try:
+        native.add_lane()
+        with pytest.raises(SynapseError, match="only within one context"):
+            native.copy_prefix(0, 2, 4)
+        with pytest.raises(SynapseError, match="2 contexts are made already"):
+            native.add_lane()
+    finally:
+        native.close()

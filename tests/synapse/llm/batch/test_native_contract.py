@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from synapse.llm.batch.native import CONTEXT_FIELDS, NATIVE_NAMES, missing_native_names
+from synapse.llm.batch.native_contract import CONTEXT_FIELDS, NATIVE_NAMES, missing_native_names
 
 ROOT = Path(__file__).resolve().parents[4]
 
