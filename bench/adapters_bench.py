@@ -12,8 +12,9 @@ its own (nothing is shared).
 
 - memory: resident set (VmRSS) of a fresh process after loading and decoding 8 tokens with each model or
   adapter, minus that process's RSS before loading; 1, 4 and 16 adapters on one base (in one context, and
-  with a context each) against 1, 4 and 16 merged models (--max-merged caps the merged count; the table then
-  says "not run"). Every context here holds one sequence of 256 cells.
+  in a context each up to 4, SYNAPSE_ADAPTER_CONTEXTS' default) against 1, 4 and 16 merged models
+  (--max-merged caps the merged count; the table then says "not run"). Every context here holds one
+  sequence of 256 cells.
 - switch: a decode step right after switching adapters against one on the adapter already applied, in
   interleaved pairs, medians (llama.cpp re-plans its graph after a change; the engine switches at most once
   per step and adapter group).
@@ -86,7 +87,7 @@ models = []
 if kind.startswith(("adapters", "contexts")):
     lora_type = kind.split("-")[1]
     loras = tuple((f"a{i}", work / f"lora-{lora_type}-{i}.gguf") for i in range(n))
-    lanes = n if kind.startswith("contexts") else 1
+    lanes = min(n, 4) if kind.startswith("contexts") else 1  # SYNAPSE_ADAPTER_CONTEXTS' default
     native = NativeModel(work / "base-q4km.gguf", Shape(n_seq=1, n_ctx_seq=256, contexts=lanes), Placement(loras=loras))
     for i, (name, _) in enumerate(loras):
         if i >= native.n_lanes and i < lanes:
@@ -264,9 +265,9 @@ def _memory(args: argparse.Namespace, work: Path, console: Console) -> None:
         "models",
         "merged",
         *(f"{t} LoRAs on one base" for t in TYPES),
-        "F32, a context each",
+        "F32, <= 4 contexts",
         *(f"{t} / one merged" for t in TYPES),
-        "a context each / one merged",
+        "<= 4 contexts / one merged",
     ):
         table.add_column(column, justify="right")
     one_merged = _py(MEMORY, "merged", 1, work)["rss"]

@@ -1,5 +1,6 @@
-"""Many LoRAs on one base, in one context or a context each: each sequence decodes with its own adapter (or none), and its logits
-and greedy tokens equal those of the matching merged GGUF, also while other adapters' sequences are in flight."""
+"""Many LoRAs on one base, in one context or a context each: each sequence decodes with its own adapter (or
+none), and its logits and greedy tokens equal those of the matching merged GGUF, also while other adapters'
+sequences are in flight."""
 
 from __future__ import annotations
 
