@@ -61,7 +61,8 @@ class SynapseSettings(ServiceSettings):
     base_model: str = "qwen2.5:14b-instruct-q4_k_m"
     gguf: Path | None = None
     # The embedded backend: tokens of context per sequence, sequences decoded at once (each takes n_ctx
-    # KV cells), CPU threads (0: half the cores) and layers offloaded to a GPU build (-1: all, 0: none).
+    # KV cells), CPU threads (0: half the cores a token, all for prompts and batches) and layers offloaded to
+    # a GPU build (-1: all, 0: none).
     n_ctx: int = Field(default=4096, ge=512, le=131072)
     parallel: int = Field(default=4, ge=1, le=64)
     # llama.cpp contexts over the one base, one per LoRA in use (each holds its own n_ctx * parallel KV cells);

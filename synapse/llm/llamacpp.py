@@ -44,7 +44,7 @@ DEFAULT_PARALLEL = 4
 @dataclass(frozen=True)
 class EmbeddedConfig:
     """What the embedded backend loads and how: the GGUF (None: discover it), the context of each sequence,
-    how many sequences run at once, CPU threads (0: half the cores) and layers on the GPU (-1: all)."""
+    how many sequences run at once, CPU threads (0: half the cores, all for batches) and GPU layers (-1: all)."""
 
     gguf: Path | None = None
     n_ctx: int = 4096

@@ -154,12 +154,15 @@ class NativeModel:
             raise SynapseError(f"llama.cpp cannot load {path}", "check that the file is a complete GGUF")
         self.vocab = lib.llama_model_get_vocab(self.model)
         cparams = lib.llama_context_default_params()
+        # As llama-cpp-python's Llama (today's path) by default: half the cores decode one row, all of them a
+        # batch of several (a prompt, or many sequences' next tokens), where the extra threads pay off.
         threads = shape.n_threads or max((os.cpu_count() or 2) // 2, 1)
+        batch_threads = shape.n_threads or (os.cpu_count() or 1)
         cparams.n_ctx = shape.n_ctx_seq * shape.n_seq
         n_batch = max(shape.n_batch, shape.n_seq)  # every sequence's next token must fit in one step's batch
         cparams.n_batch = cparams.n_ubatch = n_batch
         cparams.n_seq_max = shape.n_seq
-        cparams.n_threads = cparams.n_threads_batch = threads
+        cparams.n_threads, cparams.n_threads_batch = threads, batch_threads
         cparams.kv_unified = shape.unified
         # Off, as LlamaCppBackend's Llama has it: greedy answers then match today's path token for token.
         cparams.flash_attn_type = 0
