@@ -78,14 +78,19 @@ def _greedy(native: NativeModel, adapters: list[str | None], n_tokens: int = 12)
         engine._thread.join(30)
 
 
-def test_adapters_and_bare_base_in_flight_at_once_match_merged_models(shared: NativeModel, files: AdapterFiles) -> None:
-    together = _greedy(shared, ["sport", "physics", None])
+def _assert_as_merged(files: AdapterFiles, together: list[list[int]]) -> None:
+    """The greedy tokens of "sport", "physics" and the bare base are those of each merged model alone."""
     for name, tokens in zip(("sport", "physics", None), together, strict=True):
         alone = NativeModel(files.merged[name] if name else files.base, Shape(n_seq=1, n_ctx_seq=256))
         try:
             assert tokens == _greedy(alone, [None])[0], name
         finally:
             alone.close()
+
+
+def test_adapters_and_bare_base_in_flight_at_once_match_merged_models(shared: NativeModel, files: AdapterFiles) -> None:
+    together = _greedy(shared, ["sport", "physics", None])
+    _assert_as_merged(files, together)
     assert together[0] != together[1]
 
 
@@ -125,12 +130,7 @@ def test_a_context_per_adapter_answers_as_the_merged_models(files: AdapterFiles,
         lanes, switches = native.n_lanes, native.switches
     finally:
         native.close()
-    for name, tokens in zip(("sport", "physics", None), together, strict=True):
-        alone = NativeModel(files.merged[name] if name else files.base, Shape(n_seq=1, n_ctx_seq=256))
-        try:
-            assert tokens == _greedy(alone, [None])[0], name
-        finally:
-            alone.close()
+    _assert_as_merged(files, together)
     assert lanes == contexts
     if contexts == 3:
         assert switches == 2  # "sport" and "physics" applied once each; the third lane stays bare
