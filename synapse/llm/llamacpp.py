@@ -184,6 +184,7 @@ class LlamaCppBackend(LLMBackend):
             demo=self.resolved.demo,
             slots=total,
             slots_in_use=in_use,
+            contexts=self._loaded.native.n_lanes,
         )
 
     async def list_models(self) -> list[ModelInfo]:

@@ -295,3 +295,6 @@ class BackendHealth(BaseModel):
     #: Requests the backend decodes at once (the embedded backend's SYNAPSE_PARALLEL), and how many run now.
     slots: int | None = None
     slots_in_use: int | None = None
+    #: The embedded backend's llama.cpp contexts over its base: one per adapter in use so far, up to
+    #: SYNAPSE_ADAPTER_CONTEXTS.
+    contexts: int | None = None

@@ -110,6 +110,7 @@ def test_three_profiles_on_one_base_answer_concurrently_each_with_its_own_parts(
     assert {"sport", "physics", "general", "auto", "base-f32"} <= set(listed)
     [embedded] = [b for b in health["backends"] if b["backend"] == "llamacpp"]
     assert embedded["slots"] == 3
+    assert embedded["contexts"] == 3  # one llama.cpp context per adapter in use, over the one base
     served_by = {}
     for name in names:
         extra = together[name].model_extra or {}
