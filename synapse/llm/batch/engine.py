@@ -86,13 +86,13 @@ class BatchEngine:
         self._inbox: queue.Queue[SequenceStream | None] = queue.Queue()
         self._waiting: list[SequenceStream] = []
         self._active: list[_Active] = []
-        self._free = list(range(native.n_seq))
+        self._free = list(range(native.n_seq * native.n_lanes))
         #: What each free slot's KV cells still hold, and under which adapter: a new prompt for the same
         #: adapter that starts the same way skips that part.
         self._cached: dict[int, tuple[str | None, list[int]]] = {slot: (None, []) for slot in self._free}
         #: Per lane: whether an adapter claimed it, and which (a new sequence of that adapter goes there).
-        self._claimed = [False]
-        self._home: list[str | None] = [None]
+        self._claimed = [False] * native.n_lanes
+        self._home: list[str | None] = [None] * native.n_lanes
         self._turns = RoundRobin()
         self.steps = 0
         #: Set when the loop died (a failed decode): later requests end with it at once instead of waiting.

@@ -148,3 +148,26 @@ def test_a_prefix_is_not_copied_across_contexts(files: AdapterFiles) -> None:
             native.add_lane()
     finally:
         native.close()
+
+
+def test_requests_that_alternate_adapters_keep_each_in_its_context(files: AdapterFiles) -> None:
+    loras = Placement(loras=tuple(files.loras.items()))
+    native = NativeModel(files.base, Shape(n_seq=2, n_ctx_seq=256, contexts=2), loras)
+    engine = BatchEngine(native)
+
+    async def one_by_one() -> list[list[int]]:
+        prompt = tuple(native.tokenize(PROMPT))
+        answers = []
+        for name in ("sport", "physics", "sport", "physics"):
+            stream = engine.submit(SequenceRequest(prompt, max_tokens=3, adapter=name))
+            await stream.text()
+            answers.append(stream.tokens)
+        return answers
+
+    try:
+        answers = asyncio.run(one_by_one())
+        lanes, switches = native.n_lanes, native.switches
+    finally:
+        engine.close()
+    assert answers[0] == answers[2] and answers[1] == answers[3] and answers[0] != answers[1]
+    assert (lanes, switches) == (2, 2)  # each LoRA applied once, to its own context
