@@ -90,9 +90,8 @@ class BatchEngine:
         #: What each free slot's KV cells still hold, and under which adapter: a new prompt for the same
         #: adapter that starts the same way skips that part.
         self._cached: dict[int, tuple[str | None, list[int]]] = {slot: (None, []) for slot in self._free}
-        #: Per lane: whether an adapter claimed it, and which (a new sequence of that adapter goes there).
-        self._claimed = [False] * native.n_lanes
-        self._home: list[str | None] = [None] * native.n_lanes
+        #: The adapter each claimed lane is for (a new sequence of that adapter goes there).
+        self._homes: dict[int, str | None] = {}
         self._turns = RoundRobin()
         self.steps = 0
         #: Set when the loop died (a failed decode): later requests end with it at once instead of waiting.
@@ -213,12 +212,12 @@ class BatchEngine:
         """The lane of a new sequence of `adapter`: the one claimed for it; else an unclaimed idle one, a new
         one while the shape allows, or an idle one, claimed for it now; else the least busy, shared."""
         native = self.native
-        for lane, home in enumerate(self._home):
-            if self._claimed[lane] and home == adapter:
+        for lane, home in self._homes.items():
+            if home == adapter:
                 return lane
         busy = Counter(native.lane_of(seq.slot) for seq in self._active)
         idle = [lane for lane in range(native.n_lanes) if busy[lane] == 0]
-        unclaimed = [lane for lane in idle if not self._claimed[lane]]
+        unclaimed = [lane for lane in idle if lane not in self._homes]
         if unclaimed:
             lane = unclaimed[0]
         elif native.n_lanes < native.max_lanes and self._add_lane():
@@ -227,7 +226,7 @@ class BatchEngine:
             lane = idle[0]
         else:
             return min(range(native.n_lanes), key=lambda lane: busy[lane])
-        self._claimed[lane], self._home[lane] = True, adapter
+        self._homes[lane] = adapter
         return lane
 
     def _add_lane(self) -> bool:
@@ -242,8 +241,6 @@ class BatchEngine:
         for slot in range(lane * native.n_seq, (lane + 1) * native.n_seq):
             self._free.append(slot)
             self._cached[slot] = (None, [])
-        self._claimed.append(False)
-        self._home.append(None)
         log.info("context %d of %d made over the base (another adapter in use)", lane + 1, native.max_lanes)
         return True
 

@@ -302,12 +302,13 @@ class NativeModel:
 
     def _seq(self, slot: int) -> tuple[Any, int]:
         """The KV memory of `slot`'s lane and its sequence id there."""
-        return self._lanes[slot // self.n_seq].memory, slot % self.n_seq
+        return self._lanes[self.lane_of(slot)].memory, slot % self.n_seq
 
     def decode(self, rows: list[tuple[int, int, int, bool]]) -> None:
         """One llama_decode over rows of (token, position, slot, wants logits); at most n_batch rows, all of
         them slots of one lane."""
-        lane = self._lanes[rows[0][2] // self.n_seq]
+        self._current = self.lane_of(rows[0][2])
+        lane = self._lanes[self._current]
         batch = lane.batch
         for i, (token, pos, slot, logits) in enumerate(rows):
             batch.token[i] = token
@@ -316,7 +317,6 @@ class NativeModel:
             batch.seq_id[i][0] = slot % self.n_seq
             batch.logits[i] = logits
         batch.n_tokens = len(rows)
-        self._current = rows[0][2] // self.n_seq
         rc = self.lib.llama_decode(lane.ctx, batch)
         if rc != 0:
             raise SynapseError(f"llama_decode failed with {rc} on a batch of {len(rows)}", "see the server log")
