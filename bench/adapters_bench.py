@@ -22,13 +22,18 @@ its own (nothing is shared).
   adapter's context right after one on the first's, against two on the same, in pairs, medians; and the
   memory one more context adds at --n-seq x --n-ctx cells (SYNAPSE's defaults: 4 x 4096).
 - tokens/s: one greedy stream of 64 tokens with the adapter against the merged model, through BatchEngine,
-  five of each interleaved, medians.
+  in --pairs back-to-back pairs (the order alternating); the ratio is the median of the pairs' ratios, which
+  cancels most of a shared machine's drift (one model alone moves by 20-30% between runs here). --threads
+  sets the decode threads (default: SYNAPSE's, half the cores for one token). llama.cpp adds 4 graph nodes
+  per adapted projection, and with more than one thread each node ends in a barrier, where SYNAPSE's
+  OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE): so measure with the threads you serve with.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -165,9 +170,9 @@ print(json.dumps({"same_ms": statistics.median(same), "other_ms": statistics.med
 SPEED = """
 import asyncio, json, statistics, sys, time; from pathlib import Path
 from synapse.llm.batch import BatchEngine, NativeModel, Placement, SequenceRequest, Shape
-lora_type, work = sys.argv[1], Path(sys.argv[2])
+lora_type, work, pairs, threads = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 lora = work / f"lora-{lora_type}-0.gguf"
-shape = Shape(n_seq=1, n_ctx_seq=512)
+shape = Shape(n_seq=1, n_ctx_seq=512, n_threads=threads)
 engines = {
     "adapter": (BatchEngine(NativeModel(work / "base-q4km.gguf", shape, Placement(loras=(("a", lora),)))), "a"),
     "merged": (BatchEngine(NativeModel(work / "merged-0.gguf", shape)), None),
@@ -185,18 +190,26 @@ async def rate(engine, adapter):
     t65, n = await timed(engine, adapter, 65)
     return (n - 1) / (t65 - t1)
 rates = {name: [] for name in engines}
-for _ in range(5):  # interleaved, so that the machine's other load falls on both alike
-    for name, (engine, adapter) in engines.items():
+for i in range(pairs):  # back to back and in turns, so that the machine's drift falls on both of a pair alike
+    for name in (("adapter", "merged") if i % 2 == 0 else ("merged", "adapter")):
+        engine, adapter = engines[name]
         rates[name].append(asyncio.run(rate(engine, adapter)))
 for engine, _ in engines.values():
     engine.close()
-print(json.dumps({name: statistics.median(r) for name, r in rates.items()}))
+ratios = [a / m for a, m in zip(rates["adapter"], rates["merged"])]
+print(json.dumps({"adapter": statistics.median(rates["adapter"]), "merged": statistics.median(rates["merged"]),
+                  "ratio": statistics.median(ratios), "low": min(ratios), "high": max(ratios)}))
 """
 
 
-def _py(script: str, *args: object) -> dict[str, float]:
+def _py(script: str, *args: object, env: dict[str, str] | None = None) -> dict[str, float]:
     out = subprocess.run(
-        [PY, "-c", script, *map(str, args)], cwd=ROOT, check=True, capture_output=True, text=True
+        [PY, "-c", script, *map(str, args)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
     ).stdout
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -223,6 +236,8 @@ def main() -> None:
     parser.add_argument("--max-merged", type=int, default=16, help="merged models loaded at most at once")
     parser.add_argument("--switch-steps", type=int, default=200)
     parser.add_argument("--skip-memory", action="store_true", help="only the switch and speed figures")
+    parser.add_argument("--pairs", type=int, default=10, help="adapter/merged stream pairs for tokens/s")
+    parser.add_argument("--threads", type=int, default=0, help="decode threads for tokens/s (0: SYNAPSE's default)")
     parser.add_argument("--n-seq", type=int, default=4, help="sequences per context (SYNAPSE_PARALLEL)")
     parser.add_argument("--n-ctx", type=int, default=4096, help="cells per sequence (SYNAPSE_N_CTX)")
     args = parser.parse_args()
@@ -242,14 +257,10 @@ def main() -> None:
     for lora_type in TYPES:
         switch = _py(SWITCH, work, args.switch_steps, lora_type)
         per_switch = switch["alternating_ms"] - switch["same_ms"]
-        speed = _py(SPEED, lora_type, work)
-        with_adapter, merged_speed = speed["adapter"], speed["merged"]
         lanes = _py(CONTEXTS, work, args.switch_steps, lora_type, args.n_seq, args.n_ctx)
         console.print(
             f"{lora_type} LoRA: decode step {switch['same_ms']:.2f} ms on the applied adapter, "
-            f"{switch['alternating_ms']:.2f} ms after a switch: {per_switch:.2f} ms a switch; one stream "
-            f"{with_adapter:.1f} tokens/s with the adapter, {merged_speed:.1f} merged "
-            f"({with_adapter / merged_speed:.2f}x)"
+            f"{switch['alternating_ms']:.2f} ms after a switch: {per_switch:.2f} ms a switch"
         )
         console.print(
             f"{lora_type} LoRA, a context per adapter: decode step {lanes['same_ms']:.2f} ms on the context "
@@ -257,6 +268,24 @@ def main() -> None:
             f"{lanes['other_ms'] - lanes['same_ms']:.2f} ms a change ({lanes['switches']:.0f} llama.cpp switches "
             f"in all); the second context ({args.n_seq} x {args.n_ctx} cells) added {_mb(lanes['added'])} MB"
         )
+    _speed(args, work, console)
+
+
+def _speed(args: argparse.Namespace, work: Path, console: Console) -> None:
+    threads = str(args.threads or f"{max((os.cpu_count() or 1) // 2, 1)} (half the cores)")
+    table = Table(title=f"One stream's tokens/s, {args.pairs} pairs, medians, {threads} threads")
+    for column in ("LoRA", "adapter", "merged", "adapter / merged", "pairs' range"):
+        table.add_column(column, justify="right")
+    for lora_type in TYPES:
+        speed = _py(SPEED, lora_type, work, args.pairs, args.threads)
+        table.add_row(
+            lora_type,
+            f"{speed['adapter']:.1f}",
+            f"{speed['merged']:.1f}",
+            f"{speed['ratio']:.3f}x",
+            f"{speed['low']:.2f}-{speed['high']:.2f}",
+        )
+    console.print(table)
 
 
 def _memory(args: argparse.Namespace, work: Path, console: Console) -> None:
