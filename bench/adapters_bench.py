@@ -27,6 +27,8 @@ its own (nothing is shared).
   sets the decode threads (default: SYNAPSE's, half the cores for one token). llama.cpp adds 4 graph nodes
   per adapted projection, and with more than one thread each node ends in a barrier, where SYNAPSE's
   OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE): so measure with the threads you serve with.
+  --raw-steps pairs single llama_decode steps the same way, without the engine, tokens/s' ratio as the
+  median of the pairs' (merged ms / adapter ms).
 """
 
 from __future__ import annotations
@@ -202,6 +204,35 @@ print(json.dumps({"adapter": statistics.median(rates["adapter"]), "merged": stat
 """
 
 
+RAW = """
+import json, statistics, sys, time; from pathlib import Path
+from synapse.llm.batch import NativeModel, Placement, Shape
+lora_type, work, steps, threads = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+shape = Shape(n_seq=1, n_ctx_seq=2048, n_threads=threads)
+lora = Placement(loras=(("a", work / f"lora-{lora_type}-0.gguf"),))
+models = {"merged": NativeModel(work / "merged-0.gguf", shape)}
+models["adapter"] = NativeModel(work / "base-q4km.gguf", shape, lora)
+models["adapter"].use_adapter("a")
+pos = {name: 0 for name in models}
+def step(name):
+    if pos[name] >= 2000:
+        models[name].free_sequence(0)
+        pos[name] = 0
+    start = time.perf_counter()
+    models[name].decode([(100 + pos[name] % 50, pos[name], 0, True)])
+    pos[name] += 1
+    return (time.perf_counter() - start) * 1000
+for name in models:
+    step(name)
+ms = {name: [] for name in models}
+for i in range(steps):  # one step of each back to back, the order alternating
+    for name in (("adapter", "merged") if i % 2 == 0 else ("merged", "adapter")):
+        ms[name].append(step(name))
+print(json.dumps({"adapter": statistics.median(ms["adapter"]), "merged": statistics.median(ms["merged"]),
+                  "ratio": statistics.median(m / a for m, a in zip(ms["merged"], ms["adapter"]))}))
+"""
+
+
 def _py(script: str, *args: object, env: dict[str, str] | None = None) -> dict[str, float]:
     out = subprocess.run(
         [PY, "-c", script, *map(str, args)],
@@ -238,6 +269,7 @@ def main() -> None:
     parser.add_argument("--skip-memory", action="store_true", help="only the switch and speed figures")
     parser.add_argument("--pairs", type=int, default=10, help="adapter/merged stream pairs for tokens/s")
     parser.add_argument("--threads", type=int, default=0, help="decode threads for tokens/s (0: SYNAPSE's default)")
+    parser.add_argument("--raw-steps", type=int, default=150, help="llama_decode pairs without the engine (0: none)")
     parser.add_argument("--n-seq", type=int, default=4, help="sequences per context (SYNAPSE_PARALLEL)")
     parser.add_argument("--n-ctx", type=int, default=4096, help="cells per sequence (SYNAPSE_N_CTX)")
     args = parser.parse_args()
@@ -286,6 +318,12 @@ def _speed(args: argparse.Namespace, work: Path, console: Console) -> None:
             f"{speed['low']:.2f}-{speed['high']:.2f}",
         )
     console.print(table)
+    for lora_type in TYPES if args.raw_steps else ():
+        raw = _py(RAW, lora_type, work, args.raw_steps, args.threads)
+        console.print(
+            f"{lora_type} LoRA, llama_decode alone ({args.raw_steps} pairs of single steps): "
+            f"{raw['adapter']:.2f} ms a token with the adapter, {raw['merged']:.2f} merged: {raw['ratio']:.3f}x"
+        )
 
 
 def _memory(args: argparse.Namespace, work: Path, console: Console) -> None:
