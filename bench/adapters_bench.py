@@ -233,14 +233,9 @@ print(json.dumps({"adapter": statistics.median(ms["adapter"]), "merged": statist
 """
 
 
-def _py(script: str, *args: object, env: dict[str, str] | None = None) -> dict[str, float]:
+def _py(script: str, *args: object) -> dict[str, float]:
     out = subprocess.run(
-        [PY, "-c", script, *map(str, args)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
+        [PY, "-c", script, *map(str, args)], cwd=ROOT, check=True, capture_output=True, text=True
     ).stdout
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -318,7 +313,9 @@ def _speed(args: argparse.Namespace, work: Path, console: Console) -> None:
             f"{speed['low']:.2f}-{speed['high']:.2f}",
         )
     console.print(table)
-    for lora_type in TYPES if args.raw_steps else ():
+    if not args.raw_steps:
+        return
+    for lora_type in TYPES:
         raw = _py(RAW, lora_type, work, args.raw_steps, args.threads)
         console.print(
             f"{lora_type} LoRA, llama_decode alone ({args.raw_steps} pairs of single steps): "
