@@ -1,5 +1,7 @@
 """Generation backends behind one async interface: Ollama and embedded llama.cpp."""
 
+# First, so that its wait policy precedes every lazy `import llama_cpp` below this package (libgomp reads it once).
+import synapse.llm.openmp  # noqa: F401
 from synapse.llm.base import LLMBackend, estimate_tokens
 from synapse.llm.errors import (
     BackendUnavailableError,

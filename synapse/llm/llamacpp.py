@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +30,6 @@ from synapse.llm.resolve import DEMO_WARNING, ResolvedModel, resolve_gguf
 from synapse.llm.sampling import FALLBACK, Sampling
 
 log = logging.getLogger("synapse.llm")
-
-# llama.cpp's OpenMP threads spin while they wait; next to the event loop, CORTEX and other processes on a
-# small machine that spinning starves everyone (measured on 2 busy cores: 2 threads decode SmolLM2 at
-# 4-5 tokens/s spinning, 30-33 passive; prompt 40 vs 82 tokens/s). Only effective before llama_cpp loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 #: Sequences decoded together when nothing says otherwise (SYNAPSE_PARALLEL), as Ollama's OLLAMA_NUM_PARALLEL.
 DEFAULT_PARALLEL = 4

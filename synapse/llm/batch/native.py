@@ -15,9 +15,6 @@ from typing import Any
 from synapse.errors import SynapseError
 from synapse.llm.batch.native_contract import missing_native_names
 
-# Same reason as in llamacpp.py: spinning OpenMP threads starve a small machine. Only effective before import.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 
 def _lib() -> Any:
     try:
