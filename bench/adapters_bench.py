@@ -25,8 +25,12 @@ its own (nothing is shared).
   in --pairs back-to-back pairs (the order alternating); the ratio is the median of the pairs' ratios, which
   cancels most of a shared machine's drift (one model alone moves by 20-30% between runs here). --threads
   sets the decode threads (default: SYNAPSE's, half the cores for one token). llama.cpp adds 4 graph nodes
-  per adapted projection, and with more than one thread each node ends in a barrier, where SYNAPSE's
-  OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE): so measure with the threads you serve with.
+  per adapted projection, and with more than one thread each node ends in a barrier, so how the OpenMP
+  threads wait there matters (synapse/llm/openmp.py): --wait runs the tokens/s figures under each of
+  `passive` (OMP_WAIT_POLICY=PASSIVE, GOMP_SPINCOUNT=0: sleep at once, SYNAPSE's choice until stop 25) and
+  N (spin N rounds, then sleep; SYNAPSE spins 1000). The bench's two engines are two OpenMP teams, which
+  libgomp stops spinning for where their threads outnumber the cores, while SYNAPSE decodes a model in one:
+  so N here is OMP_WAIT_POLICY=ACTIVE with GOMP_SPINCOUNT=N, which spins N rounds either way.
   --raw-steps pairs single llama_decode steps the same way, without the engine, tokens/s' ratio as the
   median of the pairs' (merged ms / adapter ms).
 """
@@ -233,9 +237,13 @@ print(json.dumps({"adapter": statistics.median(ms["adapter"]), "merged": statist
 """
 
 
-def _py(script: str, *args: object) -> dict[str, float]:
+def _py(script: str, *args: object, wait: str | None = None) -> dict[str, float]:
+    env = None
+    if wait is not None:
+        policy, spin = ("PASSIVE", "0") if wait == "passive" else ("ACTIVE", str(int(wait)))
+        env = os.environ | {"OMP_WAIT_POLICY": policy, "GOMP_SPINCOUNT": spin}
     out = subprocess.run(
-        [PY, "-c", script, *map(str, args)], cwd=ROOT, check=True, capture_output=True, text=True
+        [PY, "-c", script, *map(str, args)], cwd=ROOT, check=True, capture_output=True, text=True, env=env
     ).stdout
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -264,6 +272,9 @@ def main() -> None:
     parser.add_argument("--skip-memory", action="store_true", help="only the switch and speed figures")
     parser.add_argument("--pairs", type=int, default=10, help="adapter/merged stream pairs for tokens/s")
     parser.add_argument("--threads", type=int, default=0, help="decode threads for tokens/s (0: SYNAPSE's default)")
+    parser.add_argument(
+        "--wait", type=_waits, default=["passive", "1000"], help="OpenMP waits for tokens/s: passive and/or spin counts"
+    )
     parser.add_argument("--raw-steps", type=int, default=150, help="llama_decode pairs without the engine (0: none)")
     parser.add_argument("--n-seq", type=int, default=4, help="sequences per context (SYNAPSE_PARALLEL)")
     parser.add_argument("--n-ctx", type=int, default=4096, help="cells per sequence (SYNAPSE_N_CTX)")
@@ -298,29 +309,44 @@ def main() -> None:
     _speed(args, work, console)
 
 
+def _waits(text: str) -> list[str]:
+    waits = [w.strip() for w in text.split(",") if w.strip()]
+    bad = [w for w in waits if w != "passive" and not w.isdigit()]
+    if bad or not waits:
+        raise argparse.ArgumentTypeError(f"{text!r}: give passive and/or spin counts, e.g. passive,1000")
+    return waits
+
+
+def _wait_name(wait: str) -> str:
+    return "sleep at once" if wait == "passive" else f"spin {wait}"
+
+
 def _speed(args: argparse.Namespace, work: Path, console: Console) -> None:
     threads = str(args.threads or f"{max((os.cpu_count() or 1) // 2, 1)} (half the cores)")
     table = Table(title=f"One stream's tokens/s, {args.pairs} pairs, medians, {threads} threads")
-    for column in ("LoRA", "adapter", "merged", "adapter / merged", "pairs' range"):
+    for column in ("OpenMP wait", "LoRA", "adapter", "merged", "adapter / merged", "pairs' range"):
         table.add_column(column, justify="right")
-    for lora_type in TYPES:
-        speed = _py(SPEED, lora_type, work, args.pairs, args.threads)
-        table.add_row(
-            lora_type,
-            f"{speed['adapter']:.1f}",
-            f"{speed['merged']:.1f}",
-            f"{speed['ratio']:.3f}x",
-            f"{speed['low']:.2f}-{speed['high']:.2f}",
-        )
+    for wait in args.wait:
+        for lora_type in TYPES:
+            speed = _py(SPEED, lora_type, work, args.pairs, args.threads, wait=wait)
+            table.add_row(
+                _wait_name(wait),
+                lora_type,
+                f"{speed['adapter']:.1f}",
+                f"{speed['merged']:.1f}",
+                f"{speed['ratio']:.3f}x",
+                f"{speed['low']:.2f}-{speed['high']:.2f}",
+            )
     console.print(table)
     if not args.raw_steps:
         return
-    for lora_type in TYPES:
-        raw = _py(RAW, lora_type, work, args.raw_steps, args.threads)
-        console.print(
-            f"{lora_type} LoRA, llama_decode alone ({args.raw_steps} pairs of single steps): "
-            f"{raw['adapter']:.2f} ms a token with the adapter, {raw['merged']:.2f} merged: {raw['ratio']:.3f}x"
-        )
+    for wait in args.wait:
+        for lora_type in TYPES:
+            raw = _py(RAW, lora_type, work, args.raw_steps, args.threads, wait=wait)
+            console.print(
+                f"{lora_type} LoRA, llama_decode alone ({args.raw_steps} pairs of single steps, {_wait_name(wait)}): "
+                f"{raw['adapter']:.2f} ms a token with the adapter, {raw['merged']:.2f} merged: {raw['ratio']:.3f}x"
+            )
 
 
 def _memory(args: argparse.Namespace, work: Path, console: Console) -> None:
