@@ -17,8 +17,8 @@ import time
 def main() -> None:
     port, name = int(sys.argv[1]), sys.argv[2]
     args = sys.argv[3:]
-    if "--ignore-sigint" in args:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Set either way, as uvicorn does: a suite run from a background job inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.SIG_IGN if "--ignore-sigint" in args else signal.default_int_handler)
     healthy = "--never-healthy" not in args
     if os.environ.get("SYNAPSE_PARENT_PID"):
         from synapse.embeddings.parent_watch import stop_gracefully, watch_parent_from_env
