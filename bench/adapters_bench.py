@@ -23,11 +23,12 @@ its own (nothing is shared).
   memory one more context adds at --n-seq x --n-ctx cells (SYNAPSE's defaults: 4 x 4096).
 - tokens/s: one greedy stream of 64 tokens with the adapter against the merged model, through BatchEngine,
   in --pairs back-to-back pairs (the order alternating); the ratio is the median of the pairs' ratios, which
-  cancels most of a shared machine's drift (one model alone moves by 20-30% between runs here). --threads
+  cancels most of a shared machine's drift (one model alone moves by 20-30% between runs here). --streams N
+  runs N such streams at once on each engine (many agents; each step decodes N tokens). --threads
   sets the decode threads (default: SYNAPSE's, half the cores for one token). llama.cpp adds 4 graph nodes
   per adapted projection, and with more than one thread each node ends in a barrier, so how the OpenMP
   threads wait there matters (synapse/llm/openmp.py): --wait runs the tokens/s figures under each of
-  `passive` (OMP_WAIT_POLICY=PASSIVE, GOMP_SPINCOUNT=0: sleep at once, SYNAPSE's choice until stop 25) and
+  `passive` (OMP_WAIT_POLICY=PASSIVE, GOMP_SPINCOUNT=0: sleep at once, SYNAPSE's choice before 2026-12-04) and
   N (spin N rounds, then sleep; SYNAPSE spins 1000). The bench's two engines are two OpenMP teams, which
   libgomp stops spinning for where their threads outnumber the cores, while SYNAPSE decodes a model in one:
   so N here is OMP_WAIT_POLICY=ACTIVE with GOMP_SPINCOUNT=N, which spins N rounds either way.
@@ -176,9 +177,9 @@ print(json.dumps({"same_ms": statistics.median(same), "other_ms": statistics.med
 SPEED = """
 import asyncio, json, statistics, sys, time; from pathlib import Path
 from synapse.llm.batch import BatchEngine, NativeModel, Placement, SequenceRequest, Shape
-lora_type, work, pairs, threads = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+lora_type, work, pairs, threads, streams = sys.argv[1], Path(sys.argv[2]), *map(int, sys.argv[3:6])
 lora = work / f"lora-{lora_type}-0.gguf"
-shape = Shape(n_seq=1, n_ctx_seq=512, n_threads=threads)
+shape = Shape(n_seq=streams, n_ctx_seq=512, n_threads=threads)
 engines = {
     "adapter": (BatchEngine(NativeModel(work / "base-q4km.gguf", shape, Placement(loras=(("a", lora),)))), "a"),
     "merged": (BatchEngine(NativeModel(work / "merged-0.gguf", shape)), None),
@@ -187,14 +188,15 @@ prompt = tuple(range(100, 140))
 async def timed(engine, adapter, n):
     # Random weights sample byte fragments that decode to no text, so time the whole generation instead of
     # its streamed pieces: 65 tokens minus 1 token is 64 decode steps without the prefill.
+    # With --streams N, N of them at once (one decode step then carries N tokens).
     start = time.perf_counter()
-    stream = engine.submit(SequenceRequest(prompt, max_tokens=n, adapter=adapter))
-    await stream.text()
-    return time.perf_counter() - start, len(stream.tokens)
+    runs = [engine.submit(SequenceRequest(prompt, max_tokens=n, adapter=adapter)) for _ in range(streams)]
+    await asyncio.gather(*(run.text() for run in runs))
+    return time.perf_counter() - start, sum(len(run.tokens) - 1 for run in runs)
 async def rate(engine, adapter):
     t1, _ = await timed(engine, adapter, 1)
     t65, n = await timed(engine, adapter, 65)
-    return (n - 1) / (t65 - t1)
+    return n / (t65 - t1)
 rates = {name: [] for name in engines}
 for i in range(pairs):  # back to back and in turns, so that the machine's drift falls on both of a pair alike
     for name in (("adapter", "merged") if i % 2 == 0 else ("merged", "adapter")):
@@ -270,15 +272,19 @@ def main() -> None:
     parser.add_argument("--max-merged", type=int, default=16, help="merged models loaded at most at once")
     parser.add_argument("--switch-steps", type=int, default=200)
     parser.add_argument("--skip-memory", action="store_true", help="only the switch and speed figures")
+    parser.add_argument("--skip-switch", action="store_true", help="without the switch figures")
     parser.add_argument("--pairs", type=int, default=10, help="adapter/merged stream pairs for tokens/s")
     parser.add_argument("--threads", type=int, default=0, help="decode threads for tokens/s (0: SYNAPSE's default)")
     parser.add_argument(
         "--wait", type=_waits, default=["passive", "1000"], help="OpenMP waits for tokens/s: passive and/or spin counts"
     )
+    parser.add_argument("--streams", type=int, default=1, help="greedy streams at once for tokens/s")
     parser.add_argument("--raw-steps", type=int, default=150, help="llama_decode pairs without the engine (0: none)")
     parser.add_argument("--n-seq", type=int, default=4, help="sequences per context (SYNAPSE_PARALLEL)")
     parser.add_argument("--n-ctx", type=int, default=4096, help="cells per sequence (SYNAPSE_N_CTX)")
     args = parser.parse_args()
+    if args.streams < 1:
+        parser.error("--streams must be 1 or more")
     console = Console()
     work = args.work or Path(tempfile.gettempdir()) / f"adapters-bench-{args.size}"
     work.mkdir(parents=True, exist_ok=True)
@@ -292,7 +298,7 @@ def main() -> None:
     )
     if not args.skip_memory:
         _memory(args, work, console)
-    for lora_type in TYPES:
+    for lora_type in () if args.skip_switch else TYPES:
         switch = _py(SWITCH, work, args.switch_steps, lora_type)
         per_switch = switch["alternating_ms"] - switch["same_ms"]
         lanes = _py(CONTEXTS, work, args.switch_steps, lora_type, args.n_seq, args.n_ctx)
@@ -323,12 +329,13 @@ def _wait_name(wait: str) -> str:
 
 def _speed(args: argparse.Namespace, work: Path, console: Console) -> None:
     threads = str(args.threads or f"{max((os.cpu_count() or 1) // 2, 1)} (half the cores)")
-    table = Table(title=f"One stream's tokens/s, {args.pairs} pairs, medians, {threads} threads")
+    streams = "One stream's" if args.streams == 1 else f"{args.streams} streams at once, their"
+    table = Table(title=f"{streams} tokens/s, {args.pairs} pairs, medians, {threads} threads")
     for column in ("OpenMP wait", "LoRA", "adapter", "merged", "adapter / merged", "pairs' range"):
         table.add_column(column, justify="right")
     for wait in args.wait:
         for lora_type in TYPES:
-            speed = _py(SPEED, lora_type, work, args.pairs, args.threads, wait=wait)
+            speed = _py(SPEED, lora_type, work, args.pairs, args.threads, args.streams, wait=wait)
             table.add_row(
                 _wait_name(wait),
                 lora_type,
